@@ -1,0 +1,283 @@
+//! Summary metrics of SPEC §4 (seed workflows 2 and 3): MFA coverage, key-age buckets,
+//! outliers, usage patterns, keys per user. Computed once per account from the inventory.
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::time::age_days;
+use crate::inventory::{Account, Inventory, KeyStatus};
+
+/// Days within which a key counts as recently used in the usage-pattern counts.
+pub const RECENT_USE_DAYS: f64 = 30.0;
+/// Age beyond which a key counts as old in the usage-pattern counts (the 365+ bucket).
+pub const OLD_KEY_DAYS: f64 = 365.0;
+/// Age beyond which an active key in a production account is an outlier (two years).
+pub const OUTLIER_KEY_DAYS: f64 = 730.0;
+
+/// How production accounts are recognised.
+#[derive(Clone, Debug)]
+pub struct Classifier {
+    /// Matched against the account name (`production_accounts`, default `(?i)prod`).
+    pub name_pattern: Regex,
+}
+
+impl Default for Classifier {
+    fn default() -> Self {
+        Classifier {
+            name_pattern: Regex::new(DEFAULT_PRODUCTION_ACCOUNTS).expect("static regex"),
+        }
+    }
+}
+
+/// Default `production_accounts` pattern.
+pub const DEFAULT_PRODUCTION_ACCOUNTS: &str = "(?i)prod";
+
+impl Classifier {
+    /// Production when the name matches, or an `Environment`/`env` tag says prod/production.
+    pub fn is_production(&self, account: &Account) -> bool {
+        self.name_pattern.is_match(&account.name)
+            || account.tags.iter().any(|(k, v)| {
+                let k = k.to_ascii_lowercase();
+                let v = v.to_ascii_lowercase();
+                (k == "environment" || k == "env") && (v == "prod" || v == "production")
+            })
+    }
+}
+
+/// Active keys by age: 0–30, 31–90, 91–365, 365+ days.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgeBuckets {
+    #[serde(rename = "0-30")]
+    pub d0_30: u64,
+    #[serde(rename = "31-90")]
+    pub d31_90: u64,
+    #[serde(rename = "91-365")]
+    pub d91_365: u64,
+    #[serde(rename = "365+")]
+    pub d365_plus: u64,
+}
+
+impl AgeBuckets {
+    pub fn add(&mut self, age: f64) {
+        // Whole days, as a person reads the buckets: 30.5 days old is in 31-90.
+        let days = age.ceil();
+        if days <= 30.0 {
+            self.d0_30 += 1;
+        } else if days <= 90.0 {
+            self.d31_90 += 1;
+        } else if days <= 365.0 {
+            self.d91_365 += 1;
+        } else {
+            self.d365_plus += 1;
+        }
+    }
+
+    pub fn merge(&mut self, o: &AgeBuckets) {
+        self.d0_30 += o.d0_30;
+        self.d31_90 += o.d31_90;
+        self.d91_365 += o.d91_365;
+        self.d365_plus += o.d365_plus;
+    }
+}
+
+/// Metrics of one account or of a set of accounts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    pub users: u64,
+    /// Users with a console password.
+    pub console_users: u64,
+    /// Console users with at least one MFA device.
+    pub mfa_users: u64,
+    /// `mfa_users / console_users × 100`; absent when there are no console users.
+    pub mfa_coverage_pct: Option<f64>,
+    pub active_keys: u64,
+    pub inactive_keys: u64,
+    pub active_key_age: AgeBuckets,
+    /// Active keys older than two years in production accounts.
+    pub outliers: u64,
+    /// Active keys older than 365 days and used within 30 days: migration priority.
+    pub old_recently_used: u64,
+    /// Active keys older than 365 days and never used: safe deletion candidates.
+    pub old_never_used: u64,
+    /// Users with two or more keys (power users).
+    pub users_with_multiple_keys: u64,
+    /// Most keys held by one user.
+    pub max_keys_per_user: u64,
+}
+
+impl Metrics {
+    /// Metrics of one account at `as_of`.
+    pub fn of_account(account: &Account, production: bool, as_of: &DateTime<Utc>) -> Metrics {
+        let mut m = Metrics {
+            users: account.users.len() as u64,
+            ..Metrics::default()
+        };
+        for user in &account.users {
+            if user.password.enabled {
+                m.console_users += 1;
+                if !user.mfa_devices.is_empty() {
+                    m.mfa_users += 1;
+                }
+            }
+            let n = user.access_keys.len() as u64;
+            m.max_keys_per_user = m.max_keys_per_user.max(n);
+            if n >= 2 {
+                m.users_with_multiple_keys += 1;
+            }
+            for key in &user.access_keys {
+                if key.status != KeyStatus::Active {
+                    m.inactive_keys += 1;
+                    continue;
+                }
+                m.active_keys += 1;
+                let age = age_days(as_of, &key.created);
+                m.active_key_age.add(age);
+                if production && age > OUTLIER_KEY_DAYS {
+                    m.outliers += 1;
+                }
+                if age > OLD_KEY_DAYS {
+                    match &key.last_used {
+                        None => m.old_never_used += 1,
+                        Some(t) if age_days(as_of, t) <= RECENT_USE_DAYS => {
+                            m.old_recently_used += 1
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+        m.finish();
+        m
+    }
+
+    /// Adds another account's counts (coverage is recomputed by [`Metrics::finish`]).
+    pub fn merge(&mut self, o: &Metrics) {
+        self.users += o.users;
+        self.console_users += o.console_users;
+        self.mfa_users += o.mfa_users;
+        self.active_keys += o.active_keys;
+        self.inactive_keys += o.inactive_keys;
+        self.active_key_age.merge(&o.active_key_age);
+        self.outliers += o.outliers;
+        self.old_recently_used += o.old_recently_used;
+        self.old_never_used += o.old_never_used;
+        self.users_with_multiple_keys += o.users_with_multiple_keys;
+        self.max_keys_per_user = self.max_keys_per_user.max(o.max_keys_per_user);
+    }
+
+    pub fn finish(&mut self) {
+        self.mfa_coverage_pct = coverage(self.mfa_users, self.console_users);
+    }
+}
+
+/// Percentage rounded to two decimals, `None` when there is nothing to cover.
+pub fn coverage(covered: u64, total: u64) -> Option<f64> {
+    (total > 0).then(|| (covered as f64 * 10_000.0 / total as f64).round() / 100.0)
+}
+
+/// Metrics of one account with its identity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountMetrics {
+    pub account_id: String,
+    pub account_name: String,
+    pub production: bool,
+    #[serde(flatten)]
+    pub metrics: Metrics,
+}
+
+/// Metrics of the whole inventory: per account, production segment, all.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgMetrics {
+    pub all: Metrics,
+    pub production: Metrics,
+    pub non_production: Metrics,
+    pub accounts: Vec<AccountMetrics>,
+}
+
+impl OrgMetrics {
+    pub fn compute(inv: &Inventory, classifier: &Classifier, as_of: &DateTime<Utc>) -> OrgMetrics {
+        let mut org = OrgMetrics::default();
+        for account in &inv.accounts {
+            let production = classifier.is_production(account);
+            let m = Metrics::of_account(account, production, as_of);
+            org.all.merge(&m);
+            if production {
+                org.production.merge(&m);
+            } else {
+                org.non_production.merge(&m);
+            }
+            org.accounts.push(AccountMetrics {
+                account_id: account.id.clone(),
+                account_name: account.name.clone(),
+                production,
+                metrics: m,
+            });
+        }
+        org.all.finish();
+        org.production.finish();
+        org.non_production.finish();
+        org
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{AccessKey, MfaDevice, MfaType, User};
+    use chrono::TimeZone;
+
+    fn key(id: &str, created_days_ago: i64, used_days_ago: Option<i64>, as_of: DateTime<Utc>) -> AccessKey {
+        AccessKey {
+            id: id.into(),
+            status: KeyStatus::Active,
+            created: as_of - chrono::Duration::days(created_days_ago),
+            last_used: used_days_ago.map(|d| as_of - chrono::Duration::days(d)),
+            last_used_service: None,
+            last_used_region: None,
+        }
+    }
+
+    #[test]
+    fn buckets_coverage_and_patterns() {
+        let as_of = Utc.with_ymd_and_hms(2026, 3, 6, 12, 0, 0).unwrap();
+        let mut acct = Account::new("111111111111", "Production");
+        let mut a = User::named("a");
+        a.password.enabled = true;
+        a.mfa_devices.push(MfaDevice { serial: None, kind: MfaType::Virtual, enabled_at: None });
+        a.access_keys = vec![key("K1", 30, Some(1), as_of), key("K2", 31, None, as_of)];
+        let mut b = User::named("b");
+        b.password.enabled = true;
+        b.access_keys = vec![key("K3", 400, Some(2), as_of), key("K4", 800, None, as_of)];
+        let mut c = User::named("c");
+        c.password.enabled = true;
+        c.access_keys = vec![key("K5", 90, None, as_of), key("K6", 365, None, as_of)];
+        acct.users = vec![a, b, c];
+        let classifier = Classifier::default();
+        assert!(classifier.is_production(&acct));
+        let m = Metrics::of_account(&acct, true, &as_of);
+        assert_eq!((m.console_users, m.mfa_users), (3, 1));
+        assert_eq!(m.mfa_coverage_pct, Some(33.33));
+        assert_eq!(
+            m.active_key_age,
+            AgeBuckets { d0_30: 1, d31_90: 2, d91_365: 1, d365_plus: 2 }
+        );
+        assert_eq!((m.outliers, m.old_recently_used, m.old_never_used), (1, 1, 1));
+        assert_eq!((m.users_with_multiple_keys, m.max_keys_per_user), (3, 2));
+    }
+
+    #[test]
+    fn production_by_tag() {
+        let mut acct = Account::new("1", "Payments");
+        let c = Classifier::default();
+        assert!(!c.is_production(&acct));
+        acct.tags.insert("Environment".into(), "Production".into());
+        assert!(c.is_production(&acct));
+        assert_eq!(coverage(0, 0), None);
+    }
+}

@@ -1,0 +1,90 @@
+//! The prioritized remediation list of seed Workflow 1 step 5: one task per open finding of
+//! severity low or above, due `as_of` + the SLA of its severity.
+
+use chrono::{DateTime, Duration, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::finding::{Finding, Severity, Status};
+
+/// Days to remediate, by severity (SPEC §3: critical 1, high 30, medium 14).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlaDays {
+    #[serde(default = "d_critical")]
+    pub critical: u32,
+    #[serde(default = "d_high")]
+    pub high: u32,
+    #[serde(default = "d_medium")]
+    pub medium: u32,
+    #[serde(default = "d_low")]
+    pub low: u32,
+}
+
+fn d_critical() -> u32 {
+    1
+}
+fn d_high() -> u32 {
+    30
+}
+fn d_medium() -> u32 {
+    14
+}
+fn d_low() -> u32 {
+    90
+}
+
+impl Default for SlaDays {
+    fn default() -> Self {
+        SlaDays {
+            critical: d_critical(),
+            high: d_high(),
+            medium: d_medium(),
+            low: d_low(),
+        }
+    }
+}
+
+impl SlaDays {
+    pub fn days(&self, s: Severity) -> Option<u32> {
+        match s {
+            Severity::Critical => Some(self.critical),
+            Severity::High => Some(self.high),
+            Severity::Medium => Some(self.medium),
+            Severity::Low => Some(self.low),
+            Severity::Info => None,
+        }
+    }
+}
+
+/// One task of the remediation list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Task<'a> {
+    /// 1 = do first.
+    pub priority: usize,
+    pub due: DateTime<Utc>,
+    pub finding: &'a Finding,
+}
+
+/// Tasks for the open findings, most urgent first (due date, then severity, then subject).
+pub fn tasks<'a>(findings: &'a [Finding], as_of: &DateTime<Utc>, sla: &SlaDays) -> Vec<Task<'a>> {
+    let mut out: Vec<Task<'a>> = findings
+        .iter()
+        .filter(|f| f.status == Status::Open)
+        .filter_map(|f| {
+            sla.days(f.severity).map(|d| Task {
+                priority: 0,
+                due: *as_of + Duration::days(i64::from(d)),
+                finding: f,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (a.due, std::cmp::Reverse(a.finding.severity), a.finding.sort_key())
+            .cmp(&(b.due, std::cmp::Reverse(b.finding.severity), b.finding.sort_key()))
+    });
+    for (i, t) in out.iter_mut().enumerate() {
+        t.priority = i + 1;
+    }
+    out
+}

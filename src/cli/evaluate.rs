@@ -1,0 +1,212 @@
+//! `iam-audit evaluate`: the offline analysis of a stock CSV or an inventory JSON.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+
+use crate::analysis::metrics::{Classifier, DEFAULT_PRODUCTION_ACCOUNTS};
+use crate::cli::exit::Outcome;
+use crate::cli::{CommonArgs, EvaluateArgs};
+use crate::config::Config;
+use crate::emit::json::{envelope, FindingsV1, RunInfo};
+use crate::emit::{write_outputs, Format, OutputOptions};
+use crate::engine::{evaluate, EvalOptions, Report};
+use crate::error::Error;
+use crate::finding::Severity;
+use crate::inventory::time::{format_stamp, parse_date_or_time, stamp_in_file_name};
+use crate::inventory::{self, CollectionStatus, Inventory};
+use crate::rules::params::ParamOverride;
+use crate::rules::RuleSet;
+
+/// Everything a run produced.
+pub struct Run {
+    pub report: Report,
+    pub findings: FindingsV1,
+    pub written: Vec<PathBuf>,
+    pub skipped: Vec<PathBuf>,
+    pub outcome: Outcome,
+}
+
+/// Settings resolved from flags, then the config file, then defaults.
+pub struct Settings {
+    pub rules: Vec<String>,
+    pub overrides: Vec<ParamOverride>,
+    pub out: PathBuf,
+    pub formats: BTreeSet<Format>,
+    pub fail_on: Option<Severity>,
+    pub classifier: Classifier,
+    pub sla: crate::analysis::remediation::SlaDays,
+    pub stock_keys_only: bool,
+}
+
+/// Parses `critical|high|medium|low|none`.
+pub fn parse_fail_on(s: &str) -> Result<Option<Severity>, Error> {
+    match s {
+        "none" => Ok(None),
+        other => Severity::parse(other).filter(|s| *s != Severity::Info).map(Some).ok_or_else(|| {
+            Error::Usage(format!(
+                "--fail-on `{other}`: expected critical, high, medium, low or none"
+            ))
+        }),
+    }
+}
+
+/// Resolves the common flags with the config file.
+pub fn settings(common: &CommonArgs) -> Result<Settings, Error> {
+    let config = match &common.config {
+        Some(p) => Some((p.clone(), Config::load(p)?)),
+        None => None,
+    };
+    let cfg = config.as_ref().map(|(_, c)| c);
+    let mut overrides = config
+        .as_ref()
+        .map(|(p, c)| c.overrides(p))
+        .unwrap_or_default();
+    for p in &common.params {
+        overrides.push(ParamOverride::parse_cli(p).map_err(Error::Usage)?);
+    }
+    let rules = if !common.rules.is_empty() {
+        common.rules.clone()
+    } else {
+        cfg.map(|c| c.rules.clone()).unwrap_or_default()
+    };
+    let formats = match (&common.format, cfg.and_then(|c| c.format.as_ref())) {
+        (Some(f), _) => Format::parse_list(f).map_err(Error::Usage)?,
+        (None, Some(list)) => Format::parse_list(&list.join(",")).map_err(Error::Usage)?,
+        (None, None) => BTreeSet::from([Format::Csv, Format::Json]),
+    };
+    let fail_on = match (&common.fail_on, cfg.and_then(|c| c.fail_on.as_ref())) {
+        (Some(f), _) | (None, Some(f)) => parse_fail_on(f)?,
+        (None, None) => Some(Severity::Critical),
+    };
+    let pattern = common
+        .production_accounts
+        .clone()
+        .or_else(|| cfg.and_then(|c| c.production_accounts.clone()))
+        .unwrap_or_else(|| DEFAULT_PRODUCTION_ACCOUNTS.to_string());
+    let name_pattern = Regex::new(&pattern)
+        .map_err(|e| Error::Usage(format!("production_accounts `{pattern}`: {e}")))?;
+    Ok(Settings {
+        rules,
+        overrides,
+        out: common
+            .out
+            .clone()
+            .or_else(|| cfg.and_then(|c| c.out.clone()))
+            .unwrap_or_else(|| PathBuf::from(".")),
+        formats,
+        fail_on,
+        classifier: Classifier { name_pattern },
+        sla: cfg.and_then(|c| c.sla_days).unwrap_or_default(),
+        stock_keys_only: common.stock_keys_only,
+    })
+}
+
+/// `as_of`: `--as-of`, else the stamp in the input's file name, else the inventory's
+/// collection time, else now.
+pub fn resolve_as_of(flag: Option<&str>, args: &EvaluateArgs, inv: &Inventory) -> Result<DateTime<Utc>, Error> {
+    if let Some(s) = flag {
+        return parse_date_or_time(s).ok_or_else(|| {
+            Error::Usage(format!(
+                "--as-of `{s}`: expected `YYYY-MM-DD HH:MM:SS`, ISO-8601 or `YYYY-MM-DD` (UTC)"
+            ))
+        });
+    }
+    let name = args.input.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    Ok(stamp_in_file_name(&name)
+        .or(inv.collected_at)
+        .unwrap_or_else(Utc::now))
+}
+
+/// Runs `evaluate` and writes the outputs.
+pub fn execute(args: &EvaluateArgs) -> Result<Run, Error> {
+    let s = settings(&args.common)?;
+    let ruleset = RuleSet::load(&s.rules)?;
+    let compiled = ruleset.compile(&s.overrides)?;
+    let inv = inventory::load(&args.input, args.events.as_deref(), args.root.as_deref())?;
+    let as_of = resolve_as_of(args.common.as_of.as_deref(), args, &inv)?;
+    tracing::info!(
+        accounts = inv.accounts.len(),
+        users = inv.user_count(),
+        keys = inv.key_count(),
+        "inventory loaded"
+    );
+    let report = evaluate(
+        Arc::new(inv),
+        &compiled,
+        &EvalOptions {
+            as_of,
+            classifier: s.classifier.clone(),
+        },
+    );
+    let params: BTreeMap<String, BTreeMap<String, serde_json::Value>> = compiled
+        .rules
+        .iter()
+        .map(|r| {
+            (
+                r.rule.id.clone(),
+                r.params.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
+            )
+        })
+        .collect();
+    let severities = compiled
+        .rules
+        .iter()
+        .map(|r| (r.rule.id.clone(), (r.rule.severity, r.rule.scope)))
+        .collect();
+    let outcome = Outcome {
+        gating_findings: s.fail_on.map(|f| report.count_at_least(f)).unwrap_or(0),
+        rule_errors: report.rule_errors.len(),
+        incomplete: report
+            .inventory
+            .accounts
+            .iter()
+            .any(|a| a.collection.status != CollectionStatus::Complete),
+    };
+    let findings = envelope(
+        &report,
+        &RunInfo {
+            fail_on: s.fail_on,
+            exit_code: outcome.code(),
+            params,
+            severities: &severities,
+        },
+    );
+    let mut inputs = vec![args.input.clone()];
+    inputs.extend(args.events.clone());
+    inputs.extend(args.root.clone());
+    let (written, skipped) = write_outputs(
+        &report,
+        &findings,
+        &OutputOptions {
+            out_dir: s.out.clone(),
+            formats: s.formats.clone(),
+            stamp: format_stamp(&as_of),
+            stock_keys_only: s.stock_keys_only,
+            inputs,
+            sla: s.sla,
+        },
+    )?;
+    Ok(Run {
+        report,
+        findings,
+        written,
+        skipped,
+        outcome,
+    })
+}
+
+/// The command: runs, prints the summary on stderr, returns the outcome.
+pub fn run(args: &EvaluateArgs, quiet: bool) -> Result<Outcome, Error> {
+    let run = execute(args)?;
+    if !quiet {
+        eprint!(
+            "{}",
+            crate::emit::summary::render(&run.findings, &run.written, &run.skipped)
+        );
+    }
+    Ok(run.outcome)
+}

@@ -1,0 +1,103 @@
+//! Command-line interface: arguments, one module per command, and the one place where results
+//! become exit codes.
+
+pub mod evaluate;
+pub mod exit;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Audit IAM credentials across every account of an AWS Organization.
+#[derive(Debug, Parser)]
+#[command(name = "iam-audit", version, about, long_about = None)]
+pub struct Cli {
+    /// Print nothing but errors (no summary table).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// More log output on stderr (-v, -vv).
+    #[arg(long, short, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate rules offline on a stock CSV report (with its events CSV) or an inventory JSON.
+    Evaluate(EvaluateArgs),
+}
+
+/// Flags shared by the commands that evaluate rules.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Rule pack to load: a pack folder or `builtin:NAME` (repeatable; default builtin:stock).
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<String>,
+    /// Config file (YAML): rules, params, production_accounts, fail_on, format, out, sla_days.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override a param: NAME=VALUE for every rule, or RULE-ID.NAME=VALUE for one rule.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Output folder [default: .]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Output formats, comma-separated: csv, json [default: csv,json]
+    #[arg(long, value_name = "LIST")]
+    pub format: Option<String>,
+    /// Exit 1 when a finding is at or above this severity: critical, high, medium, low, none
+    /// [default: critical]
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+    /// The instant ages are measured from (`YYYY-MM-DD HH:MM:SS`, ISO-8601, or `YYYY-MM-DD`).
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
+    /// Regular expression for production account names [default: (?i)prod]
+    #[arg(long, value_name = "REGEX")]
+    pub production_accounts: Option<String>,
+    /// Write the stock report as the original tool did: key rows only (no N/A rows for users
+    /// without keys).
+    #[arg(long)]
+    pub stock_keys_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// `iam_audit_report_<stamp>.csv` or `inventory_<stamp>.json`.
+    pub input: PathBuf,
+    /// `cloudtrail_events_<stamp>.csv` to evaluate event rules (with a CSV input).
+    #[arg(long, value_name = "EVENTS.csv")]
+    pub events: Option<PathBuf>,
+    /// `root_audit_report_<stamp>.csv` with root credentials (with a CSV input).
+    #[arg(long, value_name = "ROOT.csv")]
+    pub root: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Parses the arguments, runs the command, maps the outcome to an exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    let outcome = match &cli.command {
+        Command::Evaluate(args) => evaluate::run(args, cli.quiet),
+    };
+    exit::report(outcome)
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IAM_AUDIT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}

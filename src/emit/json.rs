@@ -1,0 +1,289 @@
+//! `findings_<stamp>.json`: the versioned findings envelope (v1). Wire types live here,
+//! separate from the internal [`crate::finding::Finding`].
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::metrics::OrgMetrics;
+use crate::engine::Report;
+use crate::finding::{Scope, Severity, Status};
+use crate::inventory::{CollectionStatus, SourceKind};
+
+/// Version of the findings JSON format written by this build.
+pub const FINDINGS_SCHEMA_VERSION: u32 = 1;
+
+/// The findings envelope.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindingsV1 {
+    pub schema_version: u32,
+    pub tool: ToolV1,
+    /// The instant every age was measured from (RFC 3339, UTC).
+    pub as_of: String,
+    pub source: SourceV1,
+    /// The gate of the run (`critical`, ..., `none`).
+    pub fail_on: String,
+    pub accounts: AccountsV1,
+    /// Effective params of every rule: `rule-id → param → value`.
+    pub params: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    pub summary: SummaryV1,
+    pub findings: Vec<FindingV1>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolV1 {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceV1 {
+    pub kind: SourceKind,
+    pub files: Vec<String>,
+    /// Fields the input could not provide.
+    pub unavailable: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountsV1 {
+    /// Accounts whose data was collected (completely or partly).
+    pub audited: Vec<AccountRefV1>,
+    /// Accounts that were not, or only partly, collected, with the reasons.
+    pub incomplete: Vec<IncompleteAccountV1>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountRefV1 {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncompleteAccountV1 {
+    pub id: String,
+    pub name: String,
+    pub status: CollectionStatus,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeverityCountsV1 {
+    pub critical: u64,
+    pub high: u64,
+    pub medium: u64,
+    pub low: u64,
+    pub info: u64,
+}
+
+impl SeverityCountsV1 {
+    pub fn add(&mut self, s: Severity) {
+        match s {
+            Severity::Critical => self.critical += 1,
+            Severity::High => self.high += 1,
+            Severity::Medium => self.medium += 1,
+            Severity::Low => self.low += 1,
+            Severity::Info => self.info += 1,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryV1 {
+    pub findings_by_severity: SeverityCountsV1,
+    /// Findings at or above `fail_on`.
+    pub gating_findings: u64,
+    /// Exit code of the run.
+    pub exit_code: u8,
+    pub rules: Vec<RuleRunV1>,
+    pub not_evaluable: Vec<NotEvaluableV1>,
+    pub rule_errors: Vec<RuleErrorV1>,
+    pub metrics: OrgMetrics,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleRunV1 {
+    pub rule_id: String,
+    pub severity: Severity,
+    pub scope: Scope,
+    pub evaluations: u64,
+    pub findings: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotEvaluableV1 {
+    pub rule_id: String,
+    /// Records the rule could not be evaluated for (0 when `whole_rule`).
+    pub records: u64,
+    pub whole_rule: bool,
+    /// Fields the input lacks.
+    pub missing_fields: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleErrorV1 {
+    pub rule_id: String,
+    pub record: String,
+    pub message: String,
+    pub more: u64,
+}
+
+/// One finding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindingV1 {
+    /// Stable fingerprint of rule + account + user + key + scope key.
+    pub id: String,
+    pub rule_id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub scope: Scope,
+    pub account_id: Option<String>,
+    pub account_name: Option<String>,
+    pub username: Option<String>,
+    pub access_key_id: Option<String>,
+    pub message: String,
+    /// The fields that made the rule fire.
+    pub evidence: serde_json::Map<String, serde_json::Value>,
+    pub remediation: String,
+    pub tags: Vec<String>,
+    pub status: Status,
+}
+
+/// What the run knew besides the report.
+pub struct RunInfo<'a> {
+    pub fail_on: Option<Severity>,
+    pub exit_code: u8,
+    pub params: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    pub severities: &'a BTreeMap<String, (Severity, Scope)>,
+}
+
+/// Translates a report into the v1 envelope.
+pub fn envelope(report: &Report, run: &RunInfo) -> FindingsV1 {
+    let inv = &report.inventory;
+    let mut audited = Vec::new();
+    let mut incomplete = Vec::new();
+    for a in &inv.accounts {
+        if a.collection.status != CollectionStatus::Failed {
+            audited.push(AccountRefV1 {
+                id: a.id.clone(),
+                name: a.name.clone(),
+            });
+        }
+        if a.collection.status != CollectionStatus::Complete {
+            incomplete.push(IncompleteAccountV1 {
+                id: a.id.clone(),
+                name: a.name.clone(),
+                status: a.collection.status,
+                reasons: a
+                    .collection
+                    .errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.source.as_str(), e.message))
+                    .collect(),
+            });
+        }
+    }
+    let mut by_severity = SeverityCountsV1::default();
+    for f in &report.findings {
+        by_severity.add(f.severity);
+    }
+    let gating = run
+        .fail_on
+        .map(|s| report.count_at_least(s) as u64)
+        .unwrap_or(0);
+    FindingsV1 {
+        schema_version: FINDINGS_SCHEMA_VERSION,
+        tool: ToolV1 {
+            name: "iam-audit".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        as_of: report.as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        source: SourceV1 {
+            kind: inv.source.kind,
+            files: inv.source.files.clone(),
+            unavailable: inv.unavailable.iter().map(|f| f.as_str().to_string()).collect(),
+        },
+        fail_on: run.fail_on.map(|s| s.as_str()).unwrap_or("none").to_string(),
+        accounts: AccountsV1 {
+            audited,
+            incomplete,
+        },
+        params: run.params.clone(),
+        summary: SummaryV1 {
+            findings_by_severity: by_severity,
+            gating_findings: gating,
+            exit_code: run.exit_code,
+            rules: report
+                .runs
+                .iter()
+                .map(|r| {
+                    let (severity, scope) = run
+                        .severities
+                        .get(&r.rule_id)
+                        .copied()
+                        .unwrap_or((Severity::Info, Scope::Key));
+                    RuleRunV1 {
+                        rule_id: r.rule_id.clone(),
+                        severity,
+                        scope,
+                        evaluations: r.evaluations,
+                        findings: r.findings,
+                    }
+                })
+                .collect(),
+            not_evaluable: report
+                .not_evaluable
+                .iter()
+                .map(|n| NotEvaluableV1 {
+                    rule_id: n.rule_id.clone(),
+                    records: n.records,
+                    whole_rule: n.whole_rule,
+                    missing_fields: n.fields.iter().cloned().collect(),
+                })
+                .collect(),
+            rule_errors: report
+                .rule_errors
+                .iter()
+                .map(|e| RuleErrorV1 {
+                    rule_id: e.rule_id.clone(),
+                    record: e.record.clone(),
+                    message: e.message.clone(),
+                    more: e.more,
+                })
+                .collect(),
+            metrics: report.metrics.clone(),
+        },
+        findings: report
+            .findings
+            .iter()
+            .map(|f| FindingV1 {
+                id: f.id.clone(),
+                rule_id: f.rule_id.clone(),
+                title: f.title.clone(),
+                severity: f.severity,
+                scope: f.scope,
+                account_id: f.subject.account_id.clone(),
+                account_name: f.subject.account_name.clone(),
+                username: f.subject.username.clone(),
+                access_key_id: f.subject.access_key_id.clone(),
+                message: f.message.clone(),
+                evidence: f.evidence.clone(),
+                remediation: f.remediation.clone(),
+                tags: f.tags.clone(),
+                status: f.status,
+            })
+            .collect(),
+    }
+}

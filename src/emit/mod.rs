@@ -1,0 +1,155 @@
+//! Emitters: translate a [`Report`](crate::engine::Report) into files. Every file is written
+//! to a temporary name in the output folder and renamed into place, so a final name never
+//! holds a half-written file.
+
+pub mod json;
+pub mod remediation;
+pub mod summary;
+
+use std::collections::BTreeSet;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::analysis::remediation::SlaDays;
+use crate::engine::Report;
+use crate::error::Error;
+use crate::inventory::json::write_inventory;
+use crate::inventory::stock_csv::{write_events, write_report, write_root, WriteOptions};
+use crate::inventory::Field;
+
+/// An output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    /// The stock CSVs and the remediation list.
+    Csv,
+    /// Findings JSON and inventory JSON.
+    Json,
+}
+
+impl Format {
+    pub fn parse_list(s: &str) -> Result<BTreeSet<Format>, String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(|f| match f {
+                "csv" => Ok(Format::Csv),
+                "json" => Ok(Format::Json),
+                "sarif" | "html" | "md" => Err(format!(
+                    "--format {f}: not available in this version (available: csv, json)"
+                )),
+                other => Err(format!("--format {other}: unknown format (available: csv, json)")),
+            })
+            .collect()
+    }
+}
+
+/// Where and what to write.
+#[derive(Clone, Debug)]
+pub struct OutputOptions {
+    pub out_dir: PathBuf,
+    pub formats: BTreeSet<Format>,
+    /// `YYYYMMDD_HHMMSS` of the run.
+    pub stamp: String,
+    /// Write the report as the original tool did: key rows only.
+    pub stock_keys_only: bool,
+    /// Input files that must never be overwritten (an output with the same path is skipped).
+    pub inputs: Vec<PathBuf>,
+    pub sla: SlaDays,
+}
+
+/// Writes `path` atomically: a temporary file beside it, flushed, then renamed.
+pub fn write_atomic(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    let err = |source| Error::Output {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let file = std::fs::File::create(&tmp)?;
+        let mut w = BufWriter::new(file);
+        fill(&mut w)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(err)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Writes every requested output; returns the paths written and the ones skipped because
+/// they are inputs of the run.
+pub fn write_outputs(
+    report: &Report,
+    findings: &json::FindingsV1,
+    opts: &OutputOptions,
+) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Error> {
+    std::fs::create_dir_all(&opts.out_dir).map_err(|source| Error::Output {
+        path: opts.out_dir.clone(),
+        source,
+    })?;
+    let inv = &report.inventory;
+    let stamp = &opts.stamp;
+    let mut jobs: Vec<(String, Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + '_>)> = Vec::new();
+    if opts.formats.contains(&Format::Csv) {
+        let keys_only = opts.stock_keys_only;
+        jobs.push((
+            format!("iam_audit_report_{stamp}.csv"),
+            Box::new(move |w| write_report(inv, &WriteOptions { keys_only }, w)),
+        ));
+        if inv.has(Field::Events) {
+            jobs.push((
+                format!("cloudtrail_events_{stamp}.csv"),
+                Box::new(move |w| write_events(inv, w)),
+            ));
+        }
+        if inv.has(Field::Root) && inv.accounts.iter().any(|a| a.root.is_some()) {
+            jobs.push((
+                format!("root_audit_report_{stamp}.csv"),
+                Box::new(move |w| write_root(inv, w)),
+            ));
+        }
+        jobs.push((
+            format!("remediation_{stamp}.csv"),
+            Box::new(move |w| remediation::write(report, &opts.sla, w)),
+        ));
+    }
+    if opts.formats.contains(&Format::Json) {
+        jobs.push((
+            format!("findings_{stamp}.json"),
+            Box::new(move |w| {
+                serde_json::to_writer_pretty(&mut *w, findings)?;
+                w.write_all(b"\n")
+            }),
+        ));
+        jobs.push((
+            format!("inventory_{stamp}.json"),
+            Box::new(move |w| write_inventory(inv, w)),
+        ));
+    }
+    let mut written = Vec::new();
+    let mut skipped = Vec::new();
+    for (name, fill) in jobs {
+        let path = opts.out_dir.join(name);
+        if opts.inputs.iter().any(|i| same_file(i, &path)) {
+            skipped.push(path);
+            continue;
+        }
+        write_atomic(&path, fill)?;
+        written.push(path);
+    }
+    Ok((written, skipped))
+}

@@ -1,0 +1,47 @@
+//! `remediation_<stamp>.csv`: the prioritized task list.
+
+use std::io::Write;
+
+use crate::analysis::remediation::{tasks, SlaDays};
+use crate::engine::Report;
+use crate::inventory::stock_csv::neutralize;
+
+/// Header of the remediation list.
+pub const HEADER: &str =
+    "priority,severity,due_date,account_id,account_name,username,access_key_id,rule_id,action";
+
+/// Writes the remediation list of a report.
+pub fn write(report: &Report, sla: &SlaDays, w: &mut dyn Write) -> std::io::Result<()> {
+    let mut csv = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(w);
+    csv.write_record(HEADER.split(','))?;
+    for t in tasks(&report.findings, &report.as_of, sla) {
+        let f = t.finding;
+        let s = &f.subject;
+        let action = format!("{} {}", f.message, first_sentence(&f.remediation));
+        let priority = t.priority.to_string();
+        let due = t.due.format("%Y-%m-%d").to_string();
+        let row = [
+            priority.as_str(),
+            f.severity.as_str(),
+            due.as_str(),
+            s.account_id.as_deref().unwrap_or(""),
+            s.account_name.as_deref().unwrap_or(""),
+            s.username.as_deref().unwrap_or(""),
+            s.access_key_id.as_deref().unwrap_or(""),
+            f.rule_id.as_str(),
+            action.as_str(),
+        ];
+        csv.write_record(row.iter().map(|c| neutralize(c).into_owned()))?;
+    }
+    csv.flush()
+}
+
+fn first_sentence(text: &str) -> &str {
+    let text = text.trim();
+    match text.find(". ") {
+        Some(i) => &text[..=i],
+        None => text.lines().next().unwrap_or(""),
+    }
+}

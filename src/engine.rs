@@ -1,0 +1,491 @@
+//! The engine: evaluates compiled rules over an inventory at one `as_of` instant. Pure: no
+//! I/O, no clock, no async. Records are evaluated in parallel (rayon) and the report is
+//! sorted, so the output never depends on scheduling.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+use rhai::{Array, Dynamic, Scope};
+
+use crate::analysis::metrics::{Classifier, OrgMetrics};
+use crate::finding::{Finding, Scope as RuleScope, Severity, Subject};
+use crate::inventory::{Field, Inventory};
+use crate::rules::script::{
+    start_evaluation, to_json, to_text, AccountRec, CompiledRule, EvalCtx, EventRec, KeyRec,
+    MessagePart, UserRec, UNAVAILABLE,
+};
+use crate::rules::CompiledRules;
+
+/// Records evaluated per parallel work item.
+const CHUNK: usize = 2048;
+/// Run-time errors kept per rule (the rest are counted).
+const ERRORS_KEPT_PER_RULE: usize = 5;
+
+/// Options of one evaluation.
+#[derive(Clone, Debug)]
+pub struct EvalOptions {
+    /// The instant every age is measured from.
+    pub as_of: DateTime<Utc>,
+    pub classifier: Classifier,
+}
+
+/// A rule that could not be evaluated for some or all records because the input lacks a
+/// field it needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotEvaluable {
+    pub rule_id: String,
+    /// Records the rule could not be evaluated for (0 with `whole_rule`).
+    pub records: u64,
+    /// The rule could not run at all (e.g. an event rule without events).
+    pub whole_rule: bool,
+    /// The missing fields, by their dotted names.
+    pub fields: BTreeSet<String>,
+}
+
+/// A rule that failed at run time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleError {
+    pub rule_id: String,
+    /// The record it failed on (`account/user/key`).
+    pub record: String,
+    pub message: String,
+    /// Further failures of the same rule not listed.
+    pub more: u64,
+}
+
+/// Per-rule counts of one run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleRun {
+    pub rule_id: String,
+    pub evaluations: u64,
+    pub findings: u64,
+}
+
+/// The result of an evaluation.
+pub struct Report {
+    pub as_of: DateTime<Utc>,
+    pub inventory: Arc<Inventory>,
+    /// Sorted: most severe first, then rule, then subject.
+    pub findings: Vec<Finding>,
+    pub not_evaluable: Vec<NotEvaluable>,
+    pub rule_errors: Vec<RuleError>,
+    pub runs: Vec<RuleRun>,
+    pub metrics: OrgMetrics,
+}
+
+impl Report {
+    /// Number of findings at or above `severity`.
+    pub fn count_at_least(&self, severity: Severity) -> usize {
+        self.findings.iter().filter(|f| f.severity >= severity).count()
+    }
+}
+
+#[derive(Default)]
+struct Partial {
+    findings: Vec<Finding>,
+    /// (rule index, missing field)
+    unavailable: Vec<(usize, String)>,
+    /// (rule index, record, message)
+    errors: Vec<(usize, String, String)>,
+    /// (rule index, evaluations)
+    evaluations: Vec<(usize, u64)>,
+}
+
+impl Partial {
+    fn merge(mut self, mut o: Partial) -> Partial {
+        self.findings.append(&mut o.findings);
+        self.unavailable.append(&mut o.unavailable);
+        self.errors.append(&mut o.errors);
+        self.evaluations.append(&mut o.evaluations);
+        self
+    }
+}
+
+/// The variables one record binds.
+type Vars = Vec<(&'static str, Dynamic)>;
+
+/// Evaluates every compiled rule over the inventory.
+pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOptions) -> Report {
+    let ctx = Arc::new(EvalCtx::new(inv.clone(), opts.as_of, &opts.classifier));
+    let by_scope = |s: RuleScope| -> Vec<(usize, &CompiledRule)> {
+        compiled
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.rule.scope == s)
+            .collect()
+    };
+    let mut total = Partial::default();
+    for scope in RuleScope::ALL {
+        let rules = by_scope(scope);
+        if rules.is_empty() {
+            continue;
+        }
+        if scope == RuleScope::Event && !inv.has(Field::Events) {
+            for (i, _) in &rules {
+                total.unavailable.push((*i, Field::Events.as_str().to_string()));
+                total.evaluations.push((*i, 0));
+            }
+            continue;
+        }
+        let part = match scope {
+            RuleScope::Key => {
+                let ids: Vec<(u32, u32, u32)> = key_ids(&inv);
+                run(compiled, &rules, &ids, |&(a, u, k)| key_record(&ctx, a, u, k), |&(a, u, k)| {
+                    key_subject(&ctx, a, u, k)
+                })
+            }
+            RuleScope::User => {
+                let ids: Vec<(u32, u32)> = user_ids(&inv);
+                run(compiled, &rules, &ids, |&(a, u)| user_record(&ctx, a, u), |&(a, u)| {
+                    user_subject(&ctx, a, u)
+                })
+            }
+            RuleScope::Username => {
+                let groups = username_groups(&inv);
+                run(
+                    compiled,
+                    &rules,
+                    &groups,
+                    |(name, members)| group_record(&ctx, name, members),
+                    |(name, _)| group_subject(name),
+                )
+            }
+            RuleScope::Account => {
+                let ids: Vec<u32> = (0..inv.accounts.len() as u32).collect();
+                run(compiled, &rules, &ids, |&a| account_record(&ctx, a), |&a| {
+                    account_subject(&ctx, a)
+                })
+            }
+            RuleScope::Event => {
+                let index: HashMap<&str, u32> = inv
+                    .accounts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| (a.id.as_str(), i as u32))
+                    .collect();
+                let ids: Vec<u32> = (0..inv.events.len() as u32).collect();
+                run(compiled, &rules, &ids, |&e| event_record(&ctx, &index, e), |&e| {
+                    event_subject(&ctx, e)
+                })
+            }
+        };
+        total = total.merge(part);
+    }
+    finish(inv, compiled, opts, total)
+}
+
+fn key_ids(inv: &Inventory) -> Vec<(u32, u32, u32)> {
+    let mut out = Vec::with_capacity(inv.key_count());
+    for (a, acct) in inv.accounts.iter().enumerate() {
+        for (u, user) in acct.users.iter().enumerate() {
+            for k in 0..user.access_keys.len() {
+                out.push((a as u32, u as u32, k as u32));
+            }
+        }
+    }
+    out
+}
+
+fn user_ids(inv: &Inventory) -> Vec<(u32, u32)> {
+    let mut out = Vec::with_capacity(inv.user_count());
+    for (a, acct) in inv.accounts.iter().enumerate() {
+        for u in 0..acct.users.len() {
+            out.push((a as u32, u as u32));
+        }
+    }
+    out
+}
+
+/// User names present in at least two accounts, with their (account, user) indices.
+fn username_groups(inv: &Inventory) -> Vec<(String, Vec<(u32, u32)>)> {
+    let mut by_name: BTreeMap<&str, Vec<(u32, u32)>> = BTreeMap::new();
+    for (a, acct) in inv.accounts.iter().enumerate() {
+        for (u, user) in acct.users.iter().enumerate() {
+            by_name.entry(&user.name).or_default().push((a as u32, u as u32));
+        }
+    }
+    by_name
+        .into_iter()
+        .filter(|(_, m)| m.len() >= 2)
+        .map(|(n, m)| (n.to_string(), m))
+        .collect()
+}
+
+fn account_subject(ctx: &EvalCtx, a: u32) -> Subject {
+    let acct = &ctx.inv.accounts[a as usize];
+    Subject {
+        account_id: Some(acct.id.clone()),
+        account_name: Some(acct.name.clone()),
+        ..Subject::default()
+    }
+}
+
+fn key_record(ctx: &Arc<EvalCtx>, a: u32, u: u32, k: u32) -> Vars {
+    let rec = KeyRec { ctx: ctx.clone(), a, u, k };
+    let user = rec.user_rec();
+    let account = user.account_rec();
+    vec![
+        ("key", Dynamic::from(rec)),
+        ("user", Dynamic::from(user)),
+        ("account", Dynamic::from(account)),
+    ]
+}
+
+fn key_subject(ctx: &EvalCtx, a: u32, u: u32, k: u32) -> Subject {
+    let user = &ctx.inv.accounts[a as usize].users[u as usize];
+    Subject {
+        username: Some(user.name.clone()),
+        access_key_id: Some(user.access_keys[k as usize].id.clone()),
+        ..account_subject(ctx, a)
+    }
+}
+
+fn user_record(ctx: &Arc<EvalCtx>, a: u32, u: u32) -> Vars {
+    let rec = UserRec { ctx: ctx.clone(), a, u };
+    let account = rec.account_rec();
+    vec![("user", Dynamic::from(rec)), ("account", Dynamic::from(account))]
+}
+
+fn user_subject(ctx: &EvalCtx, a: u32, u: u32) -> Subject {
+    Subject {
+        username: Some(ctx.inv.accounts[a as usize].users[u as usize].name.clone()),
+        ..account_subject(ctx, a)
+    }
+}
+
+fn group_record(ctx: &Arc<EvalCtx>, name: &str, members: &[(u32, u32)]) -> Vars {
+    let users: Array = members
+        .iter()
+        .map(|&(a, u)| Dynamic::from(UserRec { ctx: ctx.clone(), a, u }))
+        .collect();
+    vec![("name", Dynamic::from(name.to_string())), ("users", Dynamic::from_array(users))]
+}
+
+fn group_subject(name: &str) -> Subject {
+    Subject {
+        username: Some(name.to_string()),
+        scope_key: Some(format!("username:{name}")),
+        ..Subject::default()
+    }
+}
+
+fn account_record(ctx: &Arc<EvalCtx>, a: u32) -> Vars {
+    vec![("account", Dynamic::from(AccountRec { ctx: ctx.clone(), a }))]
+}
+
+fn event_record(ctx: &Arc<EvalCtx>, index: &HashMap<&str, u32>, e: u32) -> Vars {
+    let a = index.get(ctx.inv.events[e as usize].account_id.as_str()).copied();
+    let account = a
+        .map(|a| Dynamic::from(AccountRec { ctx: ctx.clone(), a }))
+        .unwrap_or(Dynamic::UNIT);
+    vec![("event", Dynamic::from(EventRec { ctx: ctx.clone(), e })), ("account", account)]
+}
+
+fn event_subject(ctx: &EvalCtx, e: u32) -> Subject {
+    let ev = &ctx.inv.events[e as usize];
+    Subject {
+        account_id: Some(ev.account_id.clone()),
+        account_name: Some(ev.account_name.clone()),
+        username: Some(ev.actor.clone()),
+        access_key_id: None,
+        scope_key: Some(format!(
+            "event:{}|{}|{}",
+            ev.time.to_rfc3339(),
+            ev.name,
+            ev.resources.join(",")
+        )),
+    }
+}
+
+fn describe(subject: &Subject) -> String {
+    [
+        subject.account_id.as_deref(),
+        subject.username.as_deref(),
+        subject.access_key_id.as_deref(),
+    ]
+    .iter()
+    .flatten()
+    .copied()
+    .collect::<Vec<_>>()
+    .join("/")
+}
+
+fn run<T: Sync>(
+    compiled: &CompiledRules,
+    rules: &[(usize, &CompiledRule)],
+    items: &[T],
+    make: impl Fn(&T) -> Vars + Sync,
+    subject: impl Fn(&T) -> Subject + Sync,
+) -> Partial {
+    let engine = &compiled.engine;
+    let parts: Vec<Partial> = items
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let mut out = Partial::default();
+            let mut counts = vec![0u64; rules.len()];
+            let mut scope = Scope::new();
+            for item in chunk {
+                scope.clear();
+                for (name, value) in make(item) {
+                    scope.push_dynamic(name, value);
+                }
+                let base = scope.len();
+                for (slot, (index, rule)) in rules.iter().enumerate() {
+                    counts[slot] += 1;
+                    scope.push_constant("p", rule.p.clone());
+                    start_evaluation();
+                    let result = engine.eval_ast_with_scope::<Dynamic>(&mut scope, &rule.condition);
+                    match result.map(|d| d.as_bool().map_err(|t| t.to_string())) {
+                        Ok(Ok(true)) => {
+                            out.findings.push(build_finding(compiled, rule, &mut scope, subject(item)));
+                        }
+                        Ok(Ok(false)) => {}
+                        Ok(Err(ty)) => out.errors.push((
+                            *index,
+                            describe(&subject(item)),
+                            format!("condition returned a {ty}, not a bool"),
+                        )),
+                        Err(e) => {
+                            let text = e.to_string();
+                            match text.find(UNAVAILABLE) {
+                                Some(at) => {
+                                    let field: String = text[at + UNAVAILABLE.len()..]
+                                        .chars()
+                                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_')
+                                        .collect();
+                                    out.unavailable.push((*index, field));
+                                }
+                                None => out.errors.push((*index, describe(&subject(item)), text)),
+                            }
+                        }
+                    }
+                    scope.rewind(base);
+                }
+            }
+            out.evaluations = rules.iter().map(|(i, _)| *i).zip(counts).collect();
+            out
+        })
+        .collect();
+    parts.into_iter().fold(Partial::default(), Partial::merge)
+}
+
+fn build_finding(
+    compiled: &CompiledRules,
+    rule: &CompiledRule,
+    scope: &mut Scope,
+    subject: Subject,
+) -> Finding {
+    let engine = &compiled.engine;
+    let mut message = String::new();
+    for part in &rule.message {
+        match part {
+            MessagePart::Text(t) => message.push_str(t),
+            MessagePart::Expr(src, ast) => match engine.eval_ast_with_scope::<Dynamic>(scope, ast) {
+                Ok(v) => message.push_str(&to_text(&v)),
+                Err(_) => {
+                    message.push('{');
+                    message.push_str(src);
+                    message.push('}');
+                }
+            },
+        }
+    }
+    let mut evidence = serde_json::Map::new();
+    for (name, ast) in &rule.evidence {
+        if let Ok(v) = engine.eval_ast_with_scope::<Dynamic>(scope, ast) {
+            evidence.insert(name.clone(), to_json(&v));
+        }
+    }
+    let r = &rule.rule;
+    Finding::new(
+        &r.id,
+        &r.title,
+        r.severity,
+        r.scope,
+        subject,
+        message,
+        evidence,
+        &r.remediation,
+        &r.tags,
+    )
+}
+
+fn finish(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOptions, total: Partial) -> Report {
+    let mut findings = total.findings;
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    findings.dedup_by(|a, b| a.id == b.id);
+
+    let mut runs: Vec<RuleRun> = compiled
+        .rules
+        .iter()
+        .map(|r| RuleRun {
+            rule_id: r.rule.id.clone(),
+            evaluations: 0,
+            findings: 0,
+        })
+        .collect();
+    for (i, n) in total.evaluations {
+        runs[i].evaluations += n;
+    }
+    let index: HashMap<&str, usize> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.rule_id.as_str(), i))
+        .collect();
+    let mut counts = vec![0u64; runs.len()];
+    for f in &findings {
+        if let Some(&i) = index.get(f.rule_id.as_str()) {
+            counts[i] += 1;
+        }
+    }
+    for (run, n) in runs.iter_mut().zip(counts) {
+        run.findings = n;
+    }
+
+    let mut not_evaluable: BTreeMap<usize, NotEvaluable> = BTreeMap::new();
+    for (i, field) in total.unavailable {
+        let whole = field == Field::Events.as_str() && runs[i].evaluations == 0;
+        let entry = not_evaluable.entry(i).or_insert_with(|| NotEvaluable {
+            rule_id: compiled.rules[i].rule.id.clone(),
+            records: 0,
+            whole_rule: whole,
+            fields: BTreeSet::new(),
+        });
+        if !whole {
+            entry.records += 1;
+        }
+        entry.fields.insert(field);
+    }
+
+    let mut errors: BTreeMap<usize, Vec<(String, String)>> = BTreeMap::new();
+    for (i, record, message) in total.errors {
+        errors.entry(i).or_default().push((record, message));
+    }
+    let mut rule_errors = Vec::new();
+    for (i, mut list) in errors {
+        list.sort();
+        let more = list.len().saturating_sub(ERRORS_KEPT_PER_RULE) as u64;
+        for (record, message) in list.into_iter().take(ERRORS_KEPT_PER_RULE) {
+            rule_errors.push(RuleError {
+                rule_id: compiled.rules[i].rule.id.clone(),
+                record,
+                message,
+                more,
+            });
+        }
+    }
+
+    let metrics = OrgMetrics::compute(&inv, &opts.classifier, &opts.as_of);
+    Report {
+        as_of: opts.as_of,
+        inventory: inv,
+        findings,
+        not_evaluable: not_evaluable.into_values().collect(),
+        rule_errors,
+        runs,
+        metrics,
+    }
+}

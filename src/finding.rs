@@ -1,0 +1,245 @@
+//! Findings and the vocabularies they use. A finding is built only through
+//! [`Finding::new`], which computes its stable fingerprint.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What one evaluation of a rule looks at.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// One access key (`key`, `user`, `account`).
+    Key,
+    /// One IAM user (`user`, `account`).
+    User,
+    /// One user name seen in several accounts (`name`, `users`).
+    Username,
+    /// One account (`account`).
+    Account,
+    /// One CloudTrail event (`event`, `account`).
+    Event,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 5] = [
+        Scope::Key,
+        Scope::User,
+        Scope::Username,
+        Scope::Account,
+        Scope::Event,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Key => "key",
+            Scope::User => "user",
+            Scope::Username => "username",
+            Scope::Account => "account",
+            Scope::Event => "event",
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Lifecycle state of a finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Open,
+    Waived,
+    Remediated,
+}
+
+/// What a finding is about: the identity the rule looked at.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Subject {
+    pub account_id: Option<String>,
+    pub account_name: Option<String>,
+    pub username: Option<String>,
+    pub access_key_id: Option<String>,
+    /// Distinguishes evaluations that share account, user and key (an event's time and name,
+    /// the user name of a username-scope group).
+    pub scope_key: Option<String>,
+}
+
+/// One thing a rule found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    /// Stable fingerprint of rule + account + user + key + scope key.
+    pub id: String,
+    pub rule_id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub scope: Scope,
+    pub subject: Subject,
+    pub message: String,
+    /// The fields that made the rule fire, by the name the condition used.
+    pub evidence: serde_json::Map<String, serde_json::Value>,
+    pub remediation: String,
+    pub tags: Vec<String>,
+    pub status: Status,
+}
+
+impl Finding {
+    /// The one constructor: computes the fingerprint from the rule id and the subject.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        rule_id: &str,
+        title: &str,
+        severity: Severity,
+        scope: Scope,
+        subject: Subject,
+        message: String,
+        evidence: serde_json::Map<String, serde_json::Value>,
+        remediation: &str,
+        tags: &[String],
+    ) -> Finding {
+        Finding {
+            id: fingerprint(rule_id, &subject),
+            rule_id: rule_id.to_string(),
+            title: title.to_string(),
+            severity,
+            scope,
+            subject,
+            message,
+            evidence,
+            remediation: remediation.to_string(),
+            tags: tags.to_vec(),
+            status: Status::Open,
+        }
+    }
+
+    /// The order findings are written in: most severe first, then rule, then subject.
+    pub fn sort_key(&self) -> impl Ord + '_ {
+        (
+            std::cmp::Reverse(self.severity),
+            &self.rule_id,
+            &self.subject,
+        )
+    }
+}
+
+/// `sha256(rule \x1f account \x1f user \x1f key \x1f scope_key)`, first 32 hex digits.
+/// The same finding has the same id whatever the input was (scan, CSV or JSON).
+pub fn fingerprint(rule_id: &str, s: &Subject) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        Some(rule_id),
+        s.account_id.as_deref(),
+        s.username.as_deref(),
+        s.access_key_id.as_deref(),
+        s.scope_key.as_deref(),
+    ] {
+        h.update(part.unwrap_or("").as_bytes());
+        h.update([0x1f]);
+    }
+    let digest = h.finalize();
+    digest
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_depends_on_every_part_and_nothing_else() {
+        let base = Subject {
+            account_id: Some("111111111111".into()),
+            account_name: Some("Prod".into()),
+            username: Some("alice".into()),
+            access_key_id: Some("AKIA1".into()),
+            scope_key: None,
+        };
+        let id = fingerprint("r", &base);
+        assert_eq!(id.len(), 32);
+        let renamed = Subject {
+            account_name: Some("Renamed".into()),
+            ..base.clone()
+        };
+        assert_eq!(fingerprint("r", &renamed), id, "account name is not identity");
+        assert_ne!(fingerprint("s", &base), id);
+        let other_key = Subject {
+            access_key_id: Some("AKIA2".into()),
+            ..base.clone()
+        };
+        assert_ne!(fingerprint("r", &other_key), id);
+        // Field boundaries matter: ("ab","c") differs from ("a","bc").
+        let a = Subject {
+            username: Some("ab".into()),
+            access_key_id: Some("c".into()),
+            ..Subject::default()
+        };
+        let b = Subject {
+            username: Some("a".into()),
+            access_key_id: Some("bc".into()),
+            ..Subject::default()
+        };
+        assert_ne!(fingerprint("r", &a), fingerprint("r", &b));
+    }
+
+    #[test]
+    fn severities_order_and_parse() {
+        assert!(Severity::Critical > Severity::High && Severity::Low > Severity::Info);
+        for s in Severity::ALL {
+            assert_eq!(Severity::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Severity::parse("severe"), None);
+    }
+}

@@ -1,0 +1,475 @@
+//! The normalized credential inventory: the one model that collectors and readers produce and
+//! the engine reads. It is also the versioned wire format of `inventory_<stamp>.json`
+//! (`schema_version` 1, schema in `schemas/inventory.schema.json`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Version of the inventory JSON format written by this build.
+pub const INVENTORY_SCHEMA_VERSION: u32 = 1;
+
+/// Everything known about the credentials of a set of accounts at one instant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Inventory {
+    /// Format version; readers refuse versions they do not know.
+    pub schema_version: u32,
+    /// Where the data came from.
+    pub source: Source,
+    /// When the data was collected (the scan's start), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collected_at: Option<DateTime<Utc>>,
+    /// AWS Organization id, when collected from an Organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    /// Fields the source cannot provide. A rule that needs one of them is reported as not
+    /// evaluable instead of silently passing.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub unavailable: BTreeSet<Field>,
+    /// Accounts, sorted by id.
+    #[serde(default)]
+    pub accounts: Vec<Account>,
+    /// CloudTrail events of every account, sorted by time.
+    #[serde(default)]
+    pub events: Vec<Event>,
+}
+
+/// Origin of an inventory.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub kind: SourceKind,
+    /// Input files (file names only, never directories), for the record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// Collected live from AWS by `iam-audit scan`.
+    Scan,
+    /// Read from the stock CSV reports.
+    StockCsv,
+    /// Read from an inventory JSON file.
+    #[default]
+    InventoryJson,
+}
+
+/// A field that some sources cannot provide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum Field {
+    #[serde(rename = "user.id")]
+    UserId,
+    #[serde(rename = "user.arn")]
+    UserArn,
+    #[serde(rename = "user.created")]
+    UserCreated,
+    #[serde(rename = "user.tags")]
+    UserTags,
+    #[serde(rename = "user.password_last_changed")]
+    PasswordLastChanged,
+    #[serde(rename = "user.mfa_devices")]
+    MfaDevices,
+    #[serde(rename = "account.tags")]
+    AccountTags,
+    #[serde(rename = "account.ou_path")]
+    AccountOuPath,
+    #[serde(rename = "account.collection")]
+    AccountCollection,
+    #[serde(rename = "account.root")]
+    Root,
+    #[serde(rename = "events")]
+    Events,
+}
+
+impl Field {
+    /// The dotted name used in rule conditions, the JSON and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::UserId => "user.id",
+            Field::UserArn => "user.arn",
+            Field::UserCreated => "user.created",
+            Field::UserTags => "user.tags",
+            Field::PasswordLastChanged => "user.password_last_changed",
+            Field::MfaDevices => "user.mfa_devices",
+            Field::AccountTags => "account.tags",
+            Field::AccountOuPath => "account.ou_path",
+            Field::AccountCollection => "account.collection",
+            Field::Root => "account.root",
+            Field::Events => "events",
+        }
+    }
+
+    /// Parses the dotted name.
+    pub fn parse(s: &str) -> Option<Field> {
+        ALL_FIELDS.iter().copied().find(|f| f.as_str() == s)
+    }
+}
+
+/// Every [`Field`], in order.
+pub const ALL_FIELDS: [Field; 11] = [
+    Field::UserId,
+    Field::UserArn,
+    Field::UserCreated,
+    Field::UserTags,
+    Field::PasswordLastChanged,
+    Field::MfaDevices,
+    Field::AccountTags,
+    Field::AccountOuPath,
+    Field::AccountCollection,
+    Field::Root,
+    Field::Events,
+];
+
+/// One AWS account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    /// Twelve-digit account id.
+    pub id: String,
+    /// Account name from Organizations.
+    #[serde(default)]
+    pub name: String,
+    /// Organizational unit names from the root down.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ou_path: Vec<String>,
+    /// Organizations tags of the account.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// What could and could not be collected.
+    #[serde(default)]
+    pub collection: Collection,
+    /// IAM users, sorted by name.
+    #[serde(default)]
+    pub users: Vec<User>,
+    /// Root user credentials, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<RootCredentials>,
+}
+
+/// Collection status and data freshness of one account.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Collection {
+    pub status: CollectionStatus,
+    /// One entry per data source that failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<CollectionError>,
+    /// When AWS generated the credential report the data comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_report_generated_at: Option<DateTime<Utc>>,
+    /// Remarks on how the data was obtained (fallbacks, ambiguities).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CollectionStatus {
+    /// Every data source was collected.
+    #[default]
+    Complete,
+    /// Some data sources failed; what was collected is present.
+    Partial,
+    /// Nothing could be collected for the account.
+    Failed,
+}
+
+/// A data source of one account that could not be collected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionError {
+    pub source: DataSource,
+    /// What went wrong, as AWS said it (never a secret).
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataSource {
+    /// Role assumption into the account.
+    AssumeRole,
+    /// IAM users, keys and MFA devices.
+    Iam,
+    /// The IAM credential report.
+    CredentialReport,
+    /// CloudTrail LookupEvents.
+    Cloudtrail,
+    /// The account's deadline expired.
+    Deadline,
+}
+
+impl DataSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataSource::AssumeRole => "assume-role",
+            DataSource::Iam => "iam",
+            DataSource::CredentialReport => "credential-report",
+            DataSource::Cloudtrail => "cloudtrail",
+            DataSource::Deadline => "deadline",
+        }
+    }
+}
+
+/// One IAM user.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub name: String,
+    /// Stable IAM user id (AIDA...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// When the user was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// Console password.
+    #[serde(default)]
+    pub password: Password,
+    /// MFA devices, sorted by serial.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mfa_devices: Vec<MfaDevice>,
+    /// Access keys, sorted by creation time then id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_keys: Vec<AccessKey>,
+}
+
+/// Console password state of a user.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Password {
+    /// The user has a console password (a login profile).
+    pub enabled: bool,
+    /// Last console sign-in; absent when never used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used: Option<DateTime<Utc>>,
+    /// Last password change (or creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_changed: Option<DateTime<Utc>>,
+}
+
+/// An MFA device assigned to a user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaDevice {
+    /// Serial number or ARN of the device, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: MfaType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum MfaType {
+    /// A virtual (TOTP app) device.
+    Virtual,
+    /// A hardware TOTP token.
+    Hardware,
+    /// A FIDO security key or passkey.
+    Fido,
+    /// A device whose kind could not be told.
+    Unknown,
+}
+
+impl MfaType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaType::Virtual => "virtual",
+            MfaType::Hardware => "hardware",
+            MfaType::Fido => "fido",
+            MfaType::Unknown => "unknown",
+        }
+    }
+}
+
+/// One access key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessKey {
+    /// Access key id (AKIA...). Never the secret.
+    pub id: String,
+    pub status: KeyStatus,
+    pub created: DateTime<Utc>,
+    /// Last use; absent when never used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used: Option<DateTime<Utc>>,
+    /// AWS service id of the last use (e.g. `s3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_service: Option<String>,
+    /// Region of the last use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_region: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub enum KeyStatus {
+    Active,
+    Inactive,
+    /// Kept when AWS reports it.
+    Expired,
+}
+
+impl KeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "Active",
+            KeyStatus::Inactive => "Inactive",
+            KeyStatus::Expired => "Expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeyStatus> {
+        match s {
+            "Active" => Some(KeyStatus::Active),
+            "Inactive" => Some(KeyStatus::Inactive),
+            "Expired" => Some(KeyStatus::Expired),
+            _ => None,
+        }
+    }
+}
+
+/// Root user credentials of an account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RootCredentials {
+    pub mfa_enabled: bool,
+    /// Whether the MFA is a hardware device; absent when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware_mfa: Option<bool>,
+    pub access_key_present: bool,
+    /// Last root console sign-in; absent when never (or unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_console_login: Option<DateTime<Utc>>,
+}
+
+/// One CloudTrail management event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    pub time: DateTime<Utc>,
+    /// CloudTrail `eventName`, e.g. `DeleteAccessKey`.
+    pub name: String,
+    /// Who acted (user name, role session or `root`).
+    pub actor: String,
+    pub account_id: String,
+    #[serde(default)]
+    pub account_name: String,
+    /// Affected user names and key ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+}
+
+impl Inventory {
+    /// An empty inventory of the given source.
+    pub fn new(kind: SourceKind) -> Inventory {
+        Inventory {
+            schema_version: INVENTORY_SCHEMA_VERSION,
+            source: Source {
+                kind,
+                files: Vec::new(),
+            },
+            collected_at: None,
+            organization_id: None,
+            unavailable: BTreeSet::new(),
+            accounts: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Sorts every collection into the one canonical order, so that every emitter is
+    /// deterministic whatever order the data arrived in.
+    pub fn normalize(&mut self) {
+        self.accounts.sort_by(|a, b| a.id.cmp(&b.id));
+        for account in &mut self.accounts {
+            account.users.sort_by(|a, b| a.name.cmp(&b.name));
+            account.collection.errors.sort_by(|a, b| {
+                (a.source, &a.message).cmp(&(b.source, &b.message))
+            });
+            for user in &mut account.users {
+                user.access_keys
+                    .sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+                user.mfa_devices
+                    .sort_by(|a, b| (&a.serial, a.kind).cmp(&(&b.serial, b.kind)));
+            }
+        }
+        self.events.sort_by(|a, b| {
+            (a.time, &a.account_id, &a.name, &a.actor, &a.resources).cmp(&(
+                b.time,
+                &b.account_id,
+                &b.name,
+                &b.actor,
+                &b.resources,
+            ))
+        });
+    }
+
+    /// Whether the source can provide `field`.
+    pub fn has(&self, field: Field) -> bool {
+        !self.unavailable.contains(&field)
+    }
+
+    /// Number of access keys in the inventory.
+    pub fn key_count(&self) -> usize {
+        self.accounts
+            .iter()
+            .flat_map(|a| &a.users)
+            .map(|u| u.access_keys.len())
+            .sum()
+    }
+
+    /// Number of users in the inventory.
+    pub fn user_count(&self) -> usize {
+        self.accounts.iter().map(|a| a.users.len()).sum()
+    }
+}
+
+impl User {
+    /// A user with only a name: no password, no MFA, no keys.
+    pub fn named(name: impl Into<String>) -> User {
+        User {
+            name: name.into(),
+            id: None,
+            arn: None,
+            created: None,
+            tags: BTreeMap::new(),
+            password: Password::default(),
+            mfa_devices: Vec::new(),
+            access_keys: Vec::new(),
+        }
+    }
+
+    /// The strongest MFA type the user has, if any (hardware and FIDO over virtual).
+    pub fn strongest_mfa(&self) -> Option<MfaType> {
+        self.mfa_devices.iter().map(|d| d.kind).min_by_key(|k| match k {
+            MfaType::Fido => 0,
+            MfaType::Hardware => 1,
+            MfaType::Virtual => 2,
+            MfaType::Unknown => 3,
+        })
+    }
+}
+
+impl Account {
+    /// An account with no users that was collected completely.
+    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Account {
+        Account {
+            id: id.into(),
+            name: name.into(),
+            ou_path: Vec::new(),
+            tags: BTreeMap::new(),
+            collection: Collection::default(),
+            users: Vec::new(),
+            root: None,
+        }
+    }
+}

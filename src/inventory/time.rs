@@ -1,0 +1,129 @@
+//! Time parsing and formatting at the edges. Inside, every time is an exact `DateTime<Utc>`.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+
+/// `YYYY-MM-DD HH:MM:SS`, the stock CSV time format (UTC).
+pub const STOCK_TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// Formats a time as the stock CSVs write it.
+pub fn format_stock(t: &DateTime<Utc>) -> String {
+    t.format(STOCK_TIME_FORMAT).to_string()
+}
+
+/// Formats a time as `YYYYMMDD_HHMMSS`, the stamp in output file names.
+pub fn format_stamp(t: &DateTime<Utc>) -> String {
+    t.format("%Y%m%d_%H%M%S").to_string()
+}
+
+/// Parses a time as the stock CSVs and the original tool wrote it, or as ISO-8601:
+/// `2026-03-01 14:23:45`, `2026-03-01 14:23:45+00:00`, `2026-03-01 14:23:45.123456+00:00`,
+/// `2026-03-01T14:23:45Z`, `2026-03-01T14:23:45.5+02:00`. A time without an offset is UTC.
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if s.len() < 19 || !s.is_char_boundary(10) {
+        return None;
+    }
+    let normalized;
+    let s = if s.as_bytes()[10] == b' ' {
+        normalized = format!("{}T{}", &s[..10], &s[11..]);
+        normalized.as_str()
+    } else {
+        s
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%:z") {
+        return Some(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z") {
+        return Some(t.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|n| Utc.from_utc_datetime(&n))
+}
+
+/// Parses `YYYY-MM-DD` as midnight UTC, or any time [`parse_time`] accepts.
+pub fn parse_date_or_time(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if s.len() == 10 {
+        return NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|n| Utc.from_utc_datetime(&n));
+    }
+    parse_time(s)
+}
+
+/// Finds a `YYYYMMDD_HHMMSS` stamp in a file name such as `iam_audit_report_20260306_120000.csv`.
+pub fn stamp_in_file_name(name: &str) -> Option<DateTime<Utc>> {
+    let b = name.as_bytes();
+    if b.len() < 15 {
+        return None;
+    }
+    // Take the last stamp in the name, so a directory-like prefix never wins.
+    (0..=b.len() - 15).rev().find_map(|i| {
+        let w = &b[i..i + 15];
+        let shape = w
+            .iter()
+            .enumerate()
+            .all(|(j, c)| if j == 8 { *c == b'_' } else { c.is_ascii_digit() });
+        let bounded = (i == 0 || !b[i - 1].is_ascii_digit())
+            && (i + 15 == b.len() || !b[i + 15].is_ascii_digit());
+        if !(shape && bounded) {
+            return None;
+        }
+        let text = std::str::from_utf8(w).ok()?;
+        NaiveDateTime::parse_from_str(text, "%Y%m%d_%H%M%S")
+            .ok()
+            .map(|n| Utc.from_utc_datetime(&n))
+    })
+}
+
+/// Exact age in days (fractional) of `t` at `as_of`. Negative when `t` is in the future.
+pub fn age_days(as_of: &DateTime<Utc>, t: &DateTime<Utc>) -> f64 {
+    (*as_of - *t).num_milliseconds() as f64 / 86_400_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_accepted_shape() {
+        let want = Utc.with_ymd_and_hms(2026, 3, 1, 14, 23, 45).unwrap();
+        for s in [
+            "2026-03-01 14:23:45",
+            "2026-03-01 14:23:45+00:00",
+            "2026-03-01T14:23:45Z",
+            "2026-03-01T14:23:45+00:00",
+            "2026-03-01T16:23:45+02:00",
+            " 2026-03-01 14:23:45 ",
+        ] {
+            assert_eq!(parse_time(s), Some(want), "{s}");
+        }
+        let frac = parse_time("2026-03-01 14:23:45.250000+00:00").unwrap();
+        assert_eq!(format_stock(&frac), "2026-03-01 14:23:45");
+        assert_eq!(frac.timestamp_subsec_millis(), 250);
+        for bad in ["", "Nunca", "2026-13-01 00:00:00", "2026-03-01", "01/03/2026 14:23:45"] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn finds_the_stamp_in_a_file_name() {
+        let t = stamp_in_file_name("out/iam_audit_report_20260306_120000.csv").unwrap();
+        assert_eq!(format_stock(&t), "2026-03-06 12:00:00");
+        assert_eq!(stamp_in_file_name("report.csv"), None);
+        assert_eq!(stamp_in_file_name("x_20261399_120000.csv"), None);
+        assert_eq!(format_stamp(&t), "20260306_120000");
+    }
+
+    #[test]
+    fn ages_are_exact_days() {
+        let as_of = Utc.with_ymd_and_hms(2026, 3, 6, 12, 0, 0).unwrap();
+        let t = Utc.with_ymd_and_hms(2026, 3, 5, 0, 0, 0).unwrap();
+        assert_eq!(age_days(&as_of, &t), 1.5);
+    }
+}

@@ -1,0 +1,188 @@
+//! Rule packs: loading, validation, params, compilation into the sandboxed Rhai engine.
+
+pub mod fixtures;
+pub mod pack;
+pub mod params;
+pub mod script;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use rhai::Engine;
+
+use crate::error::Error;
+use pack::{load_dir, load_pack, EmbeddedFiles, Pack, Rule};
+use params::{EffectiveParams, ParamOverride};
+use script::{build_engine, compile_rule, CompiledRule};
+
+include!(concat!(env!("OUT_DIR"), "/builtin_packs.rs"));
+
+/// The pack used when no `--rules` is given.
+pub const DEFAULT_PACK: &str = "builtin:stock";
+
+/// The loaded packs of a run.
+#[derive(Clone, Debug)]
+pub struct RuleSet {
+    pub packs: Vec<Pack>,
+}
+
+/// Loads a built-in pack by name.
+pub fn builtin_pack(name: &str) -> Result<Pack, Vec<String>> {
+    let Some((name, files)) = BUILTIN_PACKS.iter().find(|(n, _)| *n == name) else {
+        return Err(vec![format!(
+            "builtin:{name}: no such built-in pack (built-in: {})",
+            BUILTIN_PACKS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        )]);
+    };
+    let mut pack = load_pack(&EmbeddedFiles { name, files })?;
+    pack.origin = format!("builtin:{name}");
+    Ok(pack)
+}
+
+/// Names of the built-in packs.
+pub fn builtin_names() -> Vec<&'static str> {
+    BUILTIN_PACKS.iter().map(|(n, _)| *n).collect()
+}
+
+impl RuleSet {
+    /// Loads packs named by `specs` (`builtin:NAME` or a pack folder); none means the stock
+    /// pack. Reports every problem of every pack at once.
+    pub fn load(specs: &[String]) -> Result<RuleSet, Error> {
+        let default = [DEFAULT_PACK.to_string()];
+        let specs = if specs.is_empty() { &default[..] } else { specs };
+        let mut packs = Vec::new();
+        let mut problems = Vec::new();
+        for spec in specs {
+            let loaded = match spec.strip_prefix("builtin:") {
+                Some(name) => builtin_pack(name),
+                None => load_dir(Path::new(spec)),
+            };
+            match loaded {
+                Ok(p) => packs.push(p),
+                Err(mut e) => problems.append(&mut e),
+            }
+        }
+        let mut names: BTreeMap<&str, &str> = BTreeMap::new();
+        for pack in &packs {
+            if let Some(first) = names.insert(&pack.name, &pack.origin) {
+                problems.push(format!(
+                    "pack name `{}` is loaded twice ({first} and {})",
+                    pack.name, pack.origin
+                ));
+            }
+        }
+        let mut ids: BTreeMap<&str, &Rule> = BTreeMap::new();
+        for rule in packs.iter().flat_map(|p| &p.rules) {
+            if let Some(first) = ids.insert(&rule.id, rule) {
+                problems.push(format!(
+                    "{}: rule id `{}` is already defined in {}",
+                    rule.file, rule.id, first.file
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(RuleSet { packs })
+        } else {
+            Err(Error::Rules(problems))
+        }
+    }
+
+    /// Every rule of every pack, in load order.
+    pub fn rules(&self) -> impl Iterator<Item = (&Pack, &Rule)> {
+        self.packs.iter().flat_map(|p| p.rules.iter().map(move |r| (p, r)))
+    }
+
+    /// The effective params of every rule after overrides (later overrides win; a rule-level
+    /// override wins over a pack-level one whatever the order).
+    pub fn effective_params(
+        &self,
+        overrides: &[ParamOverride],
+    ) -> Result<BTreeMap<String, EffectiveParams>, Error> {
+        let mut problems = Vec::new();
+        let rule_ids: BTreeSet<&str> = self.rules().map(|(_, r)| r.id.as_str()).collect();
+        for o in overrides {
+            match &o.rule {
+                Some(rule) if !rule_ids.contains(rule.as_str()) => problems.push(format!(
+                    "{}: `{rule}.{}`: no loaded rule has the id `{rule}`",
+                    o.origin, o.name
+                )),
+                Some(rule) => {
+                    let declared = self
+                        .rules()
+                        .find(|(_, r)| r.id == *rule)
+                        .and_then(|(p, _)| p.param(&o.name));
+                    if declared.is_none() {
+                        problems.push(format!(
+                            "{}: rule `{rule}` has no param `{}`",
+                            o.origin, o.name
+                        ));
+                    }
+                }
+                None => {
+                    if !self.packs.iter().any(|p| p.param(&o.name).is_some()) {
+                        problems.push(format!(
+                            "{}: no loaded pack declares a param `{}`",
+                            o.origin, o.name
+                        ));
+                    }
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        for (pack, rule) in self.rules() {
+            let mut eff = EffectiveParams::new();
+            for decl in &pack.params {
+                let mut value = decl.default.clone();
+                let pack_level = overrides.iter().filter(|o| o.rule.is_none());
+                let rule_level = overrides
+                    .iter()
+                    .filter(|o| o.rule.as_deref() == Some(rule.id.as_str()));
+                for o in pack_level.chain(rule_level).filter(|o| o.name == decl.name) {
+                    match o.typed(decl.ty) {
+                        Ok(v) => value = v,
+                        Err(e) => {
+                            let msg = format!("{}: param `{}` ({}): {e}", o.origin, o.name, decl.ty.as_str());
+                            if !problems.contains(&msg) {
+                                problems.push(msg);
+                            }
+                        }
+                    }
+                }
+                eff.insert(decl.name.clone(), value);
+            }
+            out.insert(rule.id.clone(), eff);
+        }
+        if problems.is_empty() {
+            Ok(out)
+        } else {
+            Err(Error::Usage(problems.join("\n")))
+        }
+    }
+
+    /// Compiles every rule once, with its effective params.
+    pub fn compile(&self, overrides: &[ParamOverride]) -> Result<CompiledRules, Error> {
+        let params = self.effective_params(overrides)?;
+        let engine = build_engine();
+        let mut rules = Vec::new();
+        let mut problems = Vec::new();
+        for (_, rule) in self.rules() {
+            let eff = params.get(&rule.id).cloned().unwrap_or_default();
+            match compile_rule(&engine, Arc::new(rule.clone()), eff) {
+                Ok(c) => rules.push(c),
+                Err(mut e) => problems.append(&mut e),
+            }
+        }
+        if problems.is_empty() {
+            Ok(CompiledRules { engine, rules })
+        } else {
+            Err(Error::Rules(problems))
+        }
+    }
+}
+
+/// Compiled rules and the engine that runs them.
+pub struct CompiledRules {
+    pub engine: Engine,
+    pub rules: Vec<CompiledRule>,
+}

@@ -1,0 +1,361 @@
+//! Rule packs: raw YAML types (`deny_unknown_fields`), validated into [`Pack`] and [`Rule`].
+//!
+//! A pack is a folder with a manifest `pack.yaml` that names its rules, and one YAML file per
+//! rule whose stem is the rule id. Nothing is discovered implicitly.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::finding::{Scope, Severity};
+use crate::rules::params::{ParamDecl, ParamType, ParamValue};
+
+/// Largest pack file accepted (bytes); a bigger file is refused before parsing.
+pub const MAX_PACK_FILE_BYTES: usize = 1 << 20;
+
+/// The manifest `pack.yaml`, as written.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPack {
+    /// Pack name (kebab-case), e.g. `stock`.
+    pub pack: String,
+    /// One line saying what the pack is.
+    pub title: String,
+    /// What the pack covers and where its criteria come from.
+    #[serde(default)]
+    pub description: String,
+    /// Typed params the rules read as `p.<name>`.
+    #[serde(default)]
+    pub params: BTreeMap<String, RawParam>,
+    /// Rule ids, each the stem of a YAML file beside the manifest.
+    pub rules: Vec<String>,
+}
+
+/// A param declaration, as written.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawParam {
+    #[serde(rename = "type")]
+    pub ty: ParamType,
+    /// Value used unless overridden by `--param` or the config file.
+    #[schemars(with = "serde_json::Value")]
+    pub default: serde_json::Value,
+    pub description: String,
+}
+
+/// A rule file, as written.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    /// Kebab-case slug, unique across loaded packs, equal to the file stem.
+    pub id: String,
+    /// Short title (SARIF short description, tables).
+    pub title: String,
+    pub severity: Severity,
+    pub scope: Scope,
+    /// A Rhai expression (or statements ending in one) that returns `true` when the rule fires.
+    #[schemars(with = "String")]
+    pub condition: Spanned<String>,
+    /// Finding message; `{expr}` is replaced by the value of a Rhai expression such as
+    /// `{user.name}` or `{p.recent_days}`.
+    pub message: String,
+    /// Why it matters.
+    pub description: String,
+    /// What to do about it.
+    pub remediation: String,
+    #[serde(default)]
+    pub references: Vec<String>,
+    /// E.g. `seed/high-risk`, `cis-aws-v7.0/2.10`, `aws-smm/phase-1/multi-factor-authentication`.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// A validated rule.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub scope: Scope,
+    pub condition: String,
+    /// 1-based line of the condition's first line in the rule file.
+    pub condition_line: u64,
+    pub message: String,
+    pub description: String,
+    pub remediation: String,
+    pub references: Vec<String>,
+    pub tags: Vec<String>,
+    /// Name of the pack the rule belongs to.
+    pub pack: String,
+    /// Where the rule was read from (`builtin:stock/<id>.yaml` or a path).
+    pub file: String,
+}
+
+/// A validated pack.
+#[derive(Clone, Debug)]
+pub struct Pack {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub params: Vec<ParamDecl>,
+    pub rules: Vec<Rule>,
+    /// `builtin:<name>` or the folder it was read from.
+    pub origin: String,
+}
+
+impl Pack {
+    pub fn param(&self, name: &str) -> Option<&ParamDecl> {
+        self.params.iter().find(|p| p.name == name)
+    }
+}
+
+/// Reads the files of a pack: from the binary (built-in packs) or from a folder.
+pub trait PackFiles {
+    /// Display name of a file, for messages (`rules/stock/x.yaml`, `builtin:stock/x.yaml`).
+    fn display(&self, file: &str) -> String;
+    /// The file's text, or a message saying why it cannot be read.
+    fn read(&self, file: &str) -> Result<String, String>;
+}
+
+/// A pack folder on disk.
+pub struct DirFiles(pub PathBuf);
+
+impl PackFiles for DirFiles {
+    fn display(&self, file: &str) -> String {
+        self.0.join(file).display().to_string()
+    }
+
+    fn read(&self, file: &str) -> Result<String, String> {
+        let path = self.0.join(file);
+        let meta = std::fs::metadata(&path).map_err(|e| e.to_string())?;
+        if meta.len() > MAX_PACK_FILE_BYTES as u64 {
+            return Err(format!(
+                "file is {} bytes; a pack file may be at most {} bytes",
+                meta.len(),
+                MAX_PACK_FILE_BYTES
+            ));
+        }
+        let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+        String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))
+    }
+}
+
+/// A pack compiled into the binary.
+pub struct EmbeddedFiles {
+    pub name: &'static str,
+    pub files: &'static [(&'static str, &'static str)],
+}
+
+impl PackFiles for EmbeddedFiles {
+    fn display(&self, file: &str) -> String {
+        format!("builtin:{}/{}", self.name, file)
+    }
+
+    fn read(&self, file: &str) -> Result<String, String> {
+        self.files
+            .iter()
+            .find(|(n, _)| *n == file)
+            .map(|(_, text)| text.to_string())
+            .ok_or_else(|| "no such file in the built-in pack".to_string())
+    }
+}
+
+/// Parses YAML text into `T` with serde-saphyr's budgets (alias bombs, nesting depth) and
+/// turns errors into `file:line:col: message`.
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(display: &str, text: &str) -> Result<T, String> {
+    if text.len() > MAX_PACK_FILE_BYTES {
+        return Err(format!(
+            "{display}: file is {} bytes; at most {} are accepted",
+            text.len(),
+            MAX_PACK_FILE_BYTES
+        ));
+    }
+    serde_saphyr::from_str::<T>(text).map_err(|e| yaml_error(display, &e))
+}
+
+/// Formats a serde-saphyr error as `file:line:col: message`.
+pub fn yaml_error(display: &str, e: &serde_saphyr::Error) -> String {
+    let msg = e.to_string();
+    let first = msg.lines().next().unwrap_or("invalid YAML").to_string();
+    match e.location() {
+        Some(loc) => format!("{display}:{}:{}: {first}", loc.line(), loc.column()),
+        None => format!("{display}: {first}"),
+    }
+}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && !s.contains("--")
+}
+
+fn is_param_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Loads and validates one pack. Returns every problem found, each naming its file.
+pub fn load_pack(files: &dyn PackFiles) -> Result<Pack, Vec<String>> {
+    let manifest_name = files.display("pack.yaml");
+    let text = files
+        .read("pack.yaml")
+        .map_err(|e| vec![format!("{manifest_name}: {e}")])?;
+    let raw: RawPack = parse_yaml(&manifest_name, &text).map_err(|e| vec![e])?;
+    let mut problems = Vec::new();
+    if !is_slug(&raw.pack) {
+        problems.push(format!(
+            "{manifest_name}: pack name `{}` must be kebab-case (a-z, 0-9, -)",
+            raw.pack
+        ));
+    }
+    let mut params = Vec::new();
+    for (name, p) in &raw.params {
+        if !is_param_name(name) {
+            problems.push(format!(
+                "{manifest_name}: param name `{name}` must be snake_case (a-z, 0-9, _)"
+            ));
+        }
+        match ParamValue::from_json(p.ty, &p.default) {
+            Ok(default) => params.push(ParamDecl {
+                name: name.clone(),
+                ty: p.ty,
+                default,
+                description: p.description.clone(),
+            }),
+            Err(e) => problems.push(format!(
+                "{manifest_name}: param `{name}` ({}): default: {e}",
+                p.ty.as_str()
+            )),
+        }
+    }
+    let declared: BTreeSet<&str> = raw.params.keys().map(String::as_str).collect();
+    let mut rules = Vec::new();
+    let mut seen = BTreeSet::new();
+    for id in &raw.rules {
+        if !seen.insert(id.as_str()) {
+            problems.push(format!("{manifest_name}: rule `{id}` is listed twice"));
+            continue;
+        }
+        let file = format!("{id}.yaml");
+        let display = files.display(&file);
+        let text = match files.read(&file) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(format!(
+                    "{manifest_name}: rule `{id}` is listed but {display} cannot be read: {e}"
+                ));
+                continue;
+            }
+        };
+        match parse_yaml::<RawRule>(&display, &text) {
+            Ok(r) => match validate_rule(r, id, &raw.pack, &display, &declared) {
+                Ok(rule) => rules.push(rule),
+                Err(mut e) => problems.append(&mut e),
+            },
+            Err(e) => problems.push(e),
+        }
+    }
+    if problems.is_empty() {
+        Ok(Pack {
+            name: raw.pack,
+            title: raw.title,
+            description: raw.description,
+            params,
+            rules,
+            origin: String::new(),
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+fn validate_rule(
+    r: RawRule,
+    stem: &str,
+    pack: &str,
+    display: &str,
+    declared: &BTreeSet<&str>,
+) -> Result<Rule, Vec<String>> {
+    let mut problems = Vec::new();
+    if r.id != stem {
+        problems.push(format!(
+            "{display}: id `{}` must equal the file stem `{stem}`",
+            r.id
+        ));
+    }
+    if !is_slug(&r.id) {
+        problems.push(format!(
+            "{display}: id `{}` must be a kebab-case slug (a-z, 0-9, -)",
+            r.id
+        ));
+    }
+    for (field, value) in [
+        ("title", &r.title),
+        ("message", &r.message),
+        ("description", &r.description),
+        ("remediation", &r.remediation),
+    ] {
+        if value.trim().is_empty() {
+            problems.push(format!("{display}: `{field}` must not be empty"));
+        }
+    }
+    let condition_line = r.condition.referenced.line().max(1);
+    let condition = r.condition.value;
+    if condition.trim().is_empty() {
+        problems.push(format!("{display}:{condition_line}: `condition` must not be empty"));
+    }
+    for name in crate::rules::script::param_refs(&condition)
+        .into_iter()
+        .chain(crate::rules::script::param_refs(&r.message))
+    {
+        if !declared.contains(name.as_str()) {
+            problems.push(format!(
+                "{display}:{condition_line}: `p.{name}` is not a param of pack `{pack}` (declared: {})",
+                declared.iter().copied().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(Rule {
+            id: r.id,
+            title: r.title.trim().to_string(),
+            severity: r.severity,
+            scope: r.scope,
+            condition,
+            condition_line,
+            message: r.message.trim().to_string(),
+            description: r.description.trim().to_string(),
+            remediation: r.remediation.trim().to_string(),
+            references: r.references,
+            tags: r.tags,
+            pack: pack.to_string(),
+            file: display.to_string(),
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+/// Loads a pack from a folder (or from a `pack.yaml` path).
+pub fn load_dir(path: &Path) -> Result<Pack, Vec<String>> {
+    let dir = if path.is_file() {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    } else {
+        path.to_path_buf()
+    };
+    if !dir.join("pack.yaml").is_file() {
+        return Err(vec![format!(
+            "{}: not a rule pack (no pack.yaml manifest in this folder)",
+            path.display()
+        )]);
+    }
+    let mut pack = load_pack(&DirFiles(dir.clone()))?;
+    pack.origin = dir.display().to_string();
+    Ok(pack)
+}

@@ -1,0 +1,901 @@
+//! The Rhai side of the engine: the one function that builds the sandboxed engine, the record
+//! types a condition sees, and rule compilation.
+//!
+//! Records are small handles (`Arc` of the evaluation context + indices) registered as Rhai
+//! types with getters, so a condition reads `key.age_days` without any per-record map being
+//! built. A getter for a field the input lacks raises a marked error that the engine turns
+//! into "not evaluable" instead of a silent pass.
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use rhai::packages::{
+    ArithmeticPackage, BasicArrayPackage, BasicIteratorPackage, BasicMapPackage,
+    BasicMathPackage, BasicStringPackage, LogicPackage, MoreStringPackage, Package,
+};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, OptimizationLevel, Position, Scope, AST};
+
+use crate::analysis::metrics::{Classifier, Metrics};
+use crate::finding::Scope as RuleScope;
+use crate::inventory::time::{age_days, format_stock};
+use crate::inventory::{Account, AccessKey, Event, Field, Inventory, KeyStatus, User};
+use crate::rules::pack::Rule;
+use crate::rules::params::{EffectiveParams, ParamValue, Patterns};
+
+/// Marker that starts the message of a "field not available" error.
+pub const UNAVAILABLE: &str = "iam-audit:unavailable:";
+
+/// Operations one evaluation may spend.
+pub const MAX_OPERATIONS: u64 = 200_000;
+/// Wall-clock time one evaluation may spend.
+pub const MAX_EVAL_TIME: Duration = Duration::from_millis(250);
+
+/// Everything a record handle points into. Built once per evaluation run.
+pub struct EvalCtx {
+    pub inv: Arc<Inventory>,
+    pub as_of: DateTime<Utc>,
+    pub production: Vec<bool>,
+    pub metrics: Vec<Metrics>,
+}
+
+impl EvalCtx {
+    pub fn new(inv: Arc<Inventory>, as_of: DateTime<Utc>, classifier: &Classifier) -> EvalCtx {
+        let production: Vec<bool> = inv
+            .accounts
+            .iter()
+            .map(|a| classifier.is_production(a))
+            .collect();
+        let metrics = inv
+            .accounts
+            .iter()
+            .zip(&production)
+            .map(|(a, p)| Metrics::of_account(a, *p, &as_of))
+            .collect();
+        EvalCtx {
+            inv,
+            as_of,
+            production,
+            metrics,
+        }
+    }
+
+    fn days(&self, t: &DateTime<Utc>) -> f64 {
+        age_days(&self.as_of, t)
+    }
+}
+
+/// An access key as a condition sees it (`key`).
+#[derive(Clone)]
+pub struct KeyRec {
+    pub ctx: Arc<EvalCtx>,
+    pub a: u32,
+    pub u: u32,
+    pub k: u32,
+}
+
+/// An IAM user as a condition sees it (`user`, `key.user`, items of `users`).
+#[derive(Clone)]
+pub struct UserRec {
+    pub ctx: Arc<EvalCtx>,
+    pub a: u32,
+    pub u: u32,
+}
+
+/// An account as a condition sees it (`account`).
+#[derive(Clone)]
+pub struct AccountRec {
+    pub ctx: Arc<EvalCtx>,
+    pub a: u32,
+}
+
+/// A CloudTrail event as a condition sees it (`event`).
+#[derive(Clone)]
+pub struct EventRec {
+    pub ctx: Arc<EvalCtx>,
+    pub e: u32,
+}
+
+/// Effective params as a condition sees them (`p.name`), shared, never copied per record.
+#[derive(Clone)]
+pub struct ParamsRec(pub Arc<BTreeMap<String, Dynamic>>);
+
+impl KeyRec {
+    pub fn account(&self) -> &Account {
+        &self.ctx.inv.accounts[self.a as usize]
+    }
+    pub fn user(&self) -> &User {
+        &self.account().users[self.u as usize]
+    }
+    pub fn key(&self) -> &AccessKey {
+        &self.user().access_keys[self.k as usize]
+    }
+    pub fn user_rec(&self) -> UserRec {
+        UserRec {
+            ctx: self.ctx.clone(),
+            a: self.a,
+            u: self.u,
+        }
+    }
+}
+
+impl UserRec {
+    pub fn account(&self) -> &Account {
+        &self.ctx.inv.accounts[self.a as usize]
+    }
+    pub fn user(&self) -> &User {
+        &self.account().users[self.u as usize]
+    }
+    pub fn account_rec(&self) -> AccountRec {
+        AccountRec {
+            ctx: self.ctx.clone(),
+            a: self.a,
+        }
+    }
+    fn keys(&self) -> Array {
+        (0..self.user().access_keys.len() as u32)
+            .map(|k| {
+                Dynamic::from(KeyRec {
+                    ctx: self.ctx.clone(),
+                    a: self.a,
+                    u: self.u,
+                    k,
+                })
+            })
+            .collect()
+    }
+}
+
+impl AccountRec {
+    pub fn account(&self) -> &Account {
+        &self.ctx.inv.accounts[self.a as usize]
+    }
+    fn metrics(&self) -> &Metrics {
+        &self.ctx.metrics[self.a as usize]
+    }
+    fn users(&self) -> Array {
+        (0..self.account().users.len() as u32)
+            .map(|u| {
+                Dynamic::from(UserRec {
+                    ctx: self.ctx.clone(),
+                    a: self.a,
+                    u,
+                })
+            })
+            .collect()
+    }
+}
+
+impl EventRec {
+    pub fn event(&self) -> &Event {
+        &self.ctx.inv.events[self.e as usize]
+    }
+}
+
+type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
+
+fn unavailable(field: &str) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(format!("{UNAVAILABLE}{field}").into(), Position::NONE).into()
+}
+
+fn need(ctx: &EvalCtx, field: Field) -> RhaiResult<()> {
+    if ctx.inv.has(field) {
+        Ok(())
+    } else {
+        Err(unavailable(field.as_str()))
+    }
+}
+
+fn opt_time(t: Option<&DateTime<Utc>>) -> Dynamic {
+    t.map(|t| Dynamic::from(format_stock(t))).unwrap_or(Dynamic::UNIT)
+}
+
+fn opt_days(ctx: &EvalCtx, t: Option<&DateTime<Utc>>) -> Dynamic {
+    t.map(|t| Dynamic::from_float(ctx.days(t)))
+        .unwrap_or(Dynamic::UNIT)
+}
+
+fn opt_str(s: Option<&String>) -> Dynamic {
+    s.map(|s| Dynamic::from(s.clone())).unwrap_or(Dynamic::UNIT)
+}
+
+fn tags_map(tags: &BTreeMap<String, String>) -> Map {
+    tags.iter()
+        .map(|(k, v)| (k.as_str().into(), Dynamic::from(v.clone())))
+        .collect()
+}
+
+/// Fields of each record type, with a line of documentation: used to check conditions for
+/// unknown fields and to document them. Every name here has a getter in [`build_engine`].
+pub const KEY_FIELDS: &[(&str, &str)] = &[
+    ("id", "access key id"),
+    ("status", "`Active`, `Inactive` or `Expired`"),
+    ("is_active", "status is `Active`"),
+    ("created", "creation time, `YYYY-MM-DD HH:MM:SS` UTC"),
+    ("created_date", "creation date, `YYYY-MM-DD` UTC"),
+    ("age_days", "days since creation (fractional)"),
+    ("last_used", "time of last use, `()` when never used"),
+    ("days_since_used", "days since last use, `()` when never used"),
+    ("never_used", "the key was never used"),
+    ("service", "service of last use (e.g. `s3`), `()` when unknown"),
+    ("region", "region of last use, `()` when unknown"),
+    ("user", "the key's user"),
+    ("account", "the key's account"),
+];
+
+pub const USER_FIELDS: &[(&str, &str)] = &[
+    ("name", "user name"),
+    ("id", "IAM user id"),
+    ("arn", "user ARN"),
+    ("created", "creation time"),
+    ("age_days", "days since the user was created"),
+    ("tags", "tags as a map"),
+    ("password_enabled", "the user has a console password"),
+    ("password_last_used", "last console sign-in, `()` when never"),
+    ("days_since_password_used", "days since last console sign-in, `()` when never"),
+    ("password_never_used", "a password that was never used"),
+    ("password_last_changed", "last password change, `()` when unknown"),
+    ("password_age_days", "days since the password was last changed"),
+    ("has_mfa", "at least one MFA device"),
+    ("mfa_type", "strongest MFA type: `fido`, `hardware`, `virtual`, `unknown` or `none`"),
+    ("mfa_count", "number of MFA devices"),
+    ("keys", "access keys (array)"),
+    ("key_count", "number of access keys"),
+    ("active_keys", "number of Active keys"),
+    ("account", "the user's account"),
+    ("account_id", "the user's account id"),
+    ("account_name", "the user's account name"),
+];
+
+pub const ACCOUNT_FIELDS: &[(&str, &str)] = &[
+    ("id", "account id"),
+    ("name", "account name"),
+    ("production", "a production account (name or Environment tag)"),
+    ("ou_path", "OU names from the root (array)"),
+    ("tags", "Organizations tags as a map"),
+    ("users", "IAM users (array)"),
+    ("keys", "access keys of every user (array)"),
+    ("user_count", "number of users"),
+    ("console_users", "users with a console password"),
+    ("mfa_users", "console users with MFA"),
+    ("mfa_coverage", "MFA coverage of console users in percent, `()` when none"),
+    ("active_keys", "number of Active keys"),
+    ("collection_complete", "every data source was collected"),
+    ("collection_status", "`complete`, `partial` or `failed`"),
+    ("collection_errors", "what could not be collected, as text"),
+    ("root_mfa_enabled", "the root user has MFA"),
+    ("root_hardware_mfa", "the root user's MFA is a hardware device, `()` when unknown"),
+    ("root_access_key_present", "the root user has an access key"),
+    ("root_last_login", "last root console sign-in, `()` when never"),
+    ("root_days_since_login", "days since the last root console sign-in, `()` when never"),
+];
+
+pub const EVENT_FIELDS: &[(&str, &str)] = &[
+    ("time", "event time, `YYYY-MM-DD HH:MM:SS` UTC"),
+    ("name", "CloudTrail eventName"),
+    ("actor", "who acted"),
+    ("account_id", "account id"),
+    ("account_name", "account name"),
+    ("resources", "affected user names and key ids (array)"),
+    ("age_days", "days since the event"),
+];
+
+/// The variables of a scope and the record type each has.
+pub fn scope_variables(scope: RuleScope) -> &'static [(&'static str, &'static [(&'static str, &'static str)])] {
+    match scope {
+        RuleScope::Key => &[("key", KEY_FIELDS), ("user", USER_FIELDS), ("account", ACCOUNT_FIELDS)],
+        RuleScope::User => &[("user", USER_FIELDS), ("account", ACCOUNT_FIELDS)],
+        RuleScope::Username => &[("name", &[]), ("users", &[])],
+        RuleScope::Account => &[("account", ACCOUNT_FIELDS)],
+        RuleScope::Event => &[("event", EVENT_FIELDS), ("account", ACCOUNT_FIELDS)],
+    }
+}
+
+thread_local! {
+    static EVAL_STARTED: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Must be called before each evaluation so the wall-clock limit measures that evaluation.
+pub fn start_evaluation() {
+    EVAL_STARTED.with(|c| c.set(None));
+}
+
+/// Builds the sandboxed engine: no modules, no `eval`, no printing, strict variables, limits
+/// on operations, depth, call levels and sizes, a wall-clock limit, and the record types.
+pub fn build_engine() -> Engine {
+    let mut engine = Engine::new_raw();
+    for module in [
+        ArithmeticPackage::new().as_shared_module(),
+        LogicPackage::new().as_shared_module(),
+        BasicStringPackage::new().as_shared_module(),
+        MoreStringPackage::new().as_shared_module(),
+        BasicArrayPackage::new().as_shared_module(),
+        BasicMapPackage::new().as_shared_module(),
+        BasicMathPackage::new().as_shared_module(),
+        BasicIteratorPackage::new().as_shared_module(),
+    ] {
+        engine.register_global_module(module);
+    }
+    engine
+        .set_optimization_level(OptimizationLevel::Full)
+        .set_strict_variables(true)
+        .set_max_operations(MAX_OPERATIONS)
+        .set_max_expr_depths(64, 32)
+        .set_max_call_levels(16)
+        .set_max_string_size(64 * 1024)
+        .set_max_array_size(10_000)
+        .set_max_map_size(10_000)
+        .set_max_variables(256)
+        .set_max_functions(32)
+        .on_print(|_| {})
+        .on_debug(|_, _, _| {});
+    engine.disable_symbol("eval");
+    engine.on_progress(|ops| {
+        if ops % 1024 != 0 {
+            return None;
+        }
+        EVAL_STARTED.with(|c| match c.get() {
+            None => {
+                c.set(Some(Instant::now()));
+                None
+            }
+            Some(t) if t.elapsed() > MAX_EVAL_TIME => Some(Dynamic::from(format!(
+                "evaluation exceeded the wall-clock limit of {} ms",
+                MAX_EVAL_TIME.as_millis()
+            ))),
+            Some(_) => None,
+        })
+    });
+    register_types(&mut engine);
+    engine
+}
+
+fn register_types(engine: &mut Engine) {
+    engine.register_type_with_name::<ParamsRec>("Params");
+    engine.register_indexer_get(|p: &mut ParamsRec, name: &str| -> RhaiResult<Dynamic> {
+        p.0.get(name).cloned().ok_or_else(|| {
+            EvalAltResult::ErrorRuntime(format!("no param `{name}`").into(), Position::NONE).into()
+        })
+    });
+    engine.register_type_with_name::<Patterns>("Patterns");
+    engine.register_fn("is_match", |p: &mut Patterns, s: &str| p.is_match(s));
+    engine.register_fn("is_match", |p: &mut Patterns, _: ()| {
+        let _ = p;
+        false
+    });
+    engine.register_fn("len", |p: &mut Patterns| p.0.len() as i64);
+    engine.register_fn("is_empty", |p: &mut Patterns| p.0.is_empty());
+
+    // --- key ---
+    engine.register_type_with_name::<KeyRec>("Key");
+    engine
+        .register_get("id", |r: &mut KeyRec| r.key().id.clone())
+        .register_get("status", |r: &mut KeyRec| r.key().status.as_str().to_string())
+        .register_get("is_active", |r: &mut KeyRec| r.key().status == KeyStatus::Active)
+        .register_get("created", |r: &mut KeyRec| format_stock(&r.key().created))
+        .register_get("created_date", |r: &mut KeyRec| {
+            r.key().created.format("%Y-%m-%d").to_string()
+        })
+        .register_get("age_days", |r: &mut KeyRec| r.ctx.days(&r.key().created))
+        .register_get("last_used", |r: &mut KeyRec| opt_time(r.key().last_used.as_ref()))
+        .register_get("days_since_used", |r: &mut KeyRec| {
+            opt_days(&r.ctx, r.key().last_used.as_ref())
+        })
+        .register_get("never_used", |r: &mut KeyRec| r.key().last_used.is_none())
+        .register_get("service", |r: &mut KeyRec| {
+            opt_str(r.key().last_used_service.as_ref())
+        })
+        .register_get("region", |r: &mut KeyRec| opt_str(r.key().last_used_region.as_ref()))
+        .register_get("user", |r: &mut KeyRec| r.user_rec())
+        .register_get("account", |r: &mut KeyRec| AccountRec {
+            ctx: r.ctx.clone(),
+            a: r.a,
+        });
+
+    // --- user ---
+    engine.register_type_with_name::<UserRec>("User");
+    engine
+        .register_get("name", |r: &mut UserRec| r.user().name.clone())
+        .register_get("id", |r: &mut UserRec| -> RhaiResult<Dynamic> {
+            need(&r.ctx, Field::UserId)?;
+            Ok(opt_str(r.user().id.as_ref()))
+        })
+        .register_get("arn", |r: &mut UserRec| -> RhaiResult<Dynamic> {
+            need(&r.ctx, Field::UserArn)?;
+            Ok(opt_str(r.user().arn.as_ref()))
+        })
+        .register_get("created", |r: &mut UserRec| -> RhaiResult<Dynamic> {
+            need(&r.ctx, Field::UserCreated)?;
+            Ok(opt_time(r.user().created.as_ref()))
+        })
+        .register_get("age_days", |r: &mut UserRec| -> RhaiResult<Dynamic> {
+            need(&r.ctx, Field::UserCreated)?;
+            Ok(opt_days(&r.ctx, r.user().created.as_ref()))
+        })
+        .register_get("tags", |r: &mut UserRec| -> RhaiResult<Map> {
+            need(&r.ctx, Field::UserTags)?;
+            Ok(tags_map(&r.user().tags))
+        })
+        .register_get("password_enabled", |r: &mut UserRec| r.user().password.enabled)
+        .register_get("password_last_used", |r: &mut UserRec| {
+            opt_time(r.user().password.last_used.as_ref())
+        })
+        .register_get("days_since_password_used", |r: &mut UserRec| {
+            opt_days(&r.ctx, r.user().password.last_used.as_ref())
+        })
+        .register_get("password_never_used", |r: &mut UserRec| {
+            let p = &r.user().password;
+            p.enabled && p.last_used.is_none()
+        })
+        .register_get("password_last_changed", |r: &mut UserRec| -> RhaiResult<Dynamic> {
+            need(&r.ctx, Field::PasswordLastChanged)?;
+            Ok(opt_time(r.user().password.last_changed.as_ref()))
+        })
+        .register_get("password_age_days", |r: &mut UserRec| -> RhaiResult<Dynamic> {
+            need(&r.ctx, Field::PasswordLastChanged)?;
+            Ok(opt_days(&r.ctx, r.user().password.last_changed.as_ref()))
+        })
+        .register_get("has_mfa", |r: &mut UserRec| !r.user().mfa_devices.is_empty())
+        .register_get("mfa_type", |r: &mut UserRec| {
+            r.user()
+                .strongest_mfa()
+                .map(|m| m.as_str())
+                .unwrap_or("none")
+                .to_string()
+        })
+        .register_get("mfa_count", |r: &mut UserRec| r.user().mfa_devices.len() as i64)
+        .register_get("keys", |r: &mut UserRec| r.keys())
+        .register_get("key_count", |r: &mut UserRec| r.user().access_keys.len() as i64)
+        .register_get("active_keys", |r: &mut UserRec| {
+            r.user()
+                .access_keys
+                .iter()
+                .filter(|k| k.status == KeyStatus::Active)
+                .count() as i64
+        })
+        .register_get("account", |r: &mut UserRec| r.account_rec())
+        .register_get("account_id", |r: &mut UserRec| r.account().id.clone())
+        .register_get("account_name", |r: &mut UserRec| r.account().name.clone());
+    engine.register_fn("has_tag", |r: &mut UserRec, k: &str| -> RhaiResult<bool> {
+        need(&r.ctx, Field::UserTags)?;
+        Ok(r.user().tags.contains_key(k))
+    });
+    engine.register_fn("tag", |r: &mut UserRec, k: &str| -> RhaiResult<Dynamic> {
+        need(&r.ctx, Field::UserTags)?;
+        Ok(opt_str(r.user().tags.get(k)))
+    });
+
+    // --- account ---
+    engine.register_type_with_name::<AccountRec>("Account");
+    engine
+        .register_get("id", |r: &mut AccountRec| r.account().id.clone())
+        .register_get("name", |r: &mut AccountRec| r.account().name.clone())
+        .register_get("production", |r: &mut AccountRec| r.ctx.production[r.a as usize])
+        .register_get("ou_path", |r: &mut AccountRec| -> RhaiResult<Array> {
+            need(&r.ctx, Field::AccountOuPath)?;
+            Ok(r.account().ou_path.iter().map(|s| Dynamic::from(s.clone())).collect())
+        })
+        .register_get("tags", |r: &mut AccountRec| -> RhaiResult<Map> {
+            need(&r.ctx, Field::AccountTags)?;
+            Ok(tags_map(&r.account().tags))
+        })
+        .register_get("users", |r: &mut AccountRec| r.users())
+        .register_get("keys", |r: &mut AccountRec| {
+            let mut out = Array::new();
+            for u in r.users() {
+                if let Some(u) = u.try_cast::<UserRec>() {
+                    out.extend(u.keys());
+                }
+            }
+            out
+        })
+        .register_get("user_count", |r: &mut AccountRec| r.account().users.len() as i64)
+        .register_get("console_users", |r: &mut AccountRec| r.metrics().console_users as i64)
+        .register_get("mfa_users", |r: &mut AccountRec| r.metrics().mfa_users as i64)
+        .register_get("mfa_coverage", |r: &mut AccountRec| {
+            r.metrics()
+                .mfa_coverage_pct
+                .map(Dynamic::from_float)
+                .unwrap_or(Dynamic::UNIT)
+        })
+        .register_get("active_keys", |r: &mut AccountRec| r.metrics().active_keys as i64)
+        .register_get("collection_complete", |r: &mut AccountRec| -> RhaiResult<bool> {
+            need(&r.ctx, Field::AccountCollection)?;
+            Ok(r.account().collection.status == crate::inventory::CollectionStatus::Complete)
+        })
+        .register_get("collection_status", |r: &mut AccountRec| -> RhaiResult<String> {
+            need(&r.ctx, Field::AccountCollection)?;
+            Ok(match r.account().collection.status {
+                crate::inventory::CollectionStatus::Complete => "complete",
+                crate::inventory::CollectionStatus::Partial => "partial",
+                crate::inventory::CollectionStatus::Failed => "failed",
+            }
+            .to_string())
+        })
+        .register_get("collection_errors", |r: &mut AccountRec| -> RhaiResult<String> {
+            need(&r.ctx, Field::AccountCollection)?;
+            Ok(r.account()
+                .collection
+                .errors
+                .iter()
+                .map(|e| format!("{}: {}", e.source.as_str(), e.message))
+                .collect::<Vec<_>>()
+                .join("; "))
+        })
+        .register_get("root_mfa_enabled", |r: &mut AccountRec| -> RhaiResult<Dynamic> {
+            need(&r.ctx, Field::Root)?;
+            Ok(r.account().root.as_ref().map(|x| Dynamic::from(x.mfa_enabled)).unwrap_or(Dynamic::UNIT))
+        })
+        .register_get("root_hardware_mfa", |r: &mut AccountRec| -> RhaiResult<Dynamic> {
+            need(&r.ctx, Field::Root)?;
+            Ok(r.account()
+                .root
+                .as_ref()
+                .and_then(|x| x.hardware_mfa)
+                .map(Dynamic::from)
+                .unwrap_or(Dynamic::UNIT))
+        })
+        .register_get("root_access_key_present", |r: &mut AccountRec| -> RhaiResult<Dynamic> {
+            need(&r.ctx, Field::Root)?;
+            Ok(r.account()
+                .root
+                .as_ref()
+                .map(|x| Dynamic::from(x.access_key_present))
+                .unwrap_or(Dynamic::UNIT))
+        })
+        .register_get("root_last_login", |r: &mut AccountRec| -> RhaiResult<Dynamic> {
+            need(&r.ctx, Field::Root)?;
+            Ok(opt_time(r.account().root.as_ref().and_then(|x| x.last_console_login.as_ref())))
+        })
+        .register_get("root_days_since_login", |r: &mut AccountRec| -> RhaiResult<Dynamic> {
+            need(&r.ctx, Field::Root)?;
+            Ok(opt_days(
+                &r.ctx,
+                r.account().root.as_ref().and_then(|x| x.last_console_login.as_ref()),
+            ))
+        });
+    engine.register_fn("has_tag", |r: &mut AccountRec, k: &str| -> RhaiResult<bool> {
+        need(&r.ctx, Field::AccountTags)?;
+        Ok(r.account().tags.contains_key(k))
+    });
+    engine.register_fn("tag", |r: &mut AccountRec, k: &str| -> RhaiResult<Dynamic> {
+        need(&r.ctx, Field::AccountTags)?;
+        Ok(opt_str(r.account().tags.get(k)))
+    });
+
+    // --- event ---
+    engine.register_type_with_name::<EventRec>("Event");
+    engine
+        .register_get("time", |r: &mut EventRec| format_stock(&r.event().time))
+        .register_get("name", |r: &mut EventRec| r.event().name.clone())
+        .register_get("actor", |r: &mut EventRec| r.event().actor.clone())
+        .register_get("account_id", |r: &mut EventRec| r.event().account_id.clone())
+        .register_get("account_name", |r: &mut EventRec| r.event().account_name.clone())
+        .register_get("resources", |r: &mut EventRec| {
+            r.event()
+                .resources
+                .iter()
+                .map(|s| Dynamic::from(s.clone()))
+                .collect::<Array>()
+        })
+        .register_get("age_days", |r: &mut EventRec| r.ctx.days(&r.event().time));
+}
+
+/// A rule compiled with its effective params.
+pub struct CompiledRule {
+    pub rule: Arc<Rule>,
+    pub params: EffectiveParams,
+    pub p: ParamsRec,
+    pub condition: AST,
+    pub message: Vec<MessagePart>,
+    /// `(name, expression)` of the values recorded as evidence when the rule fires.
+    pub evidence: Vec<(String, AST)>,
+}
+
+/// A piece of a message template.
+pub enum MessagePart {
+    Text(String),
+    Expr(String, AST),
+}
+
+/// The scope a condition is compiled against: `p` plus the scope's variables.
+pub fn compile_scope(rule_scope: RuleScope, p: &ParamsRec) -> Scope<'static> {
+    let mut scope = Scope::new();
+    scope.push_constant("p", p.clone());
+    for (name, _) in scope_variables(rule_scope) {
+        scope.push_dynamic(*name, Dynamic::UNIT);
+    }
+    scope
+}
+
+fn param_dynamic(v: &ParamValue) -> Dynamic {
+    match v {
+        ParamValue::Int(i) => Dynamic::from_int(*i),
+        ParamValue::Float(f) => Dynamic::from_float(*f),
+        ParamValue::Bool(b) => Dynamic::from_bool(*b),
+        ParamValue::String(s) => Dynamic::from(s.clone()),
+        ParamValue::Strings(v) => Dynamic::from_array(
+            v.iter()
+                .map(|s| Dynamic::from(ImmutableString::from(s.as_str())))
+                .collect(),
+        ),
+        ParamValue::Regexes(p) => Dynamic::from(p.clone()),
+    }
+}
+
+fn refs_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"\b(p|key|user|account|event|name|users)\b(?:\.([a-z_][a-z0-9_]*)\b(\s*\()?)?")
+            .unwrap_or_else(|e| panic!("static regex: {e}"))
+    })
+}
+
+/// Removes string literals and comments so references are found only in code.
+fn code_only(src: &str) -> String {
+    let mut out = String::with_capacity(src.len());
+    let mut chars = src.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' | '`' | '\'' => {
+                let quote = c;
+                out.push(' ');
+                while let Some(d) = chars.next() {
+                    if d == '\\' {
+                        chars.next();
+                    } else if d == quote {
+                        break;
+                    }
+                }
+                out.push(' ');
+            }
+            '/' if chars.peek() == Some(&'/') => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The `p.<name>` params a condition or message reads.
+pub fn param_refs(src: &str) -> BTreeSet<String> {
+    let code = code_only(src);
+    refs_regex()
+        .captures_iter(&code)
+        .filter(|c| &c[1] == "p")
+        .filter_map(|c| c.get(2).map(|m| m.as_str().to_string()))
+        .collect()
+}
+
+/// The record fields a condition reads, as `var.field` (or a bare variable), in order of
+/// first appearance. Method calls (`user.has_tag(..)`) are not fields.
+pub fn field_refs(src: &str) -> Vec<String> {
+    let code = code_only(src);
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for c in refs_regex().captures_iter(&code) {
+        let var = &c[1];
+        let name = match (c.get(2), c.get(3)) {
+            (Some(_), Some(_)) => continue,
+            (Some(f), None) => format!("{var}.{}", f.as_str()),
+            (None, _) => var.to_string(),
+        };
+        if seen.insert(name.clone()) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// Checks that every `var.field` a condition reads exists for the rule's scope.
+pub fn check_fields(rule: &Rule) -> Vec<String> {
+    let vars = scope_variables(rule.scope);
+    let code = code_only(&rule.condition);
+    let mut problems = Vec::new();
+    for c in refs_regex().captures_iter(&code) {
+        let var = &c[1];
+        if var == "p" {
+            continue;
+        }
+        let Some((_, fields)) = vars.iter().find(|(v, _)| *v == var) else {
+            continue;
+        };
+        if let (Some(f), None) = (c.get(2), c.get(3)) {
+            if !fields.is_empty() && !fields.iter().any(|(n, _)| *n == f.as_str()) {
+                problems.push(format!(
+                    "{}:{}: `{var}.{}` is not a field of `{var}` in scope `{}` (fields: {})",
+                    rule.file,
+                    rule.condition_line,
+                    f.as_str(),
+                    rule.scope,
+                    fields.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// Compiles one rule with its effective params. Errors name the rule file and position.
+pub fn compile_rule(engine: &Engine, rule: Arc<Rule>, params: EffectiveParams) -> Result<CompiledRule, Vec<String>> {
+    let p = ParamsRec(Arc::new(
+        params
+            .iter()
+            .map(|(k, v)| (k.clone(), param_dynamic(v)))
+            .collect(),
+    ));
+    let scope = compile_scope(rule.scope, &p);
+    let mut problems = check_fields(&rule);
+    let condition = match engine.compile_with_scope(&scope, &rule.condition) {
+        Ok(ast) => Some(ast),
+        Err(e) => {
+            let pos = e.position();
+            let (line, col) = match (pos.line(), pos.position()) {
+                (Some(l), c) => (rule.condition_line + l as u64 - 1, c.unwrap_or(0)),
+                (None, _) => (rule.condition_line, 0),
+            };
+            problems.push(format!(
+                "{}:{line}:{col}: condition does not compile: {}",
+                rule.file,
+                e.err_type()
+            ));
+            None
+        }
+    };
+    let mut message = Vec::new();
+    let mut rest = rule.message.as_str();
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            problems.push(format!("{}: message has an unclosed `{{`", rule.file));
+            break;
+        };
+        if open > 0 {
+            message.push(MessagePart::Text(rest[..open].to_string()));
+        }
+        let expr = rest[open + 1..open + close].trim();
+        match engine.compile_expression_with_scope(&scope, expr) {
+            Ok(ast) => message.push(MessagePart::Expr(expr.to_string(), ast)),
+            Err(e) => problems.push(format!(
+                "{}: message placeholder `{{{expr}}}` does not compile: {}",
+                rule.file,
+                e.err_type()
+            )),
+        }
+        rest = &rest[open + close + 1..];
+    }
+    if !rest.is_empty() {
+        message.push(MessagePart::Text(rest.to_string()));
+    }
+    let mut evidence = Vec::new();
+    for name in field_refs(&rule.condition) {
+        if name == "p" {
+            continue;
+        }
+        match engine.compile_expression_with_scope(&scope, &name) {
+            Ok(ast) => evidence.push((name, ast)),
+            Err(e) => problems.push(format!(
+                "{}: evidence `{name}` does not compile: {}",
+                rule.file,
+                e.err_type()
+            )),
+        }
+    }
+    match (condition, problems.is_empty()) {
+        (Some(condition), true) => Ok(CompiledRule {
+            rule,
+            params,
+            p,
+            condition,
+            message,
+            evidence,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// Converts a value a condition produced into JSON for evidence.
+pub fn to_json(v: &Dynamic) -> serde_json::Value {
+    use serde_json::Value;
+    if v.is_unit() {
+        return Value::Null;
+    }
+    if let Ok(b) = v.as_bool() {
+        return Value::Bool(b);
+    }
+    if let Ok(i) = v.as_int() {
+        return Value::from(i);
+    }
+    if let Ok(f) = v.as_float() {
+        return Value::from((f * 100.0).round() / 100.0);
+    }
+    if let Some(s) = v.read_lock::<ImmutableString>() {
+        return Value::String(s.to_string());
+    }
+    if let Some(a) = v.read_lock::<Array>() {
+        return Value::Array(a.iter().map(to_json).collect());
+    }
+    if let Some(m) = v.read_lock::<Map>() {
+        return Value::Object(m.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect());
+    }
+    if let Some(k) = v.read_lock::<KeyRec>() {
+        let key = k.key();
+        return serde_json::json!({
+            "id": key.id,
+            "status": key.status.as_str(),
+            "created": format_stock(&key.created),
+            "last_used": key.last_used.as_ref().map(format_stock),
+            "service": key.last_used_service,
+        });
+    }
+    if let Some(u) = v.read_lock::<UserRec>() {
+        let user = u.user();
+        let keys: Vec<Value> = u.keys().iter().map(to_json).collect();
+        return serde_json::json!({
+            "account_id": u.account().id,
+            "name": user.name,
+            "keys": keys,
+        });
+    }
+    if let Some(a) = v.read_lock::<AccountRec>() {
+        return serde_json::json!({ "id": a.account().id, "name": a.account().name });
+    }
+    if let Some(e) = v.read_lock::<EventRec>() {
+        let ev = e.event();
+        return serde_json::json!({ "time": format_stock(&ev.time), "name": ev.name, "actor": ev.actor });
+    }
+    if let Some(p) = v.read_lock::<Patterns>() {
+        return Value::from(p.sources());
+    }
+    Value::String(v.to_string())
+}
+
+/// Renders a value into a message.
+pub fn to_text(v: &Dynamic) -> String {
+    if v.is_unit() {
+        return "never".to_string();
+    }
+    if let Ok(f) = v.as_float() {
+        let r = (f * 10.0).round() / 10.0;
+        return if r.fract() == 0.0 {
+            format!("{}", r as i64)
+        } else {
+            format!("{r:.1}")
+        };
+    }
+    match to_json(v) {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|i| match i {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_skip_strings_and_methods() {
+        let src = r#"user.password_enabled && !user.has_tag("key.fake") && p.recent_days > key.age_days // user.comment"#;
+        assert_eq!(
+            field_refs(src),
+            vec!["user.password_enabled", "p.recent_days", "key.age_days"]
+        );
+        assert_eq!(param_refs(src), BTreeSet::from(["recent_days".to_string()]));
+    }
+}
