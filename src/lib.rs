@@ -13,3 +13,4 @@ pub mod error;
 pub mod finding;
 pub mod inventory;
 pub mod rules;
+pub mod schema;

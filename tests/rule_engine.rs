@@ -85,3 +85,98 @@ fn missing_fields_make_rules_not_evaluable_not_silent() {
     assert!(report.findings.iter().any(|f| f.rule_id == "inactive-key-not-deleted"));
     assert!(report.not_evaluable.is_empty(), "{:?}", report.not_evaluable);
 }
+
+/// Writes a one-pack folder with the given rules `(id, scope, condition)`.
+fn temp_pack(rules: &[(&str, &str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ids: Vec<String> = rules.iter().map(|(id, _, _)| format!("  - {id}\n")).collect();
+    std::fs::write(
+        dir.path().join("pack.yaml"),
+        format!("pack: custom\ntitle: t\nparams:\n  n: {{type: int, default: 1, description: d}}\nrules:\n{}", ids.concat()),
+    )
+    .unwrap();
+    for (id, scope, cond) in rules {
+        let body = format!(
+            "id: {id}\ntitle: T\nseverity: high\nscope: {scope}\ncondition: |\n  {}\nmessage: \"{{user.name}} hit\"\ndescription: d\nremediation: r\n",
+            cond.replace('\n', "\n  ")
+        );
+        std::fs::write(dir.path().join(format!("{id}.yaml")), body).unwrap();
+    }
+    dir
+}
+
+fn one_user_inventory() -> Inventory {
+    let mut inv = inventory_with_inactive_key(&[]);
+    inv.unavailable.insert(Field::Events);
+    inv
+}
+
+fn run_pack(dir: &tempfile::TempDir) -> Result<iam_audit::engine::Report, String> {
+    let set = RuleSet::load(&[dir.path().display().to_string()]).map_err(|e| e.to_string())?;
+    let compiled = set.compile(&[]).map_err(|e| e.to_string())?;
+    Ok(evaluate(Arc::new(one_user_inventory()), &compiled, &opts()))
+}
+
+#[test]
+fn a_failing_rule_is_reported_and_does_not_hide_others() {
+    let dir = temp_pack(&[
+        ("boom", "user", "let a = [1]; a[5] > 0"),
+        ("not-bool", "user", "42"),
+        ("fires", "user", "user.name == \"old-timer\""),
+    ]);
+    let report = run_pack(&dir).expect("loads");
+    assert_eq!(report.findings.len(), 1);
+    assert_eq!(report.findings[0].rule_id, "fires");
+    assert_eq!(report.findings[0].message, "old-timer hit");
+    let ids: Vec<_> = report.rule_errors.iter().map(|e| e.rule_id.as_str()).collect();
+    assert_eq!(ids, ["boom", "not-bool"]);
+    assert!(report.rule_errors[1].message.contains("not a bool"));
+    assert_eq!(report.rule_errors[0].record, "111111111111/old-timer");
+}
+
+#[test]
+fn hostile_conditions_end_quickly_with_an_error() {
+    let cases = [
+        ("spin", "let i = 0; loop { i += 1; } true"),
+        ("recurse", "fn f(x) { f(x + 1) } f(0) > 0"),
+        ("big-string", "let s = \"x\"; s.pad(100000000, \"x\"); true"),
+        ("big-array", "let a = []; a.pad(100000000, 0); true"),
+    ];
+    for (id, cond) in cases {
+        let dir = temp_pack(&[(id, "user", cond)]);
+        let started = std::time::Instant::now();
+        let report = run_pack(&dir).expect("loads");
+        assert!(started.elapsed().as_secs() < 5, "{id} took {:?}", started.elapsed());
+        assert_eq!(report.rule_errors.len(), 1, "{id}: {:?}", report.rule_errors);
+        assert!(report.findings.is_empty());
+    }
+}
+
+#[test]
+fn forbidden_features_do_not_compile() {
+    for (id, cond) in [
+        ("imports", "import \"x\" as y; true"),
+        ("evals", "eval(\"true\")"),
+        ("undeclared-param", "p.nope > 1"),
+        ("unknown-field", "user.pasword_enabled"),
+        ("unknown-variable", "usr.name == \"x\""),
+        ("syntax", "user.name == "),
+    ] {
+        let dir = temp_pack(&[(id, "user", cond)]);
+        let err = run_pack(&dir).err().unwrap_or_else(|| panic!("{id} must not load"));
+        assert!(err.contains(&format!("{id}.yaml")), "{id}: error must name the file: {err}");
+    }
+}
+
+#[test]
+fn evaluation_is_deterministic_across_runs() {
+    let set = RuleSet::load(&[]).unwrap();
+    let compiled = set.compile(&[]).unwrap();
+    let text = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/inventory_20260306_120000.json")).unwrap();
+    let inv = iam_audit::inventory::json::read_inventory(std::path::Path::new("x.json"), &text).unwrap();
+    let a = evaluate(Arc::new(inv.clone()), &compiled, &opts());
+    let b = evaluate(Arc::new(inv), &compiled, &opts());
+    let ids = |r: &iam_audit::engine::Report| r.findings.iter().map(|f| (f.id.clone(), f.message.clone())).collect::<Vec<_>>();
+    assert_eq!(ids(&a), ids(&b));
+    assert!(a.findings.len() > 20);
+}

@@ -740,7 +740,12 @@ pub fn compile_rule(engine: &Engine, rule: Arc<Rule>, params: EffectiveParams) -
         Err(e) => {
             let pos = e.position();
             let (line, col) = match (pos.line(), pos.position()) {
-                (Some(l), c) => (rule.condition_line + l as u64 - 1, c.unwrap_or(0)),
+                (Some(l), c) => {
+                    // An error at the end of input is reported on the last line, not after it.
+                    let last = rule.condition.trim_end().lines().count().max(1);
+                    let l = l.min(last);
+                    (rule.condition_line + l as u64 - 1, c.unwrap_or(0))
+                }
                 (None, _) => (rule.condition_line, 0),
             };
             problems.push(format!(

@@ -1,0 +1,274 @@
+//! The binary as a user runs it: exit codes, outputs, determinism, errors naming the input.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+const EXAMPLE_JSON: &str = "examples/inventory_20260306_120000.json";
+const EXAMPLE_CONFIG: &str = "examples/iam-audit.yaml";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn bin() -> Command {
+    let mut c = Command::cargo_bin("iam-audit").expect("binary");
+    c.current_dir(root()).env_remove("IAM_AUDIT_LOG");
+    c
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
+}
+
+const STOCK_RULES: [&str; 20] = [
+    "console-without-mfa",
+    "old-key-in-use",
+    "unused-active-key",
+    "aging-key-in-use",
+    "console-old-password",
+    "inactive-key-not-deleted",
+    "service-account-console-access",
+    "uniform-key-ages",
+    "shared-credentials",
+    "zombie-user",
+    "new-key-unrecognized-user",
+    "unexpected-service",
+    "mfa-deactivated",
+    "two-active-keys",
+    "production-mfa-gap",
+    "account-not-audited",
+    "fresh-key-in-use",
+    "console-with-mfa",
+    "inactive-key-scheduled-deletion",
+    "service-account-without-console",
+];
+
+#[test]
+fn example_inventory_fires_every_stock_rule_and_gates_on_critical() {
+    let out = tempfile::tempdir().unwrap();
+    let assert = bin()
+        .args(["evaluate", EXAMPLE_JSON, "--config", EXAMPLE_CONFIG, "--out"])
+        .arg(out.path())
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("Gate: 2 finding(s) at or above critical"), "{stderr}");
+    assert!(assert.get_output().stdout.is_empty(), "stdout carries nothing unrequested");
+    let findings = read_json(&out.path().join("findings_20260306_120000.json"));
+    assert_eq!(findings["schema_version"], 1);
+    assert_eq!(findings["as_of"], "2026-03-06T12:00:00Z");
+    let fired: std::collections::BTreeSet<&str> = findings["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap())
+        .collect();
+    for rule in STOCK_RULES {
+        assert!(fired.contains(rule), "{rule} did not fire on the example");
+    }
+    // The seed's worked examples produce the findings the seed describes.
+    let has = |rule: &str, user: &str| {
+        findings["findings"].as_array().unwrap().iter().any(|f| f["rule_id"] == rule && f["username"] == user)
+    };
+    assert!(has("console-without-mfa", "admin-user"));
+    assert!(has("old-key-in-use", "service-account"));
+    assert!(has("unused-active-key", "test-user"));
+    assert!(has("uniform-key-ages", "deploy-user"));
+    assert!(has("shared-credentials", "shared-dev"));
+    assert!(has("zombie-user", "john.smith"));
+    assert_eq!(findings["accounts"]["incomplete"][0]["id"], "666666666666");
+    assert_eq!(findings["params"]["unexpected-service"]["expected_services"][0], "s3");
+    for name in [
+        "iam_audit_report_20260306_120000.csv",
+        "cloudtrail_events_20260306_120000.csv",
+        "root_audit_report_20260306_120000.csv",
+        "remediation_20260306_120000.csv",
+        "inventory_20260306_120000.json",
+    ] {
+        assert!(out.path().join(name).is_file(), "{name} not written");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}
+
+#[test]
+fn outputs_are_byte_identical_across_runs() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    for dir in [&a, &b] {
+        bin()
+            .args(["evaluate", EXAMPLE_JSON, "--config", EXAMPLE_CONFIG, "--quiet", "--out"])
+            .arg(dir.path())
+            .assert()
+            .code(1);
+    }
+    let mut names: Vec<_> = std::fs::read_dir(a.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert!(names.len() >= 6);
+    for n in names {
+        let x = std::fs::read(a.path().join(&n)).unwrap();
+        let y = std::fs::read(b.path().join(&n)).unwrap();
+        assert!(x == y, "{n:?} differs between runs");
+    }
+}
+
+#[test]
+fn fail_on_levels_map_to_exit_codes() {
+    let out = tempfile::tempdir().unwrap();
+    let run = |fail_on: &str| {
+        bin()
+            .args(["evaluate", EXAMPLE_JSON, "--config", EXAMPLE_CONFIG, "--quiet", "--fail-on", fail_on, "--out"])
+            .arg(out.path())
+            .assert()
+    };
+    run("critical").code(1);
+    run("high").code(1);
+    // Nothing gates, but one account was not audited: 3.
+    run("none").code(3);
+    run("severe").code(2).stderr(predicates::str::contains("expected critical, high, medium, low or none"));
+}
+
+fn write_inventory(dir: &Path, failed: bool) -> PathBuf {
+    let collection = if failed {
+        r#"{"status": "partial", "errors": [{"source": "cloudtrail", "message": "AccessDenied: cloudtrail:LookupEvents"}]}"#
+    } else {
+        r#"{"status": "complete"}"#
+    };
+    let text = format!(
+        r#"{{"schema_version": 1, "source": {{"kind": "scan"}}, "accounts": [
+            {{"id": "111111111111", "name": "Dev", "collection": {collection}, "users": [
+              {{"name": "bob", "password": {{"enabled": true, "last_used": "2026-03-01T00:00:00Z"}},
+               "mfa_devices": [{{"type": "virtual"}}]}}]}}], "events": []}}"#
+    );
+    let path = dir.join("inventory_20260306_120000.json");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn exit_0_when_clean_and_3_when_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = write_inventory(dir.path(), false);
+    let out = dir.path().join("out");
+    bin().args(["evaluate", "--quiet", "--out"]).arg(&out).arg(&clean).assert().code(0);
+    let partial = write_inventory(dir.path(), true);
+    bin()
+        .args(["evaluate", "--out"])
+        .arg(&out)
+        .arg(&partial)
+        .assert()
+        .code(3)
+        .stderr(predicates::str::contains("cloudtrail: AccessDenied"));
+    // account-not-audited is high: with --fail-on high the gate wins.
+    bin().args(["evaluate", "--quiet", "--fail-on", "high", "--out"]).arg(&out).arg(&partial).assert().code(1);
+}
+
+#[test]
+fn input_errors_exit_2_and_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("inventory_20260306_120000.json");
+    std::fs::write(&bad, "{\"schema_version\": 1,\n \"accounts\": [oops]}").unwrap();
+    bin()
+        .arg("evaluate")
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("inventory_20260306_120000.json:2:"));
+    std::fs::write(&bad, "{\"schema_version\": 9}").unwrap();
+    bin().arg("evaluate").arg(&bad).assert().code(2).stderr(predicates::str::contains("schema_version 9"));
+    bin()
+        .args(["evaluate", "does-not-exist.csv"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("does-not-exist.csv"));
+    bin()
+        .args(["evaluate", EXAMPLE_JSON, "--param", "recent_dayz=3"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("recent_dayz"));
+    bin().args(["evaluate", EXAMPLE_JSON, "--as-of", "yesterday"]).assert().code(2);
+    bin().args(["evaluate", EXAMPLE_JSON, "--format", "xml"]).assert().code(2);
+    bin().args(["bogus"]).assert().code(2);
+}
+
+#[test]
+fn broken_pack_exits_2_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pack.yaml"), "pack: mine\ntitle: t\nrules: [bad-rule]\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad-rule.yaml"),
+        "id: bad-rule\ntitle: T\nseverity: high\nscope: user\ncondition: |\n  user.name ==\nmessage: m\ndescription: d\nremediation: r\n",
+    )
+    .unwrap();
+    bin()
+        .args(["evaluate", EXAMPLE_JSON, "--rules"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("bad-rule.yaml:6:"));
+    std::fs::write(dir.path().join("bad-rule.yaml"), "id: bad-rule\nseverity: severe\n").unwrap();
+    bin()
+        .args(["evaluate", EXAMPLE_JSON, "--rules"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("bad-rule.yaml:2:"));
+}
+
+#[test]
+fn a_rule_error_at_run_time_exits_2_but_writes_everything_else() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pack.yaml"), "pack: mine\ntitle: t\nrules: [breaks]\n").unwrap();
+    std::fs::write(
+        dir.path().join("breaks.yaml"),
+        "id: breaks\ntitle: T\nseverity: low\nscope: user\ncondition: |\n  let a = []; a[3] == 1\nmessage: m\ndescription: d\nremediation: r\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    bin()
+        .args(["evaluate", EXAMPLE_JSON, "--rules", "builtin:stock", "--rules"])
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("Rule errors:"));
+    let findings = read_json(&out.join("findings_20260306_120000.json"));
+    assert!(findings["summary"]["rule_errors"][0]["rule_id"] == "breaks");
+    assert!(findings["findings"].as_array().unwrap().iter().any(|f| f["rule_id"] == "console-without-mfa"));
+}
+
+#[test]
+fn as_of_comes_from_the_flag_then_the_file_name() {
+    let out = tempfile::tempdir().unwrap();
+    bin()
+        .args(["evaluate", EXAMPLE_JSON, "--quiet", "--fail-on", "none", "--as-of", "2027-01-01", "--format", "json", "--out"])
+        .arg(out.path())
+        .assert()
+        .code(3);
+    let f = read_json(&out.path().join("findings_20270101_000000.json"));
+    assert_eq!(f["as_of"], "2027-01-01T00:00:00Z");
+    // A year later admin-user's password is no longer "recent": no critical finding.
+    assert!(!f["findings"].as_array().unwrap().iter().any(|x| x["rule_id"] == "console-without-mfa"));
+}
+
+#[test]
+fn an_input_is_never_overwritten_by_an_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("inventory_20260306_120000.json");
+    std::fs::copy(root().join(EXAMPLE_JSON), &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    bin()
+        .args(["evaluate", "--format", "json", "--out"])
+        .arg(dir.path())
+        .arg(&input)
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("Not overwritten (it is an input)"));
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}

@@ -1,0 +1,74 @@
+//! The committed schemas match the Rust types (regenerate with `UPDATE_SCHEMAS=1 cargo test
+//! --test schemas`), and the documents we ship and write validate against them.
+
+use std::path::Path;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn committed_schemas_are_fresh() {
+    let dir = root().join("schemas");
+    let update = std::env::var_os("UPDATE_SCHEMAS").is_some();
+    let mut stale = Vec::new();
+    for (name, text) in iam_audit::schema::all() {
+        let path = dir.join(name);
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        if committed != text {
+            if update {
+                std::fs::write(&path, &text).expect("write schema");
+            } else {
+                stale.push(name);
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale schemas {stale:?}: run `UPDATE_SCHEMAS=1 cargo test --test schemas` and commit"
+    );
+}
+
+fn validator(name: &str) -> jsonschema::Validator {
+    let text = std::fs::read_to_string(root().join("schemas").join(name)).expect("schema");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema JSON");
+    jsonschema::validator_for(&schema).expect("valid schema")
+}
+
+fn yaml_to_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).expect("read");
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn shipped_packs_and_fixtures_validate() {
+    let pack = validator("pack.schema.json");
+    let rule = validator("rule.schema.json");
+    let fixture = validator("fixture.schema.json");
+    let dir = root().join("rules/stock");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("pack dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let v = if path.file_name().is_some_and(|n| n == "pack.yaml") { &pack } else { &rule };
+            let doc = yaml_to_json(&path);
+            let errors: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+            let first = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                first.starts_with("# yaml-language-server: $schema="),
+                "{} must start with the yaml-language-server schema line",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    for entry in std::fs::read_dir(dir.join("tests")).expect("tests dir") {
+        let path = entry.expect("entry").path();
+        let doc = yaml_to_json(&path);
+        let errors: Vec<String> = fixture.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 21, "checked only {checked} files");
+}
