@@ -15,7 +15,11 @@ fn main() {
     let mut out = String::from("/// Built-in packs: (name, [(file, text)]).\npub static BUILTIN_PACKS: &[(&str, &[(&str, &str)])] = &[\n");
     for pack in packs {
         println!("cargo:rerun-if-changed={}", pack.display());
-        let name = pack.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let name = pack
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
         let mut files: Vec<_> = std::fs::read_dir(&pack)
             .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
             .unwrap_or_default();
@@ -25,7 +29,11 @@ fn main() {
         for f in files {
             println!("cargo:rerun-if-changed={}", f.display());
             let file = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            let _ = writeln!(out, "        ({file:?}, include_str!({:?})),", f.display().to_string());
+            let _ = writeln!(
+                out,
+                "        ({file:?}, include_str!({:?})),",
+                f.display().to_string()
+            );
         }
         out.push_str("    ]),\n");
     }

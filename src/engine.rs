@@ -78,7 +78,10 @@ pub struct Report {
 impl Report {
     /// Number of findings at or above `severity`.
     pub fn count_at_least(&self, severity: Severity) -> usize {
-        self.findings.iter().filter(|f| f.severity >= severity).count()
+        self.findings
+            .iter()
+            .filter(|f| f.severity >= severity)
+            .count()
     }
 }
 
@@ -125,7 +128,9 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
         }
         if scope == RuleScope::Event && !inv.has(Field::Events) {
             for (i, _) in &rules {
-                total.unavailable.push((*i, Field::Events.as_str().to_string()));
+                total
+                    .unavailable
+                    .push((*i, Field::Events.as_str().to_string()));
                 total.evaluations.push((*i, 0));
             }
             continue;
@@ -133,15 +138,23 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
         let part = match scope {
             RuleScope::Key => {
                 let ids: Vec<(u32, u32, u32)> = key_ids(&inv);
-                run(compiled, &rules, &ids, |&(a, u, k)| key_record(&ctx, a, u, k), |&(a, u, k)| {
-                    key_subject(&ctx, a, u, k)
-                })
+                run(
+                    compiled,
+                    &rules,
+                    &ids,
+                    |&(a, u, k)| key_record(&ctx, a, u, k),
+                    |&(a, u, k)| key_subject(&ctx, a, u, k),
+                )
             }
             RuleScope::User => {
                 let ids: Vec<(u32, u32)> = user_ids(&inv);
-                run(compiled, &rules, &ids, |&(a, u)| user_record(&ctx, a, u), |&(a, u)| {
-                    user_subject(&ctx, a, u)
-                })
+                run(
+                    compiled,
+                    &rules,
+                    &ids,
+                    |&(a, u)| user_record(&ctx, a, u),
+                    |&(a, u)| user_subject(&ctx, a, u),
+                )
             }
             RuleScope::Username => {
                 let groups = username_groups(&inv);
@@ -155,9 +168,13 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
             }
             RuleScope::Account => {
                 let ids: Vec<u32> = (0..inv.accounts.len() as u32).collect();
-                run(compiled, &rules, &ids, |&a| account_record(&ctx, a), |&a| {
-                    account_subject(&ctx, a)
-                })
+                run(
+                    compiled,
+                    &rules,
+                    &ids,
+                    |&a| account_record(&ctx, a),
+                    |&a| account_subject(&ctx, a),
+                )
             }
             RuleScope::Event => {
                 let index: HashMap<&str, u32> = inv
@@ -167,9 +184,13 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
                     .map(|(i, a)| (a.id.as_str(), i as u32))
                     .collect();
                 let ids: Vec<u32> = (0..inv.events.len() as u32).collect();
-                run(compiled, &rules, &ids, |&e| event_record(&ctx, &index, e), |&e| {
-                    event_subject(&ctx, e)
-                })
+                run(
+                    compiled,
+                    &rules,
+                    &ids,
+                    |&e| event_record(&ctx, &index, e),
+                    |&e| event_subject(&ctx, e),
+                )
             }
         };
         total = total.merge(part);
@@ -204,7 +225,10 @@ fn username_groups(inv: &Inventory) -> Vec<(String, Vec<(u32, u32)>)> {
     let mut by_name: BTreeMap<&str, Vec<(u32, u32)>> = BTreeMap::new();
     for (a, acct) in inv.accounts.iter().enumerate() {
         for (u, user) in acct.users.iter().enumerate() {
-            by_name.entry(&user.name).or_default().push((a as u32, u as u32));
+            by_name
+                .entry(&user.name)
+                .or_default()
+                .push((a as u32, u as u32));
         }
     }
     by_name
@@ -224,7 +248,12 @@ fn account_subject(ctx: &EvalCtx, a: u32) -> Subject {
 }
 
 fn key_record(ctx: &Arc<EvalCtx>, a: u32, u: u32, k: u32) -> Vars {
-    let rec = KeyRec { ctx: ctx.clone(), a, u, k };
+    let rec = KeyRec {
+        ctx: ctx.clone(),
+        a,
+        u,
+        k,
+    };
     let user = rec.user_rec();
     let account = user.account_rec();
     vec![
@@ -244,9 +273,16 @@ fn key_subject(ctx: &EvalCtx, a: u32, u: u32, k: u32) -> Subject {
 }
 
 fn user_record(ctx: &Arc<EvalCtx>, a: u32, u: u32) -> Vars {
-    let rec = UserRec { ctx: ctx.clone(), a, u };
+    let rec = UserRec {
+        ctx: ctx.clone(),
+        a,
+        u,
+    };
     let account = rec.account_rec();
-    vec![("user", Dynamic::from(rec)), ("account", Dynamic::from(account))]
+    vec![
+        ("user", Dynamic::from(rec)),
+        ("account", Dynamic::from(account)),
+    ]
 }
 
 fn user_subject(ctx: &EvalCtx, a: u32, u: u32) -> Subject {
@@ -259,9 +295,18 @@ fn user_subject(ctx: &EvalCtx, a: u32, u: u32) -> Subject {
 fn group_record(ctx: &Arc<EvalCtx>, name: &str, members: &[(u32, u32)]) -> Vars {
     let users: Array = members
         .iter()
-        .map(|&(a, u)| Dynamic::from(UserRec { ctx: ctx.clone(), a, u }))
+        .map(|&(a, u)| {
+            Dynamic::from(UserRec {
+                ctx: ctx.clone(),
+                a,
+                u,
+            })
+        })
         .collect();
-    vec![("name", Dynamic::from(name.to_string())), ("users", Dynamic::from_array(users))]
+    vec![
+        ("name", Dynamic::from(name.to_string())),
+        ("users", Dynamic::from_array(users)),
+    ]
 }
 
 fn group_subject(name: &str) -> Subject {
@@ -273,15 +318,37 @@ fn group_subject(name: &str) -> Subject {
 }
 
 fn account_record(ctx: &Arc<EvalCtx>, a: u32) -> Vars {
-    vec![("account", Dynamic::from(AccountRec { ctx: ctx.clone(), a }))]
+    vec![(
+        "account",
+        Dynamic::from(AccountRec {
+            ctx: ctx.clone(),
+            a,
+        }),
+    )]
 }
 
 fn event_record(ctx: &Arc<EvalCtx>, index: &HashMap<&str, u32>, e: u32) -> Vars {
-    let a = index.get(ctx.inv.events[e as usize].account_id.as_str()).copied();
+    let a = index
+        .get(ctx.inv.events[e as usize].account_id.as_str())
+        .copied();
     let account = a
-        .map(|a| Dynamic::from(AccountRec { ctx: ctx.clone(), a }))
+        .map(|a| {
+            Dynamic::from(AccountRec {
+                ctx: ctx.clone(),
+                a,
+            })
+        })
         .unwrap_or(Dynamic::UNIT);
-    vec![("event", Dynamic::from(EventRec { ctx: ctx.clone(), e })), ("account", account)]
+    vec![
+        (
+            "event",
+            Dynamic::from(EventRec {
+                ctx: ctx.clone(),
+                e,
+            }),
+        ),
+        ("account", account),
+    ]
 }
 
 fn event_subject(ctx: &EvalCtx, e: u32) -> Subject {
@@ -340,7 +407,12 @@ fn run<T: Sync>(
                     let result = engine.eval_ast_with_scope::<Dynamic>(&mut scope, &rule.condition);
                     match result.map(|d| d.as_bool().map_err(|t| t.to_string())) {
                         Ok(Ok(true)) => {
-                            out.findings.push(build_finding(compiled, rule, &mut scope, subject(item)));
+                            out.findings.push(build_finding(
+                                compiled,
+                                rule,
+                                &mut scope,
+                                subject(item),
+                            ));
                         }
                         Ok(Ok(false)) => {}
                         Ok(Err(ty)) => out.errors.push((
@@ -354,7 +426,9 @@ fn run<T: Sync>(
                                 Some(at) => {
                                     let field: String = text[at + UNAVAILABLE.len()..]
                                         .chars()
-                                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_')
+                                        .take_while(|c| {
+                                            c.is_ascii_alphanumeric() || *c == '.' || *c == '_'
+                                        })
                                         .collect();
                                     out.unavailable.push((*index, field));
                                 }
@@ -383,14 +457,16 @@ fn build_finding(
     for part in &rule.message {
         match part {
             MessagePart::Text(t) => message.push_str(t),
-            MessagePart::Expr(src, ast) => match engine.eval_ast_with_scope::<Dynamic>(scope, ast) {
-                Ok(v) => message.push_str(&to_text(&v)),
-                Err(_) => {
-                    message.push('{');
-                    message.push_str(src);
-                    message.push('}');
+            MessagePart::Expr(src, ast) => {
+                match engine.eval_ast_with_scope::<Dynamic>(scope, ast) {
+                    Ok(v) => message.push_str(&to_text(&v)),
+                    Err(_) => {
+                        message.push('{');
+                        message.push_str(src);
+                        message.push('}');
+                    }
                 }
-            },
+            }
         }
     }
     let mut evidence = serde_json::Map::new();
@@ -413,7 +489,12 @@ fn build_finding(
     )
 }
 
-fn finish(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOptions, total: Partial) -> Report {
+fn finish(
+    inv: Arc<Inventory>,
+    compiled: &CompiledRules,
+    opts: &EvalOptions,
+    total: Partial,
+) -> Report {
     let mut findings = total.findings;
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings.dedup_by(|a, b| a.id == b.id);

@@ -187,11 +187,7 @@ pub fn fingerprint(rule_id: &str, s: &Subject) -> String {
         h.update([0x1f]);
     }
     let digest = h.finalize();
-    digest
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -213,7 +209,11 @@ mod tests {
             account_name: Some("Renamed".into()),
             ..base.clone()
         };
-        assert_eq!(fingerprint("r", &renamed), id, "account name is not identity");
+        assert_eq!(
+            fingerprint("r", &renamed),
+            id,
+            "account name is not identity"
+        );
         assert_ne!(fingerprint("s", &base), id);
         let other_key = Subject {
             access_key_id: Some("AKIA2".into()),

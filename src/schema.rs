@@ -35,9 +35,6 @@ pub fn all() -> Vec<(&'static str, String)> {
             "fixture.schema.json",
             schema_of::<crate::rules::fixtures::FixtureFile>(),
         ),
-        (
-            "config.schema.json",
-            schema_of::<crate::config::Config>(),
-        ),
+        ("config.schema.json", schema_of::<crate::config::Config>()),
     ]
 }

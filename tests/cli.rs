@@ -1,5 +1,7 @@
 //! The binary as a user runs it: exit codes, outputs, determinism, errors naming the input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -48,13 +50,25 @@ const STOCK_RULES: [&str; 20] = [
 fn example_inventory_fires_every_stock_rule_and_gates_on_critical() {
     let out = tempfile::tempdir().unwrap();
     let assert = bin()
-        .args(["evaluate", EXAMPLE_JSON, "--config", EXAMPLE_CONFIG, "--out"])
+        .args([
+            "evaluate",
+            EXAMPLE_JSON,
+            "--config",
+            EXAMPLE_CONFIG,
+            "--out",
+        ])
         .arg(out.path())
         .assert()
         .code(1);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-    assert!(stderr.contains("Gate: 2 finding(s) at or above critical"), "{stderr}");
-    assert!(assert.get_output().stdout.is_empty(), "stdout carries nothing unrequested");
+    assert!(
+        stderr.contains("Gate: 2 finding(s) at or above critical"),
+        "{stderr}"
+    );
+    assert!(
+        assert.get_output().stdout.is_empty(),
+        "stdout carries nothing unrequested"
+    );
     let findings = read_json(&out.path().join("findings_20260306_120000.json"));
     assert_eq!(findings["schema_version"], 1);
     assert_eq!(findings["as_of"], "2026-03-06T12:00:00Z");
@@ -69,7 +83,11 @@ fn example_inventory_fires_every_stock_rule_and_gates_on_critical() {
     }
     // The seed's worked examples produce the findings the seed describes.
     let has = |rule: &str, user: &str| {
-        findings["findings"].as_array().unwrap().iter().any(|f| f["rule_id"] == rule && f["username"] == user)
+        findings["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule_id"] == rule && f["username"] == user)
     };
     assert!(has("console-without-mfa", "admin-user"));
     assert!(has("old-key-in-use", "service-account"));
@@ -78,7 +96,10 @@ fn example_inventory_fires_every_stock_rule_and_gates_on_critical() {
     assert!(has("shared-credentials", "shared-dev"));
     assert!(has("zombie-user", "john.smith"));
     assert_eq!(findings["accounts"]["incomplete"][0]["id"], "666666666666");
-    assert_eq!(findings["params"]["unexpected-service"]["expected_services"][0], "s3");
+    assert_eq!(
+        findings["params"]["unexpected-service"]["expected_services"][0],
+        "s3"
+    );
     for name in [
         "iam_audit_report_20260306_120000.csv",
         "cloudtrail_events_20260306_120000.csv",
@@ -102,12 +123,22 @@ fn outputs_are_byte_identical_across_runs() {
     let b = tempfile::tempdir().unwrap();
     for dir in [&a, &b] {
         bin()
-            .args(["evaluate", EXAMPLE_JSON, "--config", EXAMPLE_CONFIG, "--quiet", "--out"])
+            .args([
+                "evaluate",
+                EXAMPLE_JSON,
+                "--config",
+                EXAMPLE_CONFIG,
+                "--quiet",
+                "--out",
+            ])
             .arg(dir.path())
             .assert()
             .code(1);
     }
-    let mut names: Vec<_> = std::fs::read_dir(a.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut names: Vec<_> = std::fs::read_dir(a.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     names.sort();
     assert!(names.len() >= 6);
     for n in names {
@@ -122,7 +153,16 @@ fn fail_on_levels_map_to_exit_codes() {
     let out = tempfile::tempdir().unwrap();
     let run = |fail_on: &str| {
         bin()
-            .args(["evaluate", EXAMPLE_JSON, "--config", EXAMPLE_CONFIG, "--quiet", "--fail-on", fail_on, "--out"])
+            .args([
+                "evaluate",
+                EXAMPLE_JSON,
+                "--config",
+                EXAMPLE_CONFIG,
+                "--quiet",
+                "--fail-on",
+                fail_on,
+                "--out",
+            ])
             .arg(out.path())
             .assert()
     };
@@ -130,7 +170,9 @@ fn fail_on_levels_map_to_exit_codes() {
     run("high").code(1);
     // Nothing gates, but one account was not audited: 3.
     run("none").code(3);
-    run("severe").code(2).stderr(predicates::str::contains("expected critical, high, medium, low or none"));
+    run("severe").code(2).stderr(predicates::str::contains(
+        "expected critical, high, medium, low or none",
+    ));
 }
 
 fn write_inventory(dir: &Path, failed: bool) -> PathBuf {
@@ -155,7 +197,12 @@ fn exit_0_when_clean_and_3_when_incomplete() {
     let dir = tempfile::tempdir().unwrap();
     let clean = write_inventory(dir.path(), false);
     let out = dir.path().join("out");
-    bin().args(["evaluate", "--quiet", "--out"]).arg(&out).arg(&clean).assert().code(0);
+    bin()
+        .args(["evaluate", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&clean)
+        .assert()
+        .code(0);
     let partial = write_inventory(dir.path(), true);
     bin()
         .args(["evaluate", "--out"])
@@ -165,7 +212,12 @@ fn exit_0_when_clean_and_3_when_incomplete() {
         .code(3)
         .stderr(predicates::str::contains("cloudtrail: AccessDenied"));
     // account-not-audited is high: with --fail-on high the gate wins.
-    bin().args(["evaluate", "--quiet", "--fail-on", "high", "--out"]).arg(&out).arg(&partial).assert().code(1);
+    bin()
+        .args(["evaluate", "--quiet", "--fail-on", "high", "--out"])
+        .arg(&out)
+        .arg(&partial)
+        .assert()
+        .code(1);
 }
 
 #[test]
@@ -178,9 +230,16 @@ fn input_errors_exit_2_and_name_the_file() {
         .arg(&bad)
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("inventory_20260306_120000.json:2:"));
+        .stderr(predicates::str::contains(
+            "inventory_20260306_120000.json:2:",
+        ));
     std::fs::write(&bad, "{\"schema_version\": 9}").unwrap();
-    bin().arg("evaluate").arg(&bad).assert().code(2).stderr(predicates::str::contains("schema_version 9"));
+    bin()
+        .arg("evaluate")
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("schema_version 9"));
     bin()
         .args(["evaluate", "does-not-exist.csv"])
         .assert()
@@ -191,15 +250,25 @@ fn input_errors_exit_2_and_name_the_file() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("recent_dayz"));
-    bin().args(["evaluate", EXAMPLE_JSON, "--as-of", "yesterday"]).assert().code(2);
-    bin().args(["evaluate", EXAMPLE_JSON, "--format", "xml"]).assert().code(2);
+    bin()
+        .args(["evaluate", EXAMPLE_JSON, "--as-of", "yesterday"])
+        .assert()
+        .code(2);
+    bin()
+        .args(["evaluate", EXAMPLE_JSON, "--format", "xml"])
+        .assert()
+        .code(2);
     bin().args(["bogus"]).assert().code(2);
 }
 
 #[test]
 fn broken_pack_exits_2_naming_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("pack.yaml"), "pack: mine\ntitle: t\nrules: [bad-rule]\n").unwrap();
+    std::fs::write(
+        dir.path().join("pack.yaml"),
+        "pack: mine\ntitle: t\nrules: [bad-rule]\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("bad-rule.yaml"),
         "id: bad-rule\ntitle: T\nseverity: high\nscope: user\ncondition: |\n  user.name ==\nmessage: m\ndescription: d\nremediation: r\n",
@@ -211,7 +280,11 @@ fn broken_pack_exits_2_naming_file_and_line() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("bad-rule.yaml:6:"));
-    std::fs::write(dir.path().join("bad-rule.yaml"), "id: bad-rule\nseverity: severe\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad-rule.yaml"),
+        "id: bad-rule\nseverity: severe\n",
+    )
+    .unwrap();
     bin()
         .args(["evaluate", EXAMPLE_JSON, "--rules"])
         .arg(dir.path())
@@ -223,7 +296,11 @@ fn broken_pack_exits_2_naming_file_and_line() {
 #[test]
 fn a_rule_error_at_run_time_exits_2_but_writes_everything_else() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("pack.yaml"), "pack: mine\ntitle: t\nrules: [breaks]\n").unwrap();
+    std::fs::write(
+        dir.path().join("pack.yaml"),
+        "pack: mine\ntitle: t\nrules: [breaks]\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("breaks.yaml"),
         "id: breaks\ntitle: T\nseverity: low\nscope: user\ncondition: |\n  let a = []; a[3] == 1\nmessage: m\ndescription: d\nremediation: r\n",
@@ -231,7 +308,13 @@ fn a_rule_error_at_run_time_exits_2_but_writes_everything_else() {
     .unwrap();
     let out = dir.path().join("out");
     bin()
-        .args(["evaluate", EXAMPLE_JSON, "--rules", "builtin:stock", "--rules"])
+        .args([
+            "evaluate",
+            EXAMPLE_JSON,
+            "--rules",
+            "builtin:stock",
+            "--rules",
+        ])
         .arg(dir.path())
         .arg("--out")
         .arg(&out)
@@ -240,21 +323,40 @@ fn a_rule_error_at_run_time_exits_2_but_writes_everything_else() {
         .stderr(predicates::str::contains("Rule errors:"));
     let findings = read_json(&out.join("findings_20260306_120000.json"));
     assert!(findings["summary"]["rule_errors"][0]["rule_id"] == "breaks");
-    assert!(findings["findings"].as_array().unwrap().iter().any(|f| f["rule_id"] == "console-without-mfa"));
+    assert!(findings["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["rule_id"] == "console-without-mfa"));
 }
 
 #[test]
 fn as_of_comes_from_the_flag_then_the_file_name() {
     let out = tempfile::tempdir().unwrap();
     bin()
-        .args(["evaluate", EXAMPLE_JSON, "--quiet", "--fail-on", "none", "--as-of", "2027-01-01", "--format", "json", "--out"])
+        .args([
+            "evaluate",
+            EXAMPLE_JSON,
+            "--quiet",
+            "--fail-on",
+            "none",
+            "--as-of",
+            "2027-01-01",
+            "--format",
+            "json",
+            "--out",
+        ])
         .arg(out.path())
         .assert()
         .code(3);
     let f = read_json(&out.path().join("findings_20270101_000000.json"));
     assert_eq!(f["as_of"], "2027-01-01T00:00:00Z");
     // A year later admin-user's password is no longer "recent": no critical finding.
-    assert!(!f["findings"].as_array().unwrap().iter().any(|x| x["rule_id"] == "console-without-mfa"));
+    assert!(!f["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["rule_id"] == "console-without-mfa"));
 }
 
 #[test]
@@ -269,6 +371,8 @@ fn an_input_is_never_overwritten_by_an_output() {
         .arg(&input)
         .assert()
         .code(1)
-        .stderr(predicates::str::contains("Not overwritten (it is an input)"));
+        .stderr(predicates::str::contains(
+            "Not overwritten (it is an input)",
+        ));
     assert_eq!(std::fs::read(&input).unwrap(), before);
 }

@@ -1,6 +1,8 @@
 //! Engine behaviour: the stock pack compiles; overrides; not-evaluable; rule errors isolated;
 //! sandbox limits; determinism.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
@@ -61,11 +63,17 @@ fn missing_fields_make_rules_not_evaluable_not_silent() {
     let set = RuleSet::load(&[]).unwrap();
     let compiled = set.compile(&[]).unwrap();
     let report = evaluate(
-        Arc::new(inventory_with_inactive_key(&[Field::UserTags, Field::Events])),
+        Arc::new(inventory_with_inactive_key(&[
+            Field::UserTags,
+            Field::Events,
+        ])),
         &compiled,
         &opts(),
     );
-    assert!(!report.findings.iter().any(|f| f.rule_id == "inactive-key-not-deleted"));
+    assert!(!report
+        .findings
+        .iter()
+        .any(|f| f.rule_id == "inactive-key-not-deleted"));
     let ne = report
         .not_evaluable
         .iter()
@@ -81,15 +89,29 @@ fn missing_fields_make_rules_not_evaluable_not_silent() {
     assert!(ev.whole_rule);
 
     // With tags known, the same key fires.
-    let report = evaluate(Arc::new(inventory_with_inactive_key(&[])), &compiled, &opts());
-    assert!(report.findings.iter().any(|f| f.rule_id == "inactive-key-not-deleted"));
-    assert!(report.not_evaluable.is_empty(), "{:?}", report.not_evaluable);
+    let report = evaluate(
+        Arc::new(inventory_with_inactive_key(&[])),
+        &compiled,
+        &opts(),
+    );
+    assert!(report
+        .findings
+        .iter()
+        .any(|f| f.rule_id == "inactive-key-not-deleted"));
+    assert!(
+        report.not_evaluable.is_empty(),
+        "{:?}",
+        report.not_evaluable
+    );
 }
 
 /// Writes a one-pack folder with the given rules `(id, scope, condition)`.
 fn temp_pack(rules: &[(&str, &str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    let ids: Vec<String> = rules.iter().map(|(id, _, _)| format!("  - {id}\n")).collect();
+    let ids: Vec<String> = rules
+        .iter()
+        .map(|(id, _, _)| format!("  - {id}\n"))
+        .collect();
     std::fs::write(
         dir.path().join("pack.yaml"),
         format!("pack: custom\ntitle: t\nparams:\n  n: {{type: int, default: 1, description: d}}\nrules:\n{}", ids.concat()),
@@ -128,7 +150,11 @@ fn a_failing_rule_is_reported_and_does_not_hide_others() {
     assert_eq!(report.findings.len(), 1);
     assert_eq!(report.findings[0].rule_id, "fires");
     assert_eq!(report.findings[0].message, "old-timer hit");
-    let ids: Vec<_> = report.rule_errors.iter().map(|e| e.rule_id.as_str()).collect();
+    let ids: Vec<_> = report
+        .rule_errors
+        .iter()
+        .map(|e| e.rule_id.as_str())
+        .collect();
     assert_eq!(ids, ["boom", "not-bool"]);
     assert!(report.rule_errors[1].message.contains("not a bool"));
     assert_eq!(report.rule_errors[0].record, "111111111111/old-timer");
@@ -146,8 +172,17 @@ fn hostile_conditions_end_quickly_with_an_error() {
         let dir = temp_pack(&[(id, "user", cond)]);
         let started = std::time::Instant::now();
         let report = run_pack(&dir).expect("loads");
-        assert!(started.elapsed().as_secs() < 5, "{id} took {:?}", started.elapsed());
-        assert_eq!(report.rule_errors.len(), 1, "{id}: {:?}", report.rule_errors);
+        assert!(
+            started.elapsed().as_secs() < 5,
+            "{id} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            report.rule_errors.len(),
+            1,
+            "{id}: {:?}",
+            report.rule_errors
+        );
         assert!(report.findings.is_empty());
     }
 }
@@ -163,8 +198,13 @@ fn forbidden_features_do_not_compile() {
         ("syntax", "user.name == "),
     ] {
         let dir = temp_pack(&[(id, "user", cond)]);
-        let err = run_pack(&dir).err().unwrap_or_else(|| panic!("{id} must not load"));
-        assert!(err.contains(&format!("{id}.yaml")), "{id}: error must name the file: {err}");
+        let err = run_pack(&dir)
+            .err()
+            .unwrap_or_else(|| panic!("{id} must not load"));
+        assert!(
+            err.contains(&format!("{id}.yaml")),
+            "{id}: error must name the file: {err}"
+        );
     }
 }
 
@@ -172,11 +212,21 @@ fn forbidden_features_do_not_compile() {
 fn evaluation_is_deterministic_across_runs() {
     let set = RuleSet::load(&[]).unwrap();
     let compiled = set.compile(&[]).unwrap();
-    let text = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/inventory_20260306_120000.json")).unwrap();
-    let inv = iam_audit::inventory::json::read_inventory(std::path::Path::new("x.json"), &text).unwrap();
+    let text = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/inventory_20260306_120000.json"
+    ))
+    .unwrap();
+    let inv =
+        iam_audit::inventory::json::read_inventory(std::path::Path::new("x.json"), &text).unwrap();
     let a = evaluate(Arc::new(inv.clone()), &compiled, &opts());
     let b = evaluate(Arc::new(inv), &compiled, &opts());
-    let ids = |r: &iam_audit::engine::Report| r.findings.iter().map(|f| (f.id.clone(), f.message.clone())).collect::<Vec<_>>();
+    let ids = |r: &iam_audit::engine::Report| {
+        r.findings
+            .iter()
+            .map(|f| (f.id.clone(), f.message.clone()))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(ids(&a), ids(&b));
     assert!(a.findings.len() > 20);
 }

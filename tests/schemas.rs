@@ -1,6 +1,8 @@
 //! The committed schemas match the Rust types (regenerate with `UPDATE_SCHEMAS=1 cargo test
 //! --test schemas`), and the documents we ship and write validate against them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 fn root() -> &'static Path {
@@ -50,7 +52,11 @@ fn shipped_packs_and_fixtures_validate() {
     for entry in std::fs::read_dir(&dir).expect("pack dir") {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|e| e == "yaml") {
-            let v = if path.file_name().is_some_and(|n| n == "pack.yaml") { &pack } else { &rule };
+            let v = if path.file_name().is_some_and(|n| n == "pack.yaml") {
+                &pack
+            } else {
+                &rule
+            };
             let doc = yaml_to_json(&path);
             let errors: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
             assert!(errors.is_empty(), "{}: {errors:?}", path.display());

@@ -1,6 +1,8 @@
 //! Runs every fixture of the shipped packs and checks each rule has firing and non-firing
 //! cases.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -32,11 +34,18 @@ fn stock_pack_fixtures_pass_and_cover_every_rule() {
             }
         }
     }
-    assert!(failures.is_empty(), "fixture failures:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "fixture failures:\n{}",
+        failures.join("\n")
+    );
     let uncovered: Vec<_> = coverage
         .iter()
         .filter(|(_, (fire, quiet))| *fire == 0 || *quiet == 0)
         .map(|(id, c)| format!("{id} (firing cases {}, non-firing cases {})", c.0, c.1))
         .collect();
-    assert!(uncovered.is_empty(), "rules without both kinds of fixture: {uncovered:?}");
+    assert!(
+        uncovered.is_empty(),
+        "rules without both kinds of fixture: {uncovered:?}"
+    );
 }

@@ -232,7 +232,12 @@ mod tests {
     use crate::inventory::{AccessKey, MfaDevice, MfaType, User};
     use chrono::TimeZone;
 
-    fn key(id: &str, created_days_ago: i64, used_days_ago: Option<i64>, as_of: DateTime<Utc>) -> AccessKey {
+    fn key(
+        id: &str,
+        created_days_ago: i64,
+        used_days_ago: Option<i64>,
+        as_of: DateTime<Utc>,
+    ) -> AccessKey {
         AccessKey {
             id: id.into(),
             status: KeyStatus::Active,
@@ -249,7 +254,11 @@ mod tests {
         let mut acct = Account::new("111111111111", "Production");
         let mut a = User::named("a");
         a.password.enabled = true;
-        a.mfa_devices.push(MfaDevice { serial: None, kind: MfaType::Virtual, enabled_at: None });
+        a.mfa_devices.push(MfaDevice {
+            serial: None,
+            kind: MfaType::Virtual,
+            enabled_at: None,
+        });
         a.access_keys = vec![key("K1", 30, Some(1), as_of), key("K2", 31, None, as_of)];
         let mut b = User::named("b");
         b.password.enabled = true;
@@ -265,9 +274,17 @@ mod tests {
         assert_eq!(m.mfa_coverage_pct, Some(33.33));
         assert_eq!(
             m.active_key_age,
-            AgeBuckets { d0_30: 1, d31_90: 2, d91_365: 1, d365_plus: 2 }
+            AgeBuckets {
+                d0_30: 1,
+                d31_90: 2,
+                d91_365: 1,
+                d365_plus: 2
+            }
         );
-        assert_eq!((m.outliers, m.old_recently_used, m.old_never_used), (1, 1, 1));
+        assert_eq!(
+            (m.outliers, m.old_recently_used, m.old_never_used),
+            (1, 1, 1)
+        );
         assert_eq!((m.users_with_multiple_keys, m.max_keys_per_user), (3, 2));
     }
 

@@ -80,8 +80,16 @@ pub fn tasks<'a>(findings: &'a [Finding], as_of: &DateTime<Utc>, sla: &SlaDays) 
         })
         .collect();
     out.sort_by(|a, b| {
-        (a.due, std::cmp::Reverse(a.finding.severity), a.finding.sort_key())
-            .cmp(&(b.due, std::cmp::Reverse(b.finding.severity), b.finding.sort_key()))
+        (
+            a.due,
+            std::cmp::Reverse(a.finding.severity),
+            a.finding.sort_key(),
+        )
+            .cmp(&(
+                b.due,
+                std::cmp::Reverse(b.finding.severity),
+                b.finding.sort_key(),
+            ))
     });
     for (i, t) in out.iter_mut().enumerate() {
         t.priority = i + 1;

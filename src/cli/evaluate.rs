@@ -46,11 +46,14 @@ pub struct Settings {
 pub fn parse_fail_on(s: &str) -> Result<Option<Severity>, Error> {
     match s {
         "none" => Ok(None),
-        other => Severity::parse(other).filter(|s| *s != Severity::Info).map(Some).ok_or_else(|| {
-            Error::Usage(format!(
-                "--fail-on `{other}`: expected critical, high, medium, low or none"
-            ))
-        }),
+        other => Severity::parse(other)
+            .filter(|s| *s != Severity::Info)
+            .map(Some)
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "--fail-on `{other}`: expected critical, high, medium, low or none"
+                ))
+            }),
     }
 }
 
@@ -107,7 +110,11 @@ pub fn settings(common: &CommonArgs) -> Result<Settings, Error> {
 
 /// `as_of`: `--as-of`, else the stamp in the input's file name, else the inventory's
 /// collection time, else now.
-pub fn resolve_as_of(flag: Option<&str>, args: &EvaluateArgs, inv: &Inventory) -> Result<DateTime<Utc>, Error> {
+pub fn resolve_as_of(
+    flag: Option<&str>,
+    args: &EvaluateArgs,
+    inv: &Inventory,
+) -> Result<DateTime<Utc>, Error> {
     if let Some(s) = flag {
         return parse_date_or_time(s).ok_or_else(|| {
             Error::Usage(format!(
@@ -115,7 +122,11 @@ pub fn resolve_as_of(flag: Option<&str>, args: &EvaluateArgs, inv: &Inventory) -
             ))
         });
     }
-    let name = args.input.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let name = args
+        .input
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     Ok(stamp_in_file_name(&name)
         .or(inv.collected_at)
         .unwrap_or_else(Utc::now))
@@ -148,7 +159,10 @@ pub fn execute(args: &EvaluateArgs) -> Result<Run, Error> {
         .map(|r| {
             (
                 r.rule.id.clone(),
-                r.params.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
+                r.params
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
             )
         })
         .collect();

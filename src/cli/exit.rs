@@ -43,7 +43,9 @@ pub fn report(outcome: Result<Outcome, Error>) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             if let Error::Rules(_) = e {
-                eprintln!("hint: fix the pack, or run without --rules to use the built-in stock pack");
+                eprintln!(
+                    "hint: fix the pack, or run without --rules to use the built-in stock pack"
+                );
             }
             ExitCode::from(ERROR)
         }

@@ -209,13 +209,23 @@ pub fn envelope(report: &Report, run: &RunInfo) -> FindingsV1 {
             name: "iam-audit".into(),
             version: env!("CARGO_PKG_VERSION").into(),
         },
-        as_of: report.as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        as_of: report
+            .as_of
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         source: SourceV1 {
             kind: inv.source.kind,
             files: inv.source.files.clone(),
-            unavailable: inv.unavailable.iter().map(|f| f.as_str().to_string()).collect(),
+            unavailable: inv
+                .unavailable
+                .iter()
+                .map(|f| f.as_str().to_string())
+                .collect(),
         },
-        fail_on: run.fail_on.map(|s| s.as_str()).unwrap_or("none").to_string(),
+        fail_on: run
+            .fail_on
+            .map(|s| s.as_str())
+            .unwrap_or("none")
+            .to_string(),
         accounts: AccountsV1 {
             audited,
             incomplete,

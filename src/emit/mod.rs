@@ -37,7 +37,9 @@ impl Format {
                 "sarif" | "html" | "md" => Err(format!(
                     "--format {f}: not available in this version (available: csv, json)"
                 )),
-                other => Err(format!("--format {other}: unknown format (available: csv, json)")),
+                other => Err(format!(
+                    "--format {other}: unknown format (available: csv, json)"
+                )),
             })
             .collect()
     }
@@ -57,6 +59,9 @@ pub struct OutputOptions {
     pub sla: SlaDays,
 }
 
+/// Writes the content of one output file.
+type Fill<'a> = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + 'a>;
+
 /// Writes `path` atomically: a temporary file beside it, flushed, then renamed.
 pub fn write_atomic(
     path: &Path,
@@ -66,8 +71,14 @@ pub fn write_atomic(
         path: path.to_path_buf(),
         source,
     };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let file = std::fs::File::create(&tmp)?;
@@ -103,7 +114,7 @@ pub fn write_outputs(
     })?;
     let inv = &report.inventory;
     let stamp = &opts.stamp;
-    let mut jobs: Vec<(String, Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + '_>)> = Vec::new();
+    let mut jobs: Vec<(String, Fill<'_>)> = Vec::new();
     if opts.formats.contains(&Format::Csv) {
         let keys_only = opts.stock_keys_only;
         jobs.push((

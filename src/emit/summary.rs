@@ -29,12 +29,23 @@ pub fn render(f: &FindingsV1, written: &[PathBuf], skipped: &[PathBuf]) -> Strin
         .max()
         .unwrap_or(4)
         .max(4);
-    let _ = writeln!(s, "\n  {:<width$}  {:<8}  {:>8}", "rule", "severity", "findings");
+    let _ = writeln!(
+        s,
+        "\n  {:<width$}  {:<8}  {:>8}",
+        "rule", "severity", "findings"
+    );
     let _ = writeln!(s, "  {:-<width$}  {:-<8}  {:->8}", "", "", "");
     let mut rules = f.summary.rules.clone();
-    rules.sort_by(|a, b| (std::cmp::Reverse(a.severity), &a.rule_id).cmp(&(std::cmp::Reverse(b.severity), &b.rule_id)));
+    rules.sort_by(|a, b| {
+        (std::cmp::Reverse(a.severity), &a.rule_id)
+            .cmp(&(std::cmp::Reverse(b.severity), &b.rule_id))
+    });
     for r in &rules {
-        let not_eval = f.summary.not_evaluable.iter().find(|n| n.rule_id == r.rule_id);
+        let not_eval = f
+            .summary
+            .not_evaluable
+            .iter()
+            .find(|n| n.rule_id == r.rule_id);
         let note = match not_eval {
             Some(n) if n.whole_rule => "  (not evaluable)".to_string(),
             Some(n) => format!("  ({} not evaluable)", n.records),
@@ -69,7 +80,10 @@ pub fn render(f: &FindingsV1, written: &[PathBuf], skipped: &[PathBuf]) -> Strin
         );
     }
     if !f.summary.not_evaluable.is_empty() {
-        let _ = writeln!(s, "\nNot evaluable (the input lacks a field these rules need):");
+        let _ = writeln!(
+            s,
+            "\nNot evaluable (the input lacks a field these rules need):"
+        );
         for n in &f.summary.not_evaluable {
             let what = if n.whole_rule {
                 "the whole rule".to_string()
@@ -99,7 +113,11 @@ pub fn render(f: &FindingsV1, written: &[PathBuf], skipped: &[PathBuf]) -> Strin
     if !f.summary.rule_errors.is_empty() {
         let _ = writeln!(s, "\nRule errors:");
         for e in &f.summary.rule_errors {
-            let more = if e.more > 0 { format!(" (and {} more)", e.more) } else { String::new() };
+            let more = if e.more > 0 {
+                format!(" (and {} more)", e.more)
+            } else {
+                String::new()
+            };
             let _ = writeln!(s, "  {} on {}: {}{more}", e.rule_id, e.record, e.message);
         }
     }

@@ -9,7 +9,8 @@ use crate::inventory::{Inventory, INVENTORY_SCHEMA_VERSION};
 pub fn read_inventory(path: &Path, bytes: &[u8]) -> Result<Inventory, InputError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        InputError::new(path, format!("not valid JSON: {e}")).at(e.line() as u64, Some(e.column() as u64))
+        InputError::new(path, format!("not valid JSON: {e}"))
+            .at(e.line() as u64, Some(e.column() as u64))
     })?;
     match value.get("schema_version").and_then(|v| v.as_u64()) {
         Some(v) if v == u64::from(INVENTORY_SCHEMA_VERSION) => {}
@@ -29,7 +30,8 @@ pub fn read_inventory(path: &Path, bytes: &[u8]) -> Result<Inventory, InputError
         }
     }
     let mut inv: Inventory = serde_json::from_slice(bytes).map_err(|e| {
-        InputError::new(path, format!("invalid inventory: {e}")).at(e.line() as u64, Some(e.column() as u64))
+        InputError::new(path, format!("invalid inventory: {e}"))
+            .at(e.line() as u64, Some(e.column() as u64))
     })?;
     inv.normalize();
     Ok(inv)

@@ -23,10 +23,16 @@ fn file_name(path: &Path) -> String {
 
 /// Reads an evaluation input: an inventory JSON, or a stock report CSV with optional events
 /// and root CSVs. The kind is told by the content (a JSON object) or the `.json` extension.
-pub fn load(path: &Path, events: Option<&Path>, root: Option<&Path>) -> Result<Inventory, InputError> {
+pub fn load(
+    path: &Path,
+    events: Option<&Path>,
+    root: Option<&Path>,
+) -> Result<Inventory, InputError> {
     let bytes = read_file(path)?;
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
         || body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     if is_json {
         if let Some(extra) = events.or(root) {

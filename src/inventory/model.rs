@@ -60,7 +60,9 @@ pub enum SourceKind {
 }
 
 /// A field that some sources cannot provide.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum Field {
     #[serde(rename = "user.id")]
     UserId,
@@ -188,7 +190,9 @@ pub struct CollectionError {
     pub message: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum DataSource {
     /// Role assumption into the account.
@@ -268,7 +272,9 @@ pub struct MfaDevice {
     pub enabled_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum MfaType {
     /// A virtual (TOTP app) device.
@@ -311,7 +317,9 @@ pub struct AccessKey {
     pub last_used_region: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub enum KeyStatus {
     Active,
     Inactive,
@@ -392,9 +400,10 @@ impl Inventory {
         self.accounts.sort_by(|a, b| a.id.cmp(&b.id));
         for account in &mut self.accounts {
             account.users.sort_by(|a, b| a.name.cmp(&b.name));
-            account.collection.errors.sort_by(|a, b| {
-                (a.source, &a.message).cmp(&(b.source, &b.message))
-            });
+            account
+                .collection
+                .errors
+                .sort_by(|a, b| (a.source, &a.message).cmp(&(b.source, &b.message)));
             for user in &mut account.users {
                 user.access_keys
                     .sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
@@ -450,12 +459,15 @@ impl User {
 
     /// The strongest MFA type the user has, if any (hardware and FIDO over virtual).
     pub fn strongest_mfa(&self) -> Option<MfaType> {
-        self.mfa_devices.iter().map(|d| d.kind).min_by_key(|k| match k {
-            MfaType::Fido => 0,
-            MfaType::Hardware => 1,
-            MfaType::Virtual => 2,
-            MfaType::Unknown => 3,
-        })
+        self.mfa_devices
+            .iter()
+            .map(|d| d.kind)
+            .min_by_key(|k| match k {
+                MfaType::Fido => 0,
+                MfaType::Hardware => 1,
+                MfaType::Virtual => 2,
+                MfaType::Unknown => 3,
+            })
     }
 }
 

@@ -65,10 +65,13 @@ pub fn stamp_in_file_name(name: &str) -> Option<DateTime<Utc>> {
     // Take the last stamp in the name, so a directory-like prefix never wins.
     (0..=b.len() - 15).rev().find_map(|i| {
         let w = &b[i..i + 15];
-        let shape = w
-            .iter()
-            .enumerate()
-            .all(|(j, c)| if j == 8 { *c == b'_' } else { c.is_ascii_digit() });
+        let shape = w.iter().enumerate().all(|(j, c)| {
+            if j == 8 {
+                *c == b'_'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
         let bounded = (i == 0 || !b[i - 1].is_ascii_digit())
             && (i + 15 == b.len() || !b[i + 15].is_ascii_digit());
         if !(shape && bounded) {
@@ -106,7 +109,13 @@ mod tests {
         let frac = parse_time("2026-03-01 14:23:45.250000+00:00").unwrap();
         assert_eq!(format_stock(&frac), "2026-03-01 14:23:45");
         assert_eq!(frac.timestamp_subsec_millis(), 250);
-        for bad in ["", "Nunca", "2026-13-01 00:00:00", "2026-03-01", "01/03/2026 14:23:45"] {
+        for bad in [
+            "",
+            "Nunca",
+            "2026-13-01 00:00:00",
+            "2026-03-01",
+            "01/03/2026 14:23:45",
+        ] {
             assert_eq!(parse_time(bad), None, "{bad}");
         }
     }

@@ -121,7 +121,11 @@ pub fn run_file(path: &Path, pack: &Pack) -> Result<Vec<CaseResult>, String> {
                         classifier: Classifier::default(),
                     },
                 );
-                let found: Vec<_> = report.findings.iter().filter(|f| f.rule_id == rule.id).collect();
+                let found: Vec<_> = report
+                    .findings
+                    .iter()
+                    .filter(|f| f.rule_id == rule.id)
+                    .collect();
                 let not_eval = report.not_evaluable.iter().any(|n| n.rule_id == rule.id);
                 if let Some(e) = report.rule_errors.first() {
                     Some(format!("rule error on {}: {}", e.record, e.message))
@@ -136,7 +140,10 @@ pub fn run_file(path: &Path, pack: &Pack) -> Result<Vec<CaseResult>, String> {
                             let mut problems = Vec::new();
                             if let Some(n) = case.count {
                                 if n != found.len() {
-                                    problems.push(format!("expected {n} finding(s), got {}", found.len()));
+                                    problems.push(format!(
+                                        "expected {n} finding(s), got {}",
+                                        found.len()
+                                    ));
                                 }
                             }
                             if let Some(want) = &case.subjects {
@@ -155,7 +162,9 @@ pub fn run_file(path: &Path, pack: &Pack) -> Result<Vec<CaseResult>, String> {
                                     .collect();
                                 got.sort();
                                 if got != want {
-                                    problems.push(format!("expected findings about {want:?}, got {got:?}"));
+                                    problems.push(format!(
+                                        "expected findings about {want:?}, got {got:?}"
+                                    ));
                                 }
                             }
                             (!problems.is_empty()).then(|| problems.join("; "))

@@ -1,5 +1,6 @@
 //! Rule packs: loading, validation, params, compilation into the sandboxed Rhai engine.
 
+pub mod docs;
 pub mod fixtures;
 pub mod pack;
 pub mod params;
@@ -32,7 +33,11 @@ pub fn builtin_pack(name: &str) -> Result<Pack, Vec<String>> {
     let Some((name, files)) = BUILTIN_PACKS.iter().find(|(n, _)| *n == name) else {
         return Err(vec![format!(
             "builtin:{name}: no such built-in pack (built-in: {})",
-            BUILTIN_PACKS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            BUILTIN_PACKS
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
         )]);
     };
     let mut pack = load_pack(&EmbeddedFiles { name, files })?;
@@ -50,7 +55,11 @@ impl RuleSet {
     /// pack. Reports every problem of every pack at once.
     pub fn load(specs: &[String]) -> Result<RuleSet, Error> {
         let default = [DEFAULT_PACK.to_string()];
-        let specs = if specs.is_empty() { &default[..] } else { specs };
+        let specs = if specs.is_empty() {
+            &default[..]
+        } else {
+            specs
+        };
         let mut packs = Vec::new();
         let mut problems = Vec::new();
         for spec in specs {
@@ -90,7 +99,9 @@ impl RuleSet {
 
     /// Every rule of every pack, in load order.
     pub fn rules(&self) -> impl Iterator<Item = (&Pack, &Rule)> {
-        self.packs.iter().flat_map(|p| p.rules.iter().map(move |r| (p, r)))
+        self.packs
+            .iter()
+            .flat_map(|p| p.rules.iter().map(move |r| (p, r)))
     }
 
     /// The effective params of every rule after overrides (later overrides win; a rule-level
@@ -142,7 +153,12 @@ impl RuleSet {
                     match o.typed(decl.ty) {
                         Ok(v) => value = v,
                         Err(e) => {
-                            let msg = format!("{}: param `{}` ({}): {e}", o.origin, o.name, decl.ty.as_str());
+                            let msg = format!(
+                                "{}: param `{}` ({}): {e}",
+                                o.origin,
+                                o.name,
+                                decl.ty.as_str()
+                            );
                             if !problems.contains(&msg) {
                                 problems.push(msg);
                             }

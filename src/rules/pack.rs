@@ -188,7 +188,8 @@ pub fn yaml_error(display: &str, e: &serde_saphyr::Error) -> String {
 
 fn is_slug(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
         && !s.contains("--")
@@ -308,7 +309,9 @@ fn validate_rule(
     let condition_line = r.condition.referenced.line().max(1);
     let condition = r.condition.value;
     if condition.trim().is_empty() {
-        problems.push(format!("{display}:{condition_line}: `condition` must not be empty"));
+        problems.push(format!(
+            "{display}:{condition_line}: `condition` must not be empty"
+        ));
     }
     for name in crate::rules::script::param_refs(&condition)
         .into_iter()

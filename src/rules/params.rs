@@ -130,7 +130,9 @@ impl ParamValue {
                 let sources = texts(v)?;
                 let compiled = sources
                     .iter()
-                    .map(|s| Regex::new(s).map_err(|e| format!("bad regular expression `{s}`: {e}")))
+                    .map(|s| {
+                        Regex::new(s).map_err(|e| format!("bad regular expression `{s}`: {e}"))
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(ParamValue::Regexes(Patterns(Arc::new(compiled))))
             }
@@ -166,7 +168,11 @@ impl ParamValue {
                 } else if t.is_empty() {
                     Value::Array(Vec::new())
                 } else {
-                    Value::Array(t.split(',').map(|s| Value::String(s.trim().into())).collect())
+                    Value::Array(
+                        t.split(',')
+                            .map(|s| Value::String(s.trim().into()))
+                            .collect(),
+                    )
                 }
             }
         };

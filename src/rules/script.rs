@@ -14,15 +14,18 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use regex::Regex;
 use rhai::packages::{
-    ArithmeticPackage, BasicArrayPackage, BasicIteratorPackage, BasicMapPackage,
-    BasicMathPackage, BasicStringPackage, LogicPackage, MoreStringPackage, Package,
+    ArithmeticPackage, BasicArrayPackage, BasicIteratorPackage, BasicMapPackage, BasicMathPackage,
+    BasicStringPackage, LogicPackage, MoreStringPackage, Package,
 };
-use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, OptimizationLevel, Position, Scope, AST};
+use rhai::{
+    Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, OptimizationLevel, Position,
+    Scope, AST,
+};
 
 use crate::analysis::metrics::{Classifier, Metrics};
 use crate::finding::Scope as RuleScope;
 use crate::inventory::time::{age_days, format_stock};
-use crate::inventory::{Account, AccessKey, Event, Field, Inventory, KeyStatus, User};
+use crate::inventory::{AccessKey, Account, Event, Field, Inventory, KeyStatus, User};
 use crate::rules::pack::Rule;
 use crate::rules::params::{EffectiveParams, ParamValue, Patterns};
 
@@ -190,7 +193,8 @@ fn need(ctx: &EvalCtx, field: Field) -> RhaiResult<()> {
 }
 
 fn opt_time(t: Option<&DateTime<Utc>>) -> Dynamic {
-    t.map(|t| Dynamic::from(format_stock(t))).unwrap_or(Dynamic::UNIT)
+    t.map(|t| Dynamic::from(format_stock(t)))
+        .unwrap_or(Dynamic::UNIT)
 }
 
 fn opt_days(ctx: &EvalCtx, t: Option<&DateTime<Utc>>) -> Dynamic {
@@ -218,9 +222,15 @@ pub const KEY_FIELDS: &[(&str, &str)] = &[
     ("created_date", "creation date, `YYYY-MM-DD` UTC"),
     ("age_days", "days since creation (fractional)"),
     ("last_used", "time of last use, `()` when never used"),
-    ("days_since_used", "days since last use, `()` when never used"),
+    (
+        "days_since_used",
+        "days since last use, `()` when never used",
+    ),
     ("never_used", "the key was never used"),
-    ("service", "service of last use (e.g. `s3`), `()` when unknown"),
+    (
+        "service",
+        "service of last use (e.g. `s3`), `()` when unknown",
+    ),
     ("region", "region of last use, `()` when unknown"),
     ("user", "the key's user"),
     ("account", "the key's account"),
@@ -234,13 +244,28 @@ pub const USER_FIELDS: &[(&str, &str)] = &[
     ("age_days", "days since the user was created"),
     ("tags", "tags as a map"),
     ("password_enabled", "the user has a console password"),
-    ("password_last_used", "last console sign-in, `()` when never"),
-    ("days_since_password_used", "days since last console sign-in, `()` when never"),
+    (
+        "password_last_used",
+        "last console sign-in, `()` when never",
+    ),
+    (
+        "days_since_password_used",
+        "days since last console sign-in, `()` when never",
+    ),
     ("password_never_used", "a password that was never used"),
-    ("password_last_changed", "last password change, `()` when unknown"),
-    ("password_age_days", "days since the password was last changed"),
+    (
+        "password_last_changed",
+        "last password change, `()` when unknown",
+    ),
+    (
+        "password_age_days",
+        "days since the password was last changed",
+    ),
     ("has_mfa", "at least one MFA device"),
-    ("mfa_type", "strongest MFA type: `fido`, `hardware`, `virtual`, `unknown` or `none`"),
+    (
+        "mfa_type",
+        "strongest MFA type: `fido`, `hardware`, `virtual`, `unknown` or `none`",
+    ),
     ("mfa_count", "number of MFA devices"),
     ("keys", "access keys (array)"),
     ("key_count", "number of access keys"),
@@ -253,7 +278,10 @@ pub const USER_FIELDS: &[(&str, &str)] = &[
 pub const ACCOUNT_FIELDS: &[(&str, &str)] = &[
     ("id", "account id"),
     ("name", "account name"),
-    ("production", "a production account (name or Environment tag)"),
+    (
+        "production",
+        "a production account (name or Environment tag)",
+    ),
     ("ou_path", "OU names from the root (array)"),
     ("tags", "Organizations tags as a map"),
     ("users", "IAM users (array)"),
@@ -261,16 +289,28 @@ pub const ACCOUNT_FIELDS: &[(&str, &str)] = &[
     ("user_count", "number of users"),
     ("console_users", "users with a console password"),
     ("mfa_users", "console users with MFA"),
-    ("mfa_coverage", "MFA coverage of console users in percent, `()` when none"),
+    (
+        "mfa_coverage",
+        "MFA coverage of console users in percent, `()` when none",
+    ),
     ("active_keys", "number of Active keys"),
     ("collection_complete", "every data source was collected"),
     ("collection_status", "`complete`, `partial` or `failed`"),
     ("collection_errors", "what could not be collected, as text"),
     ("root_mfa_enabled", "the root user has MFA"),
-    ("root_hardware_mfa", "the root user's MFA is a hardware device, `()` when unknown"),
+    (
+        "root_hardware_mfa",
+        "the root user's MFA is a hardware device, `()` when unknown",
+    ),
     ("root_access_key_present", "the root user has an access key"),
-    ("root_last_login", "last root console sign-in, `()` when never"),
-    ("root_days_since_login", "days since the last root console sign-in, `()` when never"),
+    (
+        "root_last_login",
+        "last root console sign-in, `()` when never",
+    ),
+    (
+        "root_days_since_login",
+        "days since the last root console sign-in, `()` when never",
+    ),
 ];
 
 pub const EVENT_FIELDS: &[(&str, &str)] = &[
@@ -284,9 +324,15 @@ pub const EVENT_FIELDS: &[(&str, &str)] = &[
 ];
 
 /// The variables of a scope and the record type each has.
-pub fn scope_variables(scope: RuleScope) -> &'static [(&'static str, &'static [(&'static str, &'static str)])] {
+pub fn scope_variables(
+    scope: RuleScope,
+) -> &'static [(&'static str, &'static [(&'static str, &'static str)])] {
     match scope {
-        RuleScope::Key => &[("key", KEY_FIELDS), ("user", USER_FIELDS), ("account", ACCOUNT_FIELDS)],
+        RuleScope::Key => &[
+            ("key", KEY_FIELDS),
+            ("user", USER_FIELDS),
+            ("account", ACCOUNT_FIELDS),
+        ],
         RuleScope::User => &[("user", USER_FIELDS), ("account", ACCOUNT_FIELDS)],
         RuleScope::Username => &[("name", &[]), ("users", &[])],
         RuleScope::Account => &[("account", ACCOUNT_FIELDS)],
@@ -373,14 +419,20 @@ fn register_types(engine: &mut Engine) {
     engine.register_type_with_name::<KeyRec>("Key");
     engine
         .register_get("id", |r: &mut KeyRec| r.key().id.clone())
-        .register_get("status", |r: &mut KeyRec| r.key().status.as_str().to_string())
-        .register_get("is_active", |r: &mut KeyRec| r.key().status == KeyStatus::Active)
+        .register_get("status", |r: &mut KeyRec| {
+            r.key().status.as_str().to_string()
+        })
+        .register_get("is_active", |r: &mut KeyRec| {
+            r.key().status == KeyStatus::Active
+        })
         .register_get("created", |r: &mut KeyRec| format_stock(&r.key().created))
         .register_get("created_date", |r: &mut KeyRec| {
             r.key().created.format("%Y-%m-%d").to_string()
         })
         .register_get("age_days", |r: &mut KeyRec| r.ctx.days(&r.key().created))
-        .register_get("last_used", |r: &mut KeyRec| opt_time(r.key().last_used.as_ref()))
+        .register_get("last_used", |r: &mut KeyRec| {
+            opt_time(r.key().last_used.as_ref())
+        })
         .register_get("days_since_used", |r: &mut KeyRec| {
             opt_days(&r.ctx, r.key().last_used.as_ref())
         })
@@ -388,7 +440,9 @@ fn register_types(engine: &mut Engine) {
         .register_get("service", |r: &mut KeyRec| {
             opt_str(r.key().last_used_service.as_ref())
         })
-        .register_get("region", |r: &mut KeyRec| opt_str(r.key().last_used_region.as_ref()))
+        .register_get("region", |r: &mut KeyRec| {
+            opt_str(r.key().last_used_region.as_ref())
+        })
         .register_get("user", |r: &mut KeyRec| r.user_rec())
         .register_get("account", |r: &mut KeyRec| AccountRec {
             ctx: r.ctx.clone(),
@@ -419,7 +473,9 @@ fn register_types(engine: &mut Engine) {
             need(&r.ctx, Field::UserTags)?;
             Ok(tags_map(&r.user().tags))
         })
-        .register_get("password_enabled", |r: &mut UserRec| r.user().password.enabled)
+        .register_get("password_enabled", |r: &mut UserRec| {
+            r.user().password.enabled
+        })
         .register_get("password_last_used", |r: &mut UserRec| {
             opt_time(r.user().password.last_used.as_ref())
         })
@@ -430,15 +486,23 @@ fn register_types(engine: &mut Engine) {
             let p = &r.user().password;
             p.enabled && p.last_used.is_none()
         })
-        .register_get("password_last_changed", |r: &mut UserRec| -> RhaiResult<Dynamic> {
-            need(&r.ctx, Field::PasswordLastChanged)?;
-            Ok(opt_time(r.user().password.last_changed.as_ref()))
+        .register_get(
+            "password_last_changed",
+            |r: &mut UserRec| -> RhaiResult<Dynamic> {
+                need(&r.ctx, Field::PasswordLastChanged)?;
+                Ok(opt_time(r.user().password.last_changed.as_ref()))
+            },
+        )
+        .register_get(
+            "password_age_days",
+            |r: &mut UserRec| -> RhaiResult<Dynamic> {
+                need(&r.ctx, Field::PasswordLastChanged)?;
+                Ok(opt_days(&r.ctx, r.user().password.last_changed.as_ref()))
+            },
+        )
+        .register_get("has_mfa", |r: &mut UserRec| {
+            !r.user().mfa_devices.is_empty()
         })
-        .register_get("password_age_days", |r: &mut UserRec| -> RhaiResult<Dynamic> {
-            need(&r.ctx, Field::PasswordLastChanged)?;
-            Ok(opt_days(&r.ctx, r.user().password.last_changed.as_ref()))
-        })
-        .register_get("has_mfa", |r: &mut UserRec| !r.user().mfa_devices.is_empty())
         .register_get("mfa_type", |r: &mut UserRec| {
             r.user()
                 .strongest_mfa()
@@ -446,9 +510,13 @@ fn register_types(engine: &mut Engine) {
                 .unwrap_or("none")
                 .to_string()
         })
-        .register_get("mfa_count", |r: &mut UserRec| r.user().mfa_devices.len() as i64)
+        .register_get("mfa_count", |r: &mut UserRec| {
+            r.user().mfa_devices.len() as i64
+        })
         .register_get("keys", |r: &mut UserRec| r.keys())
-        .register_get("key_count", |r: &mut UserRec| r.user().access_keys.len() as i64)
+        .register_get("key_count", |r: &mut UserRec| {
+            r.user().access_keys.len() as i64
+        })
         .register_get("active_keys", |r: &mut UserRec| {
             r.user()
                 .access_keys
@@ -473,10 +541,16 @@ fn register_types(engine: &mut Engine) {
     engine
         .register_get("id", |r: &mut AccountRec| r.account().id.clone())
         .register_get("name", |r: &mut AccountRec| r.account().name.clone())
-        .register_get("production", |r: &mut AccountRec| r.ctx.production[r.a as usize])
+        .register_get("production", |r: &mut AccountRec| {
+            r.ctx.production[r.a as usize]
+        })
         .register_get("ou_path", |r: &mut AccountRec| -> RhaiResult<Array> {
             need(&r.ctx, Field::AccountOuPath)?;
-            Ok(r.account().ou_path.iter().map(|s| Dynamic::from(s.clone())).collect())
+            Ok(r.account()
+                .ou_path
+                .iter()
+                .map(|s| Dynamic::from(s.clone()))
+                .collect())
         })
         .register_get("tags", |r: &mut AccountRec| -> RhaiResult<Map> {
             need(&r.ctx, Field::AccountTags)?;
@@ -492,79 +566,129 @@ fn register_types(engine: &mut Engine) {
             }
             out
         })
-        .register_get("user_count", |r: &mut AccountRec| r.account().users.len() as i64)
-        .register_get("console_users", |r: &mut AccountRec| r.metrics().console_users as i64)
-        .register_get("mfa_users", |r: &mut AccountRec| r.metrics().mfa_users as i64)
+        .register_get("user_count", |r: &mut AccountRec| {
+            r.account().users.len() as i64
+        })
+        .register_get("console_users", |r: &mut AccountRec| {
+            r.metrics().console_users as i64
+        })
+        .register_get("mfa_users", |r: &mut AccountRec| {
+            r.metrics().mfa_users as i64
+        })
         .register_get("mfa_coverage", |r: &mut AccountRec| {
             r.metrics()
                 .mfa_coverage_pct
                 .map(Dynamic::from_float)
                 .unwrap_or(Dynamic::UNIT)
         })
-        .register_get("active_keys", |r: &mut AccountRec| r.metrics().active_keys as i64)
-        .register_get("collection_complete", |r: &mut AccountRec| -> RhaiResult<bool> {
-            need(&r.ctx, Field::AccountCollection)?;
-            Ok(r.account().collection.status == crate::inventory::CollectionStatus::Complete)
+        .register_get("active_keys", |r: &mut AccountRec| {
+            r.metrics().active_keys as i64
         })
-        .register_get("collection_status", |r: &mut AccountRec| -> RhaiResult<String> {
-            need(&r.ctx, Field::AccountCollection)?;
-            Ok(match r.account().collection.status {
-                crate::inventory::CollectionStatus::Complete => "complete",
-                crate::inventory::CollectionStatus::Partial => "partial",
-                crate::inventory::CollectionStatus::Failed => "failed",
-            }
-            .to_string())
-        })
-        .register_get("collection_errors", |r: &mut AccountRec| -> RhaiResult<String> {
-            need(&r.ctx, Field::AccountCollection)?;
-            Ok(r.account()
-                .collection
-                .errors
-                .iter()
-                .map(|e| format!("{}: {}", e.source.as_str(), e.message))
-                .collect::<Vec<_>>()
-                .join("; "))
-        })
-        .register_get("root_mfa_enabled", |r: &mut AccountRec| -> RhaiResult<Dynamic> {
-            need(&r.ctx, Field::Root)?;
-            Ok(r.account().root.as_ref().map(|x| Dynamic::from(x.mfa_enabled)).unwrap_or(Dynamic::UNIT))
-        })
-        .register_get("root_hardware_mfa", |r: &mut AccountRec| -> RhaiResult<Dynamic> {
-            need(&r.ctx, Field::Root)?;
-            Ok(r.account()
-                .root
-                .as_ref()
-                .and_then(|x| x.hardware_mfa)
-                .map(Dynamic::from)
-                .unwrap_or(Dynamic::UNIT))
-        })
-        .register_get("root_access_key_present", |r: &mut AccountRec| -> RhaiResult<Dynamic> {
-            need(&r.ctx, Field::Root)?;
-            Ok(r.account()
-                .root
-                .as_ref()
-                .map(|x| Dynamic::from(x.access_key_present))
-                .unwrap_or(Dynamic::UNIT))
-        })
-        .register_get("root_last_login", |r: &mut AccountRec| -> RhaiResult<Dynamic> {
-            need(&r.ctx, Field::Root)?;
-            Ok(opt_time(r.account().root.as_ref().and_then(|x| x.last_console_login.as_ref())))
-        })
-        .register_get("root_days_since_login", |r: &mut AccountRec| -> RhaiResult<Dynamic> {
-            need(&r.ctx, Field::Root)?;
-            Ok(opt_days(
-                &r.ctx,
-                r.account().root.as_ref().and_then(|x| x.last_console_login.as_ref()),
-            ))
-        });
-    engine.register_fn("has_tag", |r: &mut AccountRec, k: &str| -> RhaiResult<bool> {
-        need(&r.ctx, Field::AccountTags)?;
-        Ok(r.account().tags.contains_key(k))
-    });
-    engine.register_fn("tag", |r: &mut AccountRec, k: &str| -> RhaiResult<Dynamic> {
-        need(&r.ctx, Field::AccountTags)?;
-        Ok(opt_str(r.account().tags.get(k)))
-    });
+        .register_get(
+            "collection_complete",
+            |r: &mut AccountRec| -> RhaiResult<bool> {
+                need(&r.ctx, Field::AccountCollection)?;
+                Ok(r.account().collection.status == crate::inventory::CollectionStatus::Complete)
+            },
+        )
+        .register_get(
+            "collection_status",
+            |r: &mut AccountRec| -> RhaiResult<String> {
+                need(&r.ctx, Field::AccountCollection)?;
+                Ok(match r.account().collection.status {
+                    crate::inventory::CollectionStatus::Complete => "complete",
+                    crate::inventory::CollectionStatus::Partial => "partial",
+                    crate::inventory::CollectionStatus::Failed => "failed",
+                }
+                .to_string())
+            },
+        )
+        .register_get(
+            "collection_errors",
+            |r: &mut AccountRec| -> RhaiResult<String> {
+                need(&r.ctx, Field::AccountCollection)?;
+                Ok(r.account()
+                    .collection
+                    .errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.source.as_str(), e.message))
+                    .collect::<Vec<_>>()
+                    .join("; "))
+            },
+        )
+        .register_get(
+            "root_mfa_enabled",
+            |r: &mut AccountRec| -> RhaiResult<Dynamic> {
+                need(&r.ctx, Field::Root)?;
+                Ok(r.account()
+                    .root
+                    .as_ref()
+                    .map(|x| Dynamic::from(x.mfa_enabled))
+                    .unwrap_or(Dynamic::UNIT))
+            },
+        )
+        .register_get(
+            "root_hardware_mfa",
+            |r: &mut AccountRec| -> RhaiResult<Dynamic> {
+                need(&r.ctx, Field::Root)?;
+                Ok(r.account()
+                    .root
+                    .as_ref()
+                    .and_then(|x| x.hardware_mfa)
+                    .map(Dynamic::from)
+                    .unwrap_or(Dynamic::UNIT))
+            },
+        )
+        .register_get(
+            "root_access_key_present",
+            |r: &mut AccountRec| -> RhaiResult<Dynamic> {
+                need(&r.ctx, Field::Root)?;
+                Ok(r.account()
+                    .root
+                    .as_ref()
+                    .map(|x| Dynamic::from(x.access_key_present))
+                    .unwrap_or(Dynamic::UNIT))
+            },
+        )
+        .register_get(
+            "root_last_login",
+            |r: &mut AccountRec| -> RhaiResult<Dynamic> {
+                need(&r.ctx, Field::Root)?;
+                Ok(opt_time(
+                    r.account()
+                        .root
+                        .as_ref()
+                        .and_then(|x| x.last_console_login.as_ref()),
+                ))
+            },
+        )
+        .register_get(
+            "root_days_since_login",
+            |r: &mut AccountRec| -> RhaiResult<Dynamic> {
+                need(&r.ctx, Field::Root)?;
+                Ok(opt_days(
+                    &r.ctx,
+                    r.account()
+                        .root
+                        .as_ref()
+                        .and_then(|x| x.last_console_login.as_ref()),
+                ))
+            },
+        );
+    engine.register_fn(
+        "has_tag",
+        |r: &mut AccountRec, k: &str| -> RhaiResult<bool> {
+            need(&r.ctx, Field::AccountTags)?;
+            Ok(r.account().tags.contains_key(k))
+        },
+    );
+    engine.register_fn(
+        "tag",
+        |r: &mut AccountRec, k: &str| -> RhaiResult<Dynamic> {
+            need(&r.ctx, Field::AccountTags)?;
+            Ok(opt_str(r.account().tags.get(k)))
+        },
+    );
 
     // --- event ---
     engine.register_type_with_name::<EventRec>("Event");
@@ -572,8 +696,12 @@ fn register_types(engine: &mut Engine) {
         .register_get("time", |r: &mut EventRec| format_stock(&r.event().time))
         .register_get("name", |r: &mut EventRec| r.event().name.clone())
         .register_get("actor", |r: &mut EventRec| r.event().actor.clone())
-        .register_get("account_id", |r: &mut EventRec| r.event().account_id.clone())
-        .register_get("account_name", |r: &mut EventRec| r.event().account_name.clone())
+        .register_get("account_id", |r: &mut EventRec| {
+            r.event().account_id.clone()
+        })
+        .register_get("account_name", |r: &mut EventRec| {
+            r.event().account_name.clone()
+        })
         .register_get("resources", |r: &mut EventRec| {
             r.event()
                 .resources
@@ -717,7 +845,11 @@ pub fn check_fields(rule: &Rule) -> Vec<String> {
                     rule.condition_line,
                     f.as_str(),
                     rule.scope,
-                    fields.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                    fields
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
         }
@@ -726,7 +858,11 @@ pub fn check_fields(rule: &Rule) -> Vec<String> {
 }
 
 /// Compiles one rule with its effective params. Errors name the rule file and position.
-pub fn compile_rule(engine: &Engine, rule: Arc<Rule>, params: EffectiveParams) -> Result<CompiledRule, Vec<String>> {
+pub fn compile_rule(
+    engine: &Engine,
+    rule: Arc<Rule>,
+    params: EffectiveParams,
+) -> Result<CompiledRule, Vec<String>> {
     let p = ParamsRec(Arc::new(
         params
             .iter()
