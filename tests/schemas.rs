@@ -78,3 +78,36 @@ fn shipped_packs_and_fixtures_validate() {
     }
     assert!(checked >= 21, "checked only {checked} files");
 }
+
+#[test]
+fn written_findings_and_inventory_validate_against_their_schemas() {
+    use clap::Parser;
+    let out = tempfile::tempdir().unwrap();
+    let cli = iam_audit::cli::Cli::parse_from([
+        "iam-audit",
+        "evaluate",
+        root().join("examples/inventory_20260306_120000.json").to_str().unwrap(),
+        "--config",
+        root().join("examples/iam-audit.yaml").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let iam_audit::cli::Command::Evaluate(args) = cli.command;
+    let run = iam_audit::cli::evaluate::execute(&args).expect("evaluate");
+    assert!(run.findings.findings.len() > 20);
+    for (file, schema) in [
+        ("findings_20260306_120000.json", "findings.schema.json"),
+        ("inventory_20260306_120000.json", "inventory.schema.json"),
+    ] {
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.path().join(file)).unwrap()).unwrap();
+        let errors: Vec<String> = validator(schema).iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(errors.is_empty(), "{file}: {errors:?}");
+    }
+    // The shipped example inventory validates too, and a broken one does not.
+    let example = yaml_to_json(&root().join("examples/inventory_20260306_120000.json"));
+    assert!(validator("inventory.schema.json").is_valid(&example));
+    let mut broken = example.clone();
+    broken["accounts"][0]["users"][0]["access_keys"][0]["status"] = "Enabled".into();
+    assert!(!validator("inventory.schema.json").is_valid(&broken));
+}
