@@ -1,33 +1,1137 @@
-//! TEMPORARY STUB (being replaced by the real module).
-use crate::error::InputError;
-use crate::inventory::Inventory;
+//! The three stock CSV reports of the original tool, read and written exactly as the seed
+//! describes them (SPEC §2):
+//!
+//! - the main report (`iam_audit_report_<stamp>.csv`, [`REPORT_HEADER`]): one row per access
+//!   key, plus one `N/A` row per user without keys unless [`WriteOptions::keys_only`];
+//! - the CloudTrail events (`cloudtrail_events_<stamp>.csv`, [`EVENTS_HEADER`]);
+//! - the root report (`root_audit_report_<stamp>.csv`, [`ROOT_HEADER`]).
+//!
+//! Writers produce one canonical form: UTC times `YYYY-MM-DD HH:MM:SS`, `\n` line endings,
+//! quotes only where needed, cells trimmed and neutralised against spreadsheet formulas
+//! ([`neutralize`]), rows in a fixed order. Readers accept that form — reading a file a writer
+//! wrote and writing it again gives the same bytes — plus what the original Python tool wrote:
+//! `+00:00` offsets, fractional seconds, ISO-8601 times, CRLF, a UTF-8 BOM and quoted fields.
+//! Every problem is an [`InputError`] naming the file, the physical line, the field number, what
+//! was expected and what was found.
+
 use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use super::model::{
+    AccessKey, Account, Event, Field, Inventory, KeyStatus, MfaDevice, MfaType, Password,
+    RootCredentials, SourceKind, User,
+};
+use super::time::{format_stock, parse_date_or_time, parse_time};
+use crate::error::InputError;
+
+/// Header of the main report, exactly as the seed gives it.
+pub const REPORT_HEADER: &str = "account_id,account_name,username,password_status,password_last_used,access_key_id,status,created_date,last_used_date,service_name,mfa_status";
+/// Header of the CloudTrail events report.
+pub const EVENTS_HEADER: &str = "eventTime,eventName,username,account_id,account_name,resources";
+/// Header of the root report.
+pub const ROOT_HEADER: &str =
+    "account_id,account_name,mfa_enabled,access_key_present,root_last_login";
+
+/// `password_status` of a user with a console password.
+const CONFIGURED: &str = "Configurada";
+/// `password_status` of a user without a console password.
+const NOT_CONFIGURED: &str = "No configurada";
+/// `password_last_used` of a password never used (or absent), and `root_last_login` of a root
+/// user that never signed in.
+const NEVER: &str = "Nunca";
+/// `last_used_date` of a key never used.
+const KEY_NEVER_USED: &str = "Nunca utilizada";
+/// A key field of a user without keys, and `service_name` of a key never used.
+const NA: &str = "N/A";
+const MFA_VIRTUAL: &str = "Virtual";
+const MFA_HARDWARE: &str = "Hardware";
+const MFA_NONE: &str = "None";
+const TRUE: &str = "True";
+const FALSE: &str = "False";
+
+/// Column indexes (0-based) of the main report.
+mod report_col {
+    pub const ACCOUNT_ID: usize = 0;
+    pub const ACCOUNT_NAME: usize = 1;
+    pub const USERNAME: usize = 2;
+    pub const PASSWORD_STATUS: usize = 3;
+    pub const PASSWORD_LAST_USED: usize = 4;
+    pub const ACCESS_KEY_ID: usize = 5;
+    pub const STATUS: usize = 6;
+    pub const CREATED_DATE: usize = 7;
+    pub const LAST_USED_DATE: usize = 8;
+    pub const SERVICE_NAME: usize = 9;
+    pub const MFA_STATUS: usize = 10;
+}
+
+/// Column indexes (0-based) of the events report.
+mod events_col {
+    pub const EVENT_TIME: usize = 0;
+    pub const EVENT_NAME: usize = 1;
+    pub const USERNAME: usize = 2;
+    pub const ACCOUNT_ID: usize = 3;
+    pub const ACCOUNT_NAME: usize = 4;
+    pub const RESOURCES: usize = 5;
+}
+
+/// Column indexes (0-based) of the root report.
+mod root_col {
+    pub const ACCOUNT_ID: usize = 0;
+    pub const ACCOUNT_NAME: usize = 1;
+    pub const MFA_ENABLED: usize = 2;
+    pub const ACCESS_KEY_PRESENT: usize = 3;
+    pub const ROOT_LAST_LOGIN: usize = 4;
+}
+
+/// Fields a stock CSV set cannot carry. [`read_events`] and [`read_root`] remove `Events` and
+/// `Root` again.
+const STOCK_UNAVAILABLE: [Field; 11] = [
+    Field::UserId,
+    Field::UserArn,
+    Field::UserCreated,
+    Field::UserTags,
+    Field::PasswordLastChanged,
+    Field::MfaDevices,
+    Field::AccountTags,
+    Field::AccountOuPath,
+    Field::AccountCollection,
+    Field::Root,
+    Field::Events,
+];
+
+// ---------------------------------------------------------------------------------------------
+// Formula neutralisation
+// ---------------------------------------------------------------------------------------------
+
+/// First characters that make a spreadsheet treat a cell as a formula.
+const FORMULA_TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Whether `s`, once any leading `'` are skipped, starts with a formula trigger.
+fn starts_like_formula(s: &str) -> bool {
+    s.trim_start_matches('\'').starts_with(FORMULA_TRIGGERS)
+}
+
+/// Formula-injection neutralisation used by every CSV writer of the crate: a cell starting
+/// with `=`, `+`, `-`, `@`, TAB or CR gets a leading `'`, which spreadsheets take as "text".
+///
+/// A cell that already starts with `'` followed by such a character (after any number of
+/// `'`) gets one more `'`, so that [`unneutralize`] gives back exactly the original text.
+pub fn neutralize(cell: &str) -> Cow<'_, str> {
+    if starts_like_formula(cell) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// The inverse of [`neutralize`], used by readers: strips a leading `'` only when it is
+/// followed by a formula trigger (possibly after more `'`). `unneutralize(neutralize(s)) == s`
+/// for every `s`.
+pub fn unneutralize(cell: &str) -> Cow<'_, str> {
+    match cell.strip_prefix('\'') {
+        Some(rest) if starts_like_formula(rest) => Cow::Borrowed(rest),
+        _ => Cow::Borrowed(cell),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writers
+// ---------------------------------------------------------------------------------------------
+
+/// How to write the main report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WriteOptions {
+    /// The original tool's behaviour: users without access keys get no row (which hides console
+    /// users without keys from MFA coverage). Otherwise they get one row of `N/A` key fields.
     pub keys_only: bool,
 }
-pub fn write_report<W: std::io::Write>(
-    _inv: &Inventory,
-    _o: &WriteOptions,
-    _w: W,
-) -> std::io::Result<()> {
+
+/// A CSV writer in the canonical stock form. Every cell is trimmed and neutralised.
+struct StockWriter<W: Write> {
+    csv: csv::Writer<W>,
+}
+
+impl<W: Write> StockWriter<W> {
+    /// Starts a file with `header`.
+    fn new(w: W, header: &str) -> std::io::Result<StockWriter<W>> {
+        let csv = csv::WriterBuilder::new()
+            .quote_style(csv::QuoteStyle::Necessary)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(w);
+        let mut out = StockWriter { csv };
+        out.row(header.split(','))?;
+        Ok(out)
+    }
+
+    fn row<'a>(&mut self, cells: impl IntoIterator<Item = &'a str>) -> std::io::Result<()> {
+        let cells: Vec<Cow<'_, str>> = cells.into_iter().map(|c| neutralize(c.trim())).collect();
+        self.csv.write_record(cells.iter().map(|c| c.as_bytes()))?;
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        self.csv.flush()
+    }
+}
+
+/// Sorts by `key`, stably.
+fn sorted_by<'a, T, K: Ord>(items: &'a [T], key: impl Fn(&'a T) -> K) -> Vec<&'a T> {
+    let mut v: Vec<&T> = items.iter().collect();
+    v.sort_by_cached_key(|t| key(*t));
+    v
+}
+
+/// The `mfa_status` cell: `Hardware` if any device is hardware or FIDO, else `Virtual` if the
+/// user has any device (virtual or of unknown kind), else `None`.
+fn mfa_cell(user: &User) -> &'static str {
+    let devices = &user.mfa_devices;
+    if devices
+        .iter()
+        .any(|d| matches!(d.kind, MfaType::Hardware | MfaType::Fido))
+    {
+        MFA_HARDWARE
+    } else if devices.is_empty() {
+        MFA_NONE
+    } else {
+        MFA_VIRTUAL
+    }
+}
+
+/// Writes the main report: one row per access key, sorted by account id, username, creation
+/// time (to the second) and key id; a user without keys gets one row whose five key fields are
+/// `N/A`, unless `opts.keys_only`.
+pub fn write_report<W: Write>(inv: &Inventory, opts: &WriteOptions, w: W) -> std::io::Result<()> {
+    let mut out = StockWriter::new(w, REPORT_HEADER)?;
+    for account in sorted_by(&inv.accounts, |a| a.id.trim()) {
+        for user in sorted_by(&account.users, |u| u.name.trim()) {
+            let (password_status, password_last_used) = if user.password.enabled {
+                let last = user.password.last_used.as_ref().map(format_stock);
+                (CONFIGURED, last.unwrap_or_else(|| NEVER.to_owned()))
+            } else {
+                (NOT_CONFIGURED, NEVER.to_owned())
+            };
+            let mfa = mfa_cell(user);
+            let prefix = [
+                account.id.as_str(),
+                account.name.as_str(),
+                user.name.as_str(),
+                password_status,
+                password_last_used.as_str(),
+            ];
+            if user.access_keys.is_empty() {
+                if !opts.keys_only {
+                    out.row(prefix.into_iter().chain([NA, NA, NA, NA, NA, mfa]))?;
+                }
+                continue;
+            }
+            for key in sorted_by(&user.access_keys, |k| (k.created.timestamp(), k.id.trim())) {
+                let created = format_stock(&key.created);
+                let (last_used, service) = match &key.last_used {
+                    Some(t) => {
+                        let service = key.last_used_service.as_deref().map(str::trim);
+                        (
+                            format_stock(t),
+                            service.filter(|s| !s.is_empty()).unwrap_or(NA),
+                        )
+                    }
+                    None => (KEY_NEVER_USED.to_owned(), NA),
+                };
+                out.row(prefix.into_iter().chain([
+                    key.id.as_str(),
+                    key.status.as_str(),
+                    created.as_str(),
+                    last_used.as_str(),
+                    service,
+                    mfa,
+                ]))?;
+            }
+        }
+    }
+    out.finish()
+}
+
+/// The resources of an event as written: trimmed, empty ones left out.
+fn clean_resources(event: &Event) -> Vec<&str> {
+    event
+        .resources
+        .iter()
+        .map(|r| r.trim())
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+/// Writes the CloudTrail events report, sorted by time (to the second), then account id,
+/// event name, actor and resources — the order [`Inventory::normalize`] gives them back.
+pub fn write_events<W: Write>(inv: &Inventory, w: W) -> std::io::Result<()> {
+    let mut out = StockWriter::new(w, EVENTS_HEADER)?;
+    let events = sorted_by(&inv.events, |e| {
+        (
+            e.time.timestamp(),
+            e.account_id.trim(),
+            e.name.trim(),
+            e.actor.trim(),
+            clean_resources(e),
+        )
+    });
+    for event in events {
+        let time = format_stock(&event.time);
+        let resources = clean_resources(event).join(", ");
+        out.row([
+            time.as_str(),
+            event.name.as_str(),
+            event.actor.as_str(),
+            event.account_id.as_str(),
+            event.account_name.as_str(),
+            resources.as_str(),
+        ])?;
+    }
+    out.finish()
+}
+
+fn bool_cell(b: bool) -> &'static str {
+    if b {
+        TRUE
+    } else {
+        FALSE
+    }
+}
+
+/// Writes the root report: one row per account whose root credentials are known, sorted by
+/// account id.
+pub fn write_root<W: Write>(inv: &Inventory, w: W) -> std::io::Result<()> {
+    let mut out = StockWriter::new(w, ROOT_HEADER)?;
+    for account in sorted_by(&inv.accounts, |a| a.id.trim()) {
+        let Some(root) = &account.root else { continue };
+        let last_login = match &root.last_console_login {
+            Some(t) => t.format("%Y-%m-%d").to_string(),
+            None => NEVER.to_owned(),
+        };
+        out.row([
+            account.id.as_str(),
+            account.name.as_str(),
+            bool_cell(root.mfa_enabled),
+            bool_cell(root.access_key_present),
+            last_login.as_str(),
+        ])?;
+    }
+    out.finish()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading: records, cells and their validation
+// ---------------------------------------------------------------------------------------------
+
+/// A CSV file being read: its header was checked; yields data rows.
+struct StockReader<'a> {
+    path: &'a Path,
+    /// The file's content without its BOM, for line numbers.
+    bytes: &'a [u8],
+    csv: csv::Reader<&'a [u8]>,
+    /// Byte offset up to which `line` counts the newlines.
+    counted_to: usize,
+    /// 1-based physical line at `counted_to`.
+    line: u64,
+    columns: Vec<&'static str>,
+    record: csv::ByteRecord,
+}
+
+/// One data row: its physical line and its cells, trimmed and unneutralised.
+struct Row<'a> {
+    path: &'a Path,
+    line: u64,
+    columns: &'a [&'static str],
+    cells: Vec<String>,
+}
+
+impl<'a> StockReader<'a> {
+    /// Opens `bytes` (the content of `path`) and checks that its first record is `header`.
+    fn open(path: &'a Path, bytes: &'a [u8], header: &'static str) -> Result<Self, InputError> {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes);
+        let mut reader = StockReader {
+            path,
+            bytes,
+            csv,
+            counted_to: 0,
+            line: 1,
+            columns: header.split(',').collect(),
+            record: csv::ByteRecord::new(),
+        };
+        let Some((line, found)) = reader.next_record()? else {
+            return Err(InputError::new(
+                path,
+                format!("empty file: expected the header `{header}`"),
+            )
+            .at(1, Some(1)));
+        };
+        reader.check_header(line, &found)?;
+        Ok(reader)
+    }
+
+    /// The 1-based physical line of the record that the csv reader says starts at `byte`.
+    ///
+    /// `csv::Position::line()` is not that line: it is taken before the reader skips the `\n`
+    /// of a CRLF and any blank lines, so it lags behind. The byte offset has the same lag, so
+    /// skip line ends from it and count the newlines before.
+    fn physical_line(&mut self, byte: u64) -> u64 {
+        let mut start = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        while matches!(self.bytes.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        if start < self.counted_to {
+            (self.counted_to, self.line) = (0, 1);
+        }
+        let skipped = self.bytes.get(self.counted_to..start).unwrap_or_default();
+        self.line += count_line_ends(skipped, self.bytes.get(start).copied());
+        self.counted_to = start;
+        self.line
+    }
+
+    /// The next non-blank record: its line and its cells (trimmed, unneutralised).
+    fn next_record(&mut self) -> Result<Option<(u64, Vec<String>)>, InputError> {
+        loop {
+            let more = match self.csv.read_byte_record(&mut self.record) {
+                Ok(more) => more,
+                Err(e) => {
+                    let err = InputError::new(self.path, format!("cannot read the CSV: {e}"));
+                    return Err(match e.position() {
+                        Some(p) => err.at(self.physical_line(p.byte()), None),
+                        None => err,
+                    });
+                }
+            };
+            if !more {
+                return Ok(None);
+            }
+            let byte = self.record.position().map_or(0, |p| p.byte());
+            let line = self.physical_line(byte);
+            let mut cells = Vec::with_capacity(self.record.len());
+            for (i, field) in self.record.iter().enumerate() {
+                let text = std::str::from_utf8(field).map_err(|_| {
+                    InputError::new(self.path, "invalid UTF-8: expected UTF-8 text")
+                        .at(line, Some(i as u64 + 1))
+                })?;
+                cells.push(unneutralize(text.trim()).into_owned());
+            }
+            // A line holding only whitespace is as blank as an empty one.
+            if let [only] = cells.as_slice() {
+                if only.is_empty() {
+                    continue;
+                }
+            }
+            return Ok(Some((line, cells)));
+        }
+    }
+
+    fn check_header(&self, line: u64, found: &[String]) -> Result<(), InputError> {
+        let expected = &self.columns;
+        let header = expected.join(",");
+        let err = |column: usize, message: String| {
+            Err(InputError::new(self.path, message).at(line, Some(column as u64 + 1)))
+        };
+        let first_is_data = found
+            .first()
+            .is_some_and(|c| is_account_id(c) || parse_time(c).is_some());
+        if first_is_data {
+            return err(
+                0,
+                format!("missing header: expected the header `{header}`, found a data row"),
+            );
+        }
+        let must = format!("(the header must be `{header}`)");
+        for i in 0..expected.len().max(found.len()) {
+            let found_here = match (expected.get(i), found.get(i)) {
+                (Some(e), Some(f)) if e == f => continue,
+                (Some(e), Some(f)) => {
+                    format!("expected column {} `{e}`, found {}", i + 1, quoted(f))
+                }
+                (Some(e), None) => {
+                    format!("expected column {} `{e}`, found the end of the line", i + 1)
+                }
+                (None, Some(f)) => format!(
+                    "expected {} columns, found an extra column {}",
+                    expected.len(),
+                    quoted(f)
+                ),
+                (None, None) => continue,
+            };
+            return err(i, format!("wrong header: {found_here} {must}"));
+        }
+        Ok(())
+    }
+
+    /// The next data row, with as many cells as the header has columns.
+    fn next_row(&mut self) -> Result<Option<Row<'_>>, InputError> {
+        let Some((line, cells)) = self.next_record()? else {
+            return Ok(None);
+        };
+        let want = self.columns.len();
+        if cells.len() != want {
+            let column = cells.len().min(want) + 1;
+            return Err(InputError::new(
+                self.path,
+                format!(
+                    "wrong number of fields: expected {want} (as in the header), found {}",
+                    cells.len()
+                ),
+            )
+            .at(line, Some(column as u64)));
+        }
+        Ok(Some(Row {
+            path: self.path,
+            line,
+            columns: &self.columns,
+            cells,
+        }))
+    }
+}
+
+/// The line ends in `bytes` (LF, CRLF or a lone CR), `next` being the byte after them.
+fn count_line_ends(bytes: &[u8], next: Option<u8>) -> u64 {
+    let followers = bytes.iter().skip(1).copied().map(Some).chain([next]);
+    bytes
+        .iter()
+        .zip(followers)
+        .filter(|&(&b, after)| b == b'\n' || (b == b'\r' && after != Some(b'\n')))
+        .count() as u64
+}
+
+/// Exactly twelve ASCII digits.
+fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl Row<'_> {
+    /// The cell at 0-based `col` (empty if out of range, which `next_row` rules out).
+    fn cell(&self, col: usize) -> &str {
+        self.cells.get(col).map_or("", String::as_str)
+    }
+
+    fn column_name(&self, col: usize) -> &'static str {
+        self.columns.get(col).copied().unwrap_or("?")
+    }
+
+    /// An error at 0-based `col` of this row.
+    fn err(&self, col: usize, message: impl Into<String>) -> InputError {
+        InputError::new(self.path, message).at(self.line, Some(col as u64 + 1))
+    }
+
+    /// An error saying what `col` should hold, quoting what it holds.
+    fn expected(&self, col: usize, what: &str) -> InputError {
+        self.err(
+            col,
+            format!(
+                "expected {what} in column `{}`, found {}",
+                self.column_name(col),
+                quoted(self.cell(col))
+            ),
+        )
+    }
+
+    fn account_id(&self, col: usize) -> Result<String, InputError> {
+        let s = self.cell(col);
+        if is_account_id(s) {
+            Ok(s.to_owned())
+        } else {
+            Err(self.expected(col, "an account id of exactly 12 digits"))
+        }
+    }
+
+    fn non_empty(&self, col: usize, what: &str) -> Result<String, InputError> {
+        let s = self.cell(col);
+        if s.is_empty() {
+            Err(self.expected(col, what))
+        } else {
+            Ok(s.to_owned())
+        }
+    }
+
+    fn time(&self, col: usize) -> Result<DateTime<Utc>, InputError> {
+        parse_time(self.cell(col)).ok_or_else(|| self.expected(col, "a time `YYYY-MM-DD HH:MM:SS`"))
+    }
+
+    /// A time, or `None` when the cell is `never`.
+    fn time_or(&self, col: usize, never: &str) -> Result<Option<DateTime<Utc>>, InputError> {
+        if self.cell(col) == never {
+            return Ok(None);
+        }
+        parse_time(self.cell(col)).map(Some).ok_or_else(|| {
+            self.expected(col, &format!("a time `YYYY-MM-DD HH:MM:SS` or `{never}`"))
+        })
+    }
+
+    /// One of a closed set of values.
+    fn choice<T: Copy>(&self, col: usize, choices: &[(&str, T)]) -> Result<T, InputError> {
+        let s = self.cell(col);
+        choices
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| {
+                let names: Vec<String> = choices.iter().map(|(n, _)| format!("`{n}`")).collect();
+                self.expected(col, &format!("one of {}", names.join(", ")))
+            })
+    }
+}
+
+/// Longest text quoted in a message, in characters.
+const QUOTE_MAX: usize = 80;
+
+/// A value from the file for a message: backquoted, control characters escaped (a file must
+/// not be able to drive the terminal), cut at [`QUOTE_MAX`] characters; or "an empty cell".
+fn quoted(s: &str) -> String {
+    if s.is_empty() {
+        return "an empty cell".to_owned();
+    }
+    let mut out = String::from("`");
+    for c in s.chars().take(QUOTE_MAX) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    if s.chars().nth(QUOTE_MAX).is_some() {
+        out.push('…');
+    }
+    out.push('`');
+    out
+}
+
+/// The name under which an inventory records `path`.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the main report
+// ---------------------------------------------------------------------------------------------
+
+/// `mfa_status` as the report writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StockMfa {
+    None,
+    Virtual,
+    Hardware,
+}
+
+impl StockMfa {
+    fn as_str(self) -> &'static str {
+        match self {
+            StockMfa::None => MFA_NONE,
+            StockMfa::Virtual => MFA_VIRTUAL,
+            StockMfa::Hardware => MFA_HARDWARE,
+        }
+    }
+
+    fn devices(self) -> Vec<MfaDevice> {
+        let kind = match self {
+            StockMfa::None => return Vec::new(),
+            StockMfa::Virtual => MfaType::Virtual,
+            StockMfa::Hardware => MfaType::Hardware,
+        };
+        vec![MfaDevice {
+            serial: None,
+            kind,
+            enabled_at: None,
+        }]
+    }
+}
+
+/// What one report row says about its access key.
+enum KeyCells {
+    /// The row of a user without keys.
+    None,
+    Key(AccessKey),
+}
+
+/// Parses the key fields of a report row (access_key_id to service_name).
+fn key_cells(row: &Row<'_>) -> Result<KeyCells, InputError> {
+    use report_col::{ACCESS_KEY_ID, CREATED_DATE, LAST_USED_DATE, SERVICE_NAME, STATUS};
+    if row.cell(ACCESS_KEY_ID) == NA {
+        let key_fields = [STATUS, CREATED_DATE, LAST_USED_DATE, SERVICE_NAME];
+        if let Some(&col) = key_fields.iter().find(|&&c| row.cell(c) != NA) {
+            return Err(row.err(
+                col,
+                format!(
+                    "expected `N/A` in column `{}`, found {}: access_key_id is `N/A` (a user \
+                     without keys), so all five key fields must be `N/A`",
+                    row.column_name(col),
+                    quoted(row.cell(col))
+                ),
+            ));
+        }
+        return Ok(KeyCells::None);
+    }
+    let id = row.non_empty(ACCESS_KEY_ID, "an access key id or `N/A`")?;
+    // service_name is `N/A` for a key never used; the other key fields never are.
+    let required = [STATUS, CREATED_DATE, LAST_USED_DATE];
+    if let Some(&col) = required.iter().find(|&&c| row.cell(c) == NA) {
+        return Err(row.err(
+            col,
+            format!(
+                "expected a value in column `{}` of key {}, found `N/A`: `N/A` key fields only \
+                 appear all together, on the row of a user without keys (access_key_id `N/A`)",
+                row.column_name(col),
+                quoted(&id)
+            ),
+        ));
+    }
+    let status = row.choice(
+        STATUS,
+        &[
+            ("Active", KeyStatus::Active),
+            ("Inactive", KeyStatus::Inactive),
+            ("Expired", KeyStatus::Expired),
+        ],
+    )?;
+    let created = row.time(CREATED_DATE)?;
+    let last_used = row.time_or(LAST_USED_DATE, KEY_NEVER_USED)?;
+    let service = match row.cell(SERVICE_NAME) {
+        NA => None,
+        "" => return Err(row.expected(SERVICE_NAME, "an AWS service id or `N/A`")),
+        s if last_used.is_none() => {
+            return Err(row.err(
+                SERVICE_NAME,
+                format!(
+                    "expected `N/A` in column `service_name` because last_used_date is \
+                     `{KEY_NEVER_USED}`, found `{s}`"
+                ),
+            ))
+        }
+        s => Some(s.to_owned()),
+    };
+    Ok(KeyCells::Key(AccessKey {
+        id,
+        status,
+        created,
+        last_used,
+        last_used_service: service,
+        last_used_region: None,
+    }))
+}
+
+/// Parses the password fields of a report row.
+fn password_cells(row: &Row<'_>) -> Result<Password, InputError> {
+    use report_col::{PASSWORD_LAST_USED, PASSWORD_STATUS};
+    let enabled = row.choice(
+        PASSWORD_STATUS,
+        &[(CONFIGURED, true), (NOT_CONFIGURED, false)],
+    )?;
+    let last_used = row.time_or(PASSWORD_LAST_USED, NEVER)?;
+    if !enabled && last_used.is_some() {
+        return Err(row.expected(
+            PASSWORD_LAST_USED,
+            &format!("`{NEVER}` because password_status is `{NOT_CONFIGURED}`"),
+        ));
+    }
+    Ok(Password {
+        enabled,
+        last_used,
+        last_changed: None,
+    })
+}
+
+/// One validated row of the main report.
+struct ReportRow {
+    account_id: String,
+    account_name: String,
+    username: String,
+    password: Password,
+    key: KeyCells,
+    mfa: StockMfa,
+}
+
+impl ReportRow {
+    fn parse(row: &Row<'_>) -> Result<ReportRow, InputError> {
+        use report_col::{ACCOUNT_ID, ACCOUNT_NAME, MFA_STATUS, USERNAME};
+        Ok(ReportRow {
+            account_id: row.account_id(ACCOUNT_ID)?,
+            account_name: row.cell(ACCOUNT_NAME).to_owned(),
+            username: row.non_empty(USERNAME, "a username")?,
+            password: password_cells(row)?,
+            key: key_cells(row)?,
+            mfa: row.choice(
+                MFA_STATUS,
+                &[
+                    (MFA_VIRTUAL, StockMfa::Virtual),
+                    (MFA_HARDWARE, StockMfa::Hardware),
+                    (MFA_NONE, StockMfa::None),
+                ],
+            )?,
+        })
+    }
+}
+
+/// The accounts and users of a report, assembled row by row.
+#[derive(Default)]
+struct ReportAssembly {
+    accounts: BTreeMap<String, AccountRows>,
+    /// Line of each access key id seen.
+    key_lines: HashMap<String, u64>,
+}
+
+/// An account being assembled from rows.
+struct AccountRows {
+    name: String,
+    /// Line of the first row of the account.
+    line: u64,
+    users: BTreeMap<String, UserRows>,
+}
+
+/// A user being assembled from rows.
+struct UserRows {
+    /// Line of the first row of the user.
+    line: u64,
+    password: Password,
+    mfa: StockMfa,
+    /// Line of the user's `N/A` row, if any.
+    no_key_line: Option<u64>,
+    /// The user's keys and the line of each.
+    keys: Vec<(u64, AccessKey)>,
+}
+
+impl ReportAssembly {
+    /// Adds one row, checking it against the rows before.
+    fn add(&mut self, row: &Row<'_>, r: ReportRow) -> Result<(), InputError> {
+        let account = self
+            .accounts
+            .entry(r.account_id.clone())
+            .or_insert_with(|| AccountRows {
+                name: r.account_name.clone(),
+                line: row.line,
+                users: BTreeMap::new(),
+            });
+        if account.name != r.account_name {
+            return Err(row.err(
+                report_col::ACCOUNT_NAME,
+                format!(
+                    "expected account {} to be named {} as on line {}, found {}",
+                    r.account_id,
+                    quoted(&account.name),
+                    account.line,
+                    quoted(&r.account_name)
+                ),
+            ));
+        }
+        let user = account
+            .users
+            .entry(r.username.clone())
+            .or_insert_with(|| UserRows {
+                line: row.line,
+                password: r.password.clone(),
+                mfa: r.mfa,
+                no_key_line: None,
+                keys: Vec::new(),
+            });
+        let who = format!("user {} of account {}", quoted(&r.username), r.account_id);
+        user.check_agrees(row, &who, &r)?;
+        match r.key {
+            KeyCells::None => user.add_no_key_row(row, &who),
+            KeyCells::Key(key) => {
+                if let Some(first) = self.key_lines.get(&key.id) {
+                    return Err(row.err(
+                        report_col::ACCESS_KEY_ID,
+                        format!(
+                            "expected each access key once, found {} again (first on line {first})",
+                            quoted(&key.id)
+                        ),
+                    ));
+                }
+                self.key_lines.insert(key.id.clone(), row.line);
+                user.add_key(row, &who, key)
+            }
+        }
+    }
+
+    /// The assembled accounts, sorted.
+    fn into_accounts(self) -> Vec<Account> {
+        self.accounts
+            .into_iter()
+            .map(|(id, rows)| Account {
+                users: rows
+                    .users
+                    .into_iter()
+                    .map(|(name, u)| u.into_user(name))
+                    .collect(),
+                ..Account::new(id, rows.name)
+            })
+            .collect()
+    }
+}
+
+impl UserRows {
+    /// Checks that `r` repeats the user fields of the user's first row.
+    fn check_agrees(&self, row: &Row<'_>, who: &str, r: &ReportRow) -> Result<(), InputError> {
+        use report_col::{MFA_STATUS, PASSWORD_LAST_USED, PASSWORD_STATUS};
+        let disagree = |col: usize, first: &str| {
+            row.err(
+                col,
+                format!(
+                    "expected {} `{first}` for {who}, as on line {} (the rows of a user must \
+                     agree), found {}",
+                    row.column_name(col),
+                    self.line,
+                    quoted(row.cell(col))
+                ),
+            )
+        };
+        if self.password.enabled != r.password.enabled {
+            let first = if self.password.enabled {
+                CONFIGURED
+            } else {
+                NOT_CONFIGURED
+            };
+            return Err(disagree(PASSWORD_STATUS, first));
+        }
+        if self.password.last_used != r.password.last_used {
+            let first = self.password.last_used.as_ref().map(format_stock);
+            return Err(disagree(
+                PASSWORD_LAST_USED,
+                first.as_deref().unwrap_or(NEVER),
+            ));
+        }
+        if self.mfa != r.mfa {
+            return Err(disagree(MFA_STATUS, self.mfa.as_str()));
+        }
+        Ok(())
+    }
+
+    /// Records the `N/A` row of a user without keys.
+    fn add_no_key_row(&mut self, row: &Row<'_>, who: &str) -> Result<(), InputError> {
+        if let Some(first) = self.no_key_line {
+            return Err(row.err(
+                report_col::ACCESS_KEY_ID,
+                format!(
+                    "expected one `N/A` row for {who}, found a second one (the first is on line \
+                     {first})"
+                ),
+            ));
+        }
+        if let Some((key_line, key)) = self.keys.first() {
+            return Err(row.err(
+                report_col::ACCESS_KEY_ID,
+                format!(
+                    "expected no `N/A` row for {who}, who has access key {} on line {key_line}",
+                    quoted(&key.id)
+                ),
+            ));
+        }
+        self.no_key_line = Some(row.line);
+        Ok(())
+    }
+
+    /// Records one of the user's keys.
+    fn add_key(&mut self, row: &Row<'_>, who: &str, key: AccessKey) -> Result<(), InputError> {
+        if let Some(na_line) = self.no_key_line {
+            return Err(row.err(
+                report_col::ACCESS_KEY_ID,
+                format!(
+                    "expected no access key for {who}, who has a `N/A` row (no keys) on line \
+                     {na_line}, found {}",
+                    quoted(&key.id)
+                ),
+            ));
+        }
+        self.keys.push((row.line, key));
+        Ok(())
+    }
+
+    fn into_user(self, name: String) -> User {
+        User {
+            password: self.password,
+            mfa_devices: self.mfa.devices(),
+            access_keys: self.keys.into_iter().map(|(_, k)| k).collect(),
+            ..User::named(name)
+        }
+    }
+}
+
+/// Reads the main report into a new inventory (source kind [`SourceKind::StockCsv`],
+/// `source.files` = the file name of `path`, and every field a stock CSV cannot carry marked
+/// unavailable). Rows are grouped into accounts (by account id) and users (by account id and
+/// username); the fields an account or a user repeats on each of its rows must agree. The
+/// result is normalized.
+///
+/// # Errors
+///
+/// An [`InputError`] at the first problem: a missing or wrong header, a row with the wrong
+/// number of fields, a cell that is not what its column holds, rows of one account or user
+/// that disagree, a `N/A` row beside key rows, a key id seen twice, invalid UTF-8.
+pub fn read_report(path: &Path, bytes: &[u8]) -> Result<Inventory, InputError> {
+    let mut reader = StockReader::open(path, bytes, REPORT_HEADER)?;
+    let mut assembly = ReportAssembly::default();
+    while let Some(row) = reader.next_row()? {
+        let parsed = ReportRow::parse(&row)?;
+        assembly.add(&row, parsed)?;
+    }
+    let mut inv = Inventory::new(SourceKind::StockCsv);
+    inv.source.files.push(file_name(path));
+    inv.unavailable.extend(STOCK_UNAVAILABLE);
+    inv.accounts = assembly.into_accounts();
+    inv.normalize();
+    Ok(inv)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the events and root reports
+// ---------------------------------------------------------------------------------------------
+
+/// Reads a CloudTrail events report and appends its events to `inv.events`; events become
+/// available. Normalizes `inv`. (The caller records the file in `inv.source.files`.)
+///
+/// # Errors
+///
+/// An [`InputError`] at the first problem (header, field count, a bad time, account id or
+/// event name, invalid UTF-8); `inv` is then left untouched.
+pub fn read_events(path: &Path, bytes: &[u8], inv: &mut Inventory) -> Result<(), InputError> {
+    use events_col::{ACCOUNT_ID, ACCOUNT_NAME, EVENT_NAME, EVENT_TIME, RESOURCES, USERNAME};
+    let mut reader = StockReader::open(path, bytes, EVENTS_HEADER)?;
+    let mut events = Vec::new();
+    while let Some(row) = reader.next_row()? {
+        events.push(Event {
+            time: row.time(EVENT_TIME)?,
+            name: row.non_empty(EVENT_NAME, "a CloudTrail event name")?,
+            actor: row.cell(USERNAME).to_owned(),
+            account_id: row.account_id(ACCOUNT_ID)?,
+            account_name: row.cell(ACCOUNT_NAME).to_owned(),
+            resources: row
+                .cell(RESOURCES)
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        });
+    }
+    inv.events.extend(events);
+    inv.unavailable.remove(&Field::Events);
+    inv.normalize();
     Ok(())
 }
-pub fn write_events<W: std::io::Write>(_inv: &Inventory, _w: W) -> std::io::Result<()> {
+
+/// Reads a root report and sets the root credentials of the accounts it lists; an account
+/// absent from `inv` is added with no users. Root credentials become available. Normalizes
+/// `inv`. (The caller records the file in `inv.source.files`.)
+///
+/// # Errors
+///
+/// An [`InputError`] at the first problem (header, field count, a bad account id, boolean or
+/// date, an account listed twice or named differently than in `inv`, invalid UTF-8); `inv` is
+/// then left untouched.
+pub fn read_root(path: &Path, bytes: &[u8], inv: &mut Inventory) -> Result<(), InputError> {
+    use root_col::{ACCESS_KEY_PRESENT, ACCOUNT_ID, ACCOUNT_NAME, MFA_ENABLED, ROOT_LAST_LOGIN};
+    let mut reader = StockReader::open(path, bytes, ROOT_HEADER)?;
+    let mut roots: BTreeMap<String, (String, RootCredentials)> = BTreeMap::new();
+    let mut lines: HashMap<String, u64> = HashMap::new();
+    let booleans = [(TRUE, true), (FALSE, false)];
+    while let Some(row) = reader.next_row()? {
+        let id = row.account_id(ACCOUNT_ID)?;
+        if let Some(first) = lines.insert(id.clone(), row.line) {
+            return Err(row.err(
+                ACCOUNT_ID,
+                format!("expected each account once, found {id} again (first on line {first})"),
+            ));
+        }
+        let name = row.cell(ACCOUNT_NAME).to_owned();
+        if let Some(known) = inv.accounts.iter().find(|a| a.id == id) {
+            if !known.name.is_empty() && known.name != name {
+                return Err(row.err(
+                    ACCOUNT_NAME,
+                    format!(
+                        "expected account {id} to be named {} as in the other inputs, found {}",
+                        quoted(&known.name),
+                        quoted(&name)
+                    ),
+                ));
+            }
+        }
+        let last_login =
+            match row.cell(ROOT_LAST_LOGIN) {
+                NEVER => None,
+                s => Some(parse_date_or_time(s).ok_or_else(|| {
+                    row.expected(ROOT_LAST_LOGIN, "a date `YYYY-MM-DD` or `Nunca`")
+                })?),
+            };
+        let root = RootCredentials {
+            mfa_enabled: row.choice(MFA_ENABLED, &booleans)?,
+            hardware_mfa: None,
+            access_key_present: row.choice(ACCESS_KEY_PRESENT, &booleans)?,
+            last_console_login: last_login,
+        };
+        roots.insert(id, (name, root));
+    }
+    for (id, (name, root)) in roots {
+        match inv.accounts.iter_mut().find(|a| a.id == id) {
+            Some(account) => {
+                if account.name.is_empty() {
+                    account.name = name;
+                }
+                account.root = Some(root);
+            }
+            None => inv.accounts.push(Account {
+                root: Some(root),
+                ..Account::new(id, name)
+            }),
+        }
+    }
+    inv.unavailable.remove(&Field::Root);
+    inv.normalize();
     Ok(())
 }
-pub fn write_root<W: std::io::Write>(_inv: &Inventory, _w: W) -> std::io::Result<()> {
-    Ok(())
-}
-pub fn read_report(path: &Path, _b: &[u8]) -> Result<Inventory, InputError> {
-    Err(InputError::new(path, "stub"))
-}
-pub fn read_events(_p: &Path, _b: &[u8], _i: &mut Inventory) -> Result<(), InputError> {
-    Ok(())
-}
-pub fn read_root(_p: &Path, _b: &[u8], _i: &mut Inventory) -> Result<(), InputError> {
-    Ok(())
-}
-pub fn neutralize(c: &str) -> Cow<'_, str> {
-    Cow::Borrowed(c)
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_indexes_match_the_headers() {
+        let report: Vec<&str> = REPORT_HEADER.split(',').collect();
+        assert_eq!(report.len(), 11);
+        assert_eq!(report[report_col::ACCOUNT_ID], "account_id");
+        assert_eq!(report[report_col::ACCOUNT_NAME], "account_name");
+        assert_eq!(report[report_col::USERNAME], "username");
+        assert_eq!(report[report_col::PASSWORD_STATUS], "password_status");
+        assert_eq!(report[report_col::PASSWORD_LAST_USED], "password_last_used");
+        assert_eq!(report[report_col::ACCESS_KEY_ID], "access_key_id");
+        assert_eq!(report[report_col::STATUS], "status");
+        assert_eq!(report[report_col::CREATED_DATE], "created_date");
+        assert_eq!(report[report_col::LAST_USED_DATE], "last_used_date");
+        assert_eq!(report[report_col::SERVICE_NAME], "service_name");
+        assert_eq!(report[report_col::MFA_STATUS], "mfa_status");
+        let events: Vec<&str> = EVENTS_HEADER.split(',').collect();
+        assert_eq!(events.len(), 6);
+        assert_eq!(events[events_col::EVENT_TIME], "eventTime");
+        assert_eq!(events[events_col::EVENT_NAME], "eventName");
+        assert_eq!(events[events_col::USERNAME], "username");
+        assert_eq!(events[events_col::ACCOUNT_ID], "account_id");
+        assert_eq!(events[events_col::ACCOUNT_NAME], "account_name");
+        assert_eq!(events[events_col::RESOURCES], "resources");
+        let root: Vec<&str> = ROOT_HEADER.split(',').collect();
+        assert_eq!(root.len(), 5);
+        assert_eq!(root[root_col::ACCOUNT_ID], "account_id");
+        assert_eq!(root[root_col::ACCOUNT_NAME], "account_name");
+        assert_eq!(root[root_col::MFA_ENABLED], "mfa_enabled");
+        assert_eq!(root[root_col::ACCESS_KEY_PRESENT], "access_key_present");
+        assert_eq!(root[root_col::ROOT_LAST_LOGIN], "root_last_login");
+    }
+
+    #[test]
+    fn quoted_values_cannot_drive_the_terminal() {
+        assert_eq!(quoted(""), "an empty cell");
+        assert_eq!(quoted("a\u{1b}[31mb\n"), "`a\\u{1b}[31mb\\n`");
+        let long = "x".repeat(QUOTE_MAX + 1);
+        assert_eq!(quoted(&long), format!("`{}…`", "x".repeat(QUOTE_MAX)));
+    }
 }
