@@ -15,14 +15,19 @@ use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
 use iam_audit::inventory::stock_csv::{read_report, write_report, WriteOptions};
-use iam_audit::inventory::{AccessKey, Account, Inventory, KeyStatus, MfaDevice, MfaType, SourceKind, User};
+use iam_audit::inventory::{
+    AccessKey, Account, Inventory, KeyStatus, MfaDevice, MfaType, SourceKind, User,
+};
 
 /// A small deterministic pseudo-random generator (no dependency, same data every run).
 struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     fn below(&mut self, n: u64) -> u64 {
@@ -30,7 +35,16 @@ impl Lcg {
     }
 }
 
-const SERVICES: [&str; 8] = ["s3", "ec2", "dynamodb", "iam", "sts", "lambda", "sqs", "cloudformation"];
+const SERVICES: [&str; 8] = [
+    "s3",
+    "ec2",
+    "dynamodb",
+    "iam",
+    "sts",
+    "lambda",
+    "sqs",
+    "cloudformation",
+];
 const SHARED_NAMES: [&str; 5] = ["deploy-user", "terraform", "backup", "monitoring", "ci"];
 
 fn generate(rows: usize, accounts: usize) -> Inventory {
@@ -40,7 +54,11 @@ fn generate(rows: usize, accounts: usize) -> Inventory {
     let per_account = rows / accounts;
     for a in 0..accounts {
         let id = format!("{:012}", 100_000_000_000u64 + a as u64 * 7919);
-        let name = if a % 4 == 0 { format!("Prod-{a}") } else { format!("Dev-{a}") };
+        let name = if a % 4 == 0 {
+            format!("Prod-{a}")
+        } else {
+            format!("Dev-{a}")
+        };
         let mut account = Account::new(id, name);
         let mut account_rows = 0;
         let mut u = 0;
@@ -54,12 +72,17 @@ fn generate(rows: usize, accounts: usize) -> Inventory {
             if rng.below(3) == 0 {
                 user.password.enabled = true;
                 if rng.below(4) != 0 {
-                    user.password.last_used = Some(as_of - Duration::minutes(rng.below(600 * 24 * 60) as i64));
+                    user.password.last_used =
+                        Some(as_of - Duration::minutes(rng.below(600 * 24 * 60) as i64));
                 }
                 if rng.below(3) != 0 {
                     user.mfa_devices.push(MfaDevice {
                         serial: None,
-                        kind: if rng.below(5) == 0 { MfaType::Hardware } else { MfaType::Virtual },
+                        kind: if rng.below(5) == 0 {
+                            MfaType::Hardware
+                        } else {
+                            MfaType::Virtual
+                        },
                         enabled_at: None,
                     });
                 }
@@ -77,7 +100,11 @@ fn generate(rows: usize, accounts: usize) -> Inventory {
                     .filter(|t| *t > created);
                 user.access_keys.push(AccessKey {
                     id: format!("AKIA{:016}", (a * 1_000_000 + u * 2 + k) as u64),
-                    status: if rng.below(6) == 0 { KeyStatus::Inactive } else { KeyStatus::Active },
+                    status: if rng.below(6) == 0 {
+                        KeyStatus::Inactive
+                    } else {
+                        KeyStatus::Active
+                    },
                     created,
                     last_used: used,
                     last_used_service: used.map(|_| SERVICES[rng.below(8) as usize].to_string()),
@@ -95,7 +122,10 @@ fn generate(rows: usize, accounts: usize) -> Inventory {
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
@@ -111,14 +141,27 @@ fn main() {
         let started = Instant::now();
         let inv = generate(rows, accounts);
         let file = std::fs::File::create(&csv).unwrap();
-        write_report(&inv, &WriteOptions { keys_only: false }, std::io::BufWriter::new(file)).unwrap();
+        write_report(
+            &inv,
+            &WriteOptions { keys_only: false },
+            std::io::BufWriter::new(file),
+        )
+        .unwrap();
         std::fs::create_dir_all(input.parent().unwrap()).unwrap();
         std::fs::rename(&csv, &input).unwrap();
-        eprintln!("generated {} in {:.1}s", input.display(), started.elapsed().as_secs_f64());
+        eprintln!(
+            "generated {} in {:.1}s",
+            input.display(),
+            started.elapsed().as_secs_f64()
+        );
     }
     let bytes = std::fs::read(&input).unwrap();
     let lines = bytes.iter().filter(|b| **b == b'\n').count() - 1;
-    println!("input: {} rows over {accounts} accounts, {:.1} MB", lines, bytes.len() as f64 / 1e6);
+    println!(
+        "input: {} rows over {accounts} accounts, {:.1} MB",
+        lines,
+        bytes.len() as f64 / 1e6
+    );
 
     let mut best = f64::MAX;
     for _ in 0..3 {
@@ -127,7 +170,10 @@ fn main() {
         best = best.min(started.elapsed().as_secs_f64());
         assert!(inv.key_count() > 0);
     }
-    println!("parse alone: {best:.2} s ({:.0} rows/s)", lines as f64 / best);
+    println!(
+        "parse alone: {best:.2} s ({:.0} rows/s)",
+        lines as f64 / best
+    );
 
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_iam-audit"));
     let out = data.join("out");
@@ -140,15 +186,23 @@ fn main() {
     } else {
         Command::new(&bin)
     };
-    cmd.args(["evaluate", "--quiet", "--fail-on", "none", "--out"]).arg(&out).arg(&input);
+    cmd.args(["evaluate", "--quiet", "--fail-on", "none", "--out"])
+        .arg(&out)
+        .arg(&input);
     let started = Instant::now();
     let output = cmd.output().unwrap();
     let wall = started.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.code().is_some_and(|c| c == 0 || c == 3), "evaluate failed: {stderr}");
+    assert!(
+        output.status.code().is_some_and(|c| c == 0 || c == 3),
+        "evaluate failed: {stderr}"
+    );
     let rss_kb: Option<u64> = stderr
         .lines()
-        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
         .and_then(|v| v.trim().parse().ok());
     let written: u64 = std::fs::read_dir(&out)
         .unwrap()

@@ -86,7 +86,10 @@ fn written_findings_and_inventory_validate_against_their_schemas() {
     let cli = iam_audit::cli::Cli::parse_from([
         "iam-audit",
         "evaluate",
-        root().join("examples/inventory_20260306_120000.json").to_str().unwrap(),
+        root()
+            .join("examples/inventory_20260306_120000.json")
+            .to_str()
+            .unwrap(),
         "--config",
         root().join("examples/iam-audit.yaml").to_str().unwrap(),
         "--out",
@@ -101,7 +104,10 @@ fn written_findings_and_inventory_validate_against_their_schemas() {
     ] {
         let doc: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out.path().join(file)).unwrap()).unwrap();
-        let errors: Vec<String> = validator(schema).iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        let errors: Vec<String> = validator(schema)
+            .iter_errors(&doc)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
         assert!(errors.is_empty(), "{file}: {errors:?}");
     }
     // The shipped example inventory validates too, and a broken one does not.
