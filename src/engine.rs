@@ -469,24 +469,13 @@ fn build_finding(
             }
         }
     }
-    let mut evidence = serde_json::Map::new();
+    let mut evidence = Vec::with_capacity(rule.evidence.len());
     for (name, ast) in &rule.evidence {
         if let Ok(v) = engine.eval_ast_with_scope::<Dynamic>(scope, ast) {
-            evidence.insert(name.clone(), to_json(&v));
+            evidence.push((name.clone(), to_json(&v)));
         }
     }
-    let r = &rule.rule;
-    Finding::new(
-        &r.id,
-        &r.title,
-        r.severity,
-        r.scope,
-        subject,
-        message,
-        evidence,
-        &r.remediation,
-        &r.tags,
-    )
+    Finding::new(&rule.info, subject, message, evidence)
 }
 
 fn finish(
@@ -518,7 +507,7 @@ fn finish(
         .collect();
     let mut counts = vec![0u64; runs.len()];
     for f in &findings {
-        if let Some(&i) = index.get(f.rule_id.as_str()) {
+        if let Some(&i) = index.get(f.rule.id.as_str()) {
             counts[i] += 1;
         }
     }

@@ -2,6 +2,7 @@
 //! [`Finding::new`], which computes its stable fingerprint.
 
 use std::fmt;
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -115,60 +116,51 @@ pub struct Subject {
     pub scope_key: Option<String>,
 }
 
+/// What a finding carries of its rule, shared by every finding of that rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleInfo {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub scope: Scope,
+    pub remediation: String,
+    pub tags: Vec<String>,
+}
+
+/// Evidence: `(name the condition used, value)`, in the condition's order.
+pub type Evidence = Vec<(Arc<str>, serde_json::Value)>;
+
 /// One thing a rule found.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
     /// Stable fingerprint of rule + account + user + key + scope key.
     pub id: String,
-    pub rule_id: String,
-    pub title: String,
+    pub rule: Arc<RuleInfo>,
     pub severity: Severity,
-    pub scope: Scope,
     pub subject: Subject,
     pub message: String,
-    /// The fields that made the rule fire, by the name the condition used.
-    pub evidence: serde_json::Map<String, serde_json::Value>,
-    pub remediation: String,
-    pub tags: Vec<String>,
+    /// The fields that made the rule fire.
+    pub evidence: Evidence,
     pub status: Status,
 }
 
 impl Finding {
     /// The one constructor: computes the fingerprint from the rule id and the subject.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        rule_id: &str,
-        title: &str,
-        severity: Severity,
-        scope: Scope,
-        subject: Subject,
-        message: String,
-        evidence: serde_json::Map<String, serde_json::Value>,
-        remediation: &str,
-        tags: &[String],
-    ) -> Finding {
+    pub fn new(rule: &Arc<RuleInfo>, subject: Subject, message: String, evidence: Evidence) -> Finding {
         Finding {
-            id: fingerprint(rule_id, &subject),
-            rule_id: rule_id.to_string(),
-            title: title.to_string(),
-            severity,
-            scope,
+            id: fingerprint(&rule.id, &subject),
+            rule: rule.clone(),
+            severity: rule.severity,
             subject,
             message,
             evidence,
-            remediation: remediation.to_string(),
-            tags: tags.to_vec(),
             status: Status::Open,
         }
     }
 
     /// The order findings are written in: most severe first, then rule, then subject.
     pub fn sort_key(&self) -> impl Ord + '_ {
-        (
-            std::cmp::Reverse(self.severity),
-            &self.rule_id,
-            &self.subject,
-        )
+        (std::cmp::Reverse(self.severity), &self.rule.id, &self.subject)
     }
 }
 

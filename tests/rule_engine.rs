@@ -73,7 +73,7 @@ fn missing_fields_make_rules_not_evaluable_not_silent() {
     assert!(!report
         .findings
         .iter()
-        .any(|f| f.rule_id == "inactive-key-not-deleted"));
+        .any(|f| f.rule.id == "inactive-key-not-deleted"));
     let ne = report
         .not_evaluable
         .iter()
@@ -97,7 +97,7 @@ fn missing_fields_make_rules_not_evaluable_not_silent() {
     assert!(report
         .findings
         .iter()
-        .any(|f| f.rule_id == "inactive-key-not-deleted"));
+        .any(|f| f.rule.id == "inactive-key-not-deleted"));
     assert!(
         report.not_evaluable.is_empty(),
         "{:?}",
@@ -148,7 +148,7 @@ fn a_failing_rule_is_reported_and_does_not_hide_others() {
     ]);
     let report = run_pack(&dir).expect("loads");
     assert_eq!(report.findings.len(), 1);
-    assert_eq!(report.findings[0].rule_id, "fires");
+    assert_eq!(report.findings[0].rule.id, "fires");
     assert_eq!(report.findings[0].message, "old-timer hit");
     let ids: Vec<_> = report
         .rule_errors

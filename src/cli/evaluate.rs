@@ -137,7 +137,9 @@ pub fn execute(args: &EvaluateArgs) -> Result<Run, Error> {
     let s = settings(&args.common)?;
     let ruleset = RuleSet::load(&s.rules)?;
     let compiled = ruleset.compile(&s.overrides)?;
+    let started = std::time::Instant::now();
     let inv = inventory::load(&args.input, args.events.as_deref(), args.root.as_deref())?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "input read");
     let as_of = resolve_as_of(args.common.as_of.as_deref(), args, &inv)?;
     tracing::info!(
         accounts = inv.accounts.len(),
@@ -145,6 +147,7 @@ pub fn execute(args: &EvaluateArgs) -> Result<Run, Error> {
         keys = inv.key_count(),
         "inventory loaded"
     );
+    let started = std::time::Instant::now();
     let report = evaluate(
         Arc::new(inv),
         &compiled,
@@ -152,6 +155,11 @@ pub fn execute(args: &EvaluateArgs) -> Result<Run, Error> {
             as_of,
             classifier: s.classifier.clone(),
         },
+    );
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        findings = report.findings.len(),
+        "rules evaluated"
     );
     let params: BTreeMap<String, BTreeMap<String, serde_json::Value>> = compiled
         .rules
@@ -192,6 +200,7 @@ pub fn execute(args: &EvaluateArgs) -> Result<Run, Error> {
     let mut inputs = vec![args.input.clone()];
     inputs.extend(args.events.clone());
     inputs.extend(args.root.clone());
+    let started = std::time::Instant::now();
     let (written, skipped) = write_outputs(
         &report,
         &findings,
@@ -204,6 +213,7 @@ pub fn execute(args: &EvaluateArgs) -> Result<Run, Error> {
             sla: s.sla,
         },
     )?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "outputs written");
     Ok(Run {
         report,
         findings,

@@ -275,25 +275,78 @@ pub fn envelope(report: &Report, run: &RunInfo) -> FindingsV1 {
                 .collect(),
             metrics: report.metrics.clone(),
         },
-        findings: report
-            .findings
-            .iter()
-            .map(|f| FindingV1 {
-                id: f.id.clone(),
-                rule_id: f.rule_id.clone(),
-                title: f.title.clone(),
-                severity: f.severity,
-                scope: f.scope,
-                account_id: f.subject.account_id.clone(),
-                account_name: f.subject.account_name.clone(),
-                username: f.subject.username.clone(),
-                access_key_id: f.subject.access_key_id.clone(),
-                message: f.message.clone(),
-                evidence: f.evidence.clone(),
-                remediation: f.remediation.clone(),
-                tags: f.tags.clone(),
-                status: f.status,
-            })
-            .collect(),
+        // Findings are streamed by `write_findings`, never copied into the envelope.
+        findings: Vec::new(),
     }
 }
+
+/// A finding as written: the same fields as [`FindingV1`], borrowed from the report.
+#[derive(Serialize)]
+struct FindingOut<'a> {
+    id: &'a str,
+    rule_id: &'a str,
+    title: &'a str,
+    severity: Severity,
+    scope: Scope,
+    account_id: Option<&'a str>,
+    account_name: Option<&'a str>,
+    username: Option<&'a str>,
+    access_key_id: Option<&'a str>,
+    message: &'a str,
+    evidence: EvidenceOut<'a>,
+    remediation: &'a str,
+    tags: &'a [String],
+    status: Status,
+}
+
+struct EvidenceOut<'a>(&'a crate::finding::Evidence);
+
+impl Serialize for EvidenceOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(&**k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// Writes the findings file: the envelope pretty-printed, each finding on one line.
+pub fn write_findings(
+    header: &FindingsV1,
+    findings: &[crate::finding::Finding],
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(header)?;
+    let head = text
+        .strip_suffix("\"findings\": []\n}")
+        .ok_or_else(|| std::io::Error::other("findings envelope does not end with its findings"))?;
+    w.write_all(head.as_bytes())?;
+    w.write_all(b"\"findings\": [")?;
+    for (i, f) in findings.iter().enumerate() {
+        w.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
+        let s = &f.subject;
+        serde_json::to_writer(
+            &mut *w,
+            &FindingOut {
+                id: &f.id,
+                rule_id: &f.rule.id,
+                title: &f.rule.title,
+                severity: f.severity,
+                scope: f.rule.scope,
+                account_id: s.account_id.as_deref(),
+                account_name: s.account_name.as_deref(),
+                username: s.username.as_deref(),
+                access_key_id: s.access_key_id.as_deref(),
+                message: &f.message,
+                evidence: EvidenceOut(&f.evidence),
+                remediation: &f.rule.remediation,
+                tags: &f.rule.tags,
+                status: f.status,
+            },
+        )?;
+    }
+    w.write_all(if findings.is_empty() { b"]\n}\n" } else { b"\n  ]\n}\n" })
+}
+

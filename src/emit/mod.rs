@@ -141,10 +141,7 @@ pub fn write_outputs(
     if opts.formats.contains(&Format::Json) {
         jobs.push((
             format!("findings_{stamp}.json"),
-            Box::new(move |w| {
-                serde_json::to_writer_pretty(&mut *w, findings)?;
-                w.write_all(b"\n")
-            }),
+            Box::new(move |w| json::write_findings(findings, &report.findings, w)),
         ));
         jobs.push((
             format!("inventory_{stamp}.json"),

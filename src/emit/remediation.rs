@@ -19,7 +19,7 @@ pub fn write(report: &Report, sla: &SlaDays, w: &mut dyn Write) -> std::io::Resu
     for t in tasks(&report.findings, &report.as_of, sla) {
         let f = t.finding;
         let s = &f.subject;
-        let action = format!("{} {}", f.message, first_sentence(&f.remediation));
+        let action = format!("{} {}", f.message, first_sentence(&f.rule.remediation));
         let priority = t.priority.to_string();
         let due = t.due.format("%Y-%m-%d").to_string();
         let row = [
@@ -30,7 +30,7 @@ pub fn write(report: &Report, sla: &SlaDays, w: &mut dyn Write) -> std::io::Resu
             s.account_name.as_deref().unwrap_or(""),
             s.username.as_deref().unwrap_or(""),
             s.access_key_id.as_deref().unwrap_or(""),
-            f.rule_id.as_str(),
+            f.rule.id.as_str(),
             action.as_str(),
         ];
         csv.write_record(row.iter().map(|c| neutralize(c).into_owned()))?;

@@ -124,7 +124,7 @@ pub fn run_file(path: &Path, pack: &Pack) -> Result<Vec<CaseResult>, String> {
                 let found: Vec<_> = report
                     .findings
                     .iter()
-                    .filter(|f| f.rule_id == rule.id)
+                    .filter(|f| f.rule.id == rule.id)
                     .collect();
                 let not_eval = report.not_evaluable.iter().any(|n| n.rule_id == rule.id);
                 if let Some(e) = report.rule_errors.first() {

@@ -715,12 +715,14 @@ fn register_types(engine: &mut Engine) {
 /// A rule compiled with its effective params.
 pub struct CompiledRule {
     pub rule: Arc<Rule>,
+    /// What findings of this rule carry.
+    pub info: Arc<crate::finding::RuleInfo>,
     pub params: EffectiveParams,
     pub p: ParamsRec,
     pub condition: AST,
     pub message: Vec<MessagePart>,
     /// `(name, expression)` of the values recorded as evidence when the rule fires.
-    pub evidence: Vec<(String, AST)>,
+    pub evidence: Vec<(Arc<str>, AST)>,
 }
 
 /// A piece of a message template.
@@ -922,7 +924,7 @@ pub fn compile_rule(
             continue;
         }
         match engine.compile_expression_with_scope(&scope, &name) {
-            Ok(ast) => evidence.push((name, ast)),
+            Ok(ast) => evidence.push((Arc::from(name.as_str()), ast)),
             Err(e) => problems.push(format!(
                 "{}: evidence `{name}` does not compile: {}",
                 rule.file,
@@ -932,6 +934,14 @@ pub fn compile_rule(
     }
     match (condition, problems.is_empty()) {
         (Some(condition), true) => Ok(CompiledRule {
+            info: Arc::new(crate::finding::RuleInfo {
+                id: rule.id.clone(),
+                title: rule.title.clone(),
+                severity: rule.severity,
+                scope: rule.scope,
+                remediation: rule.remediation.clone(),
+                tags: rule.tags.clone(),
+            }),
             rule,
             params,
             p,
