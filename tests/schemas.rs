@@ -97,7 +97,7 @@ fn written_findings_and_inventory_validate_against_their_schemas() {
     ]);
     let iam_audit::cli::Command::Evaluate(args) = cli.command;
     let run = iam_audit::cli::evaluate::execute(&args).expect("evaluate");
-    assert!(run.findings.findings.len() > 20);
+    assert!(run.report.findings.len() > 20);
     for (file, schema) in [
         ("findings_20260306_120000.json", "findings.schema.json"),
         ("inventory_20260306_120000.json", "inventory.schema.json"),

@@ -37,8 +37,38 @@ pub fn read_inventory(path: &Path, bytes: &[u8]) -> Result<Inventory, InputError
     Ok(inv)
 }
 
-/// Writes an inventory as pretty JSON with a trailing newline.
+/// Writes an inventory: the envelope pretty-printed, each account and each event on one line
+/// (a million keys stay a file that streams, diffs and greps well).
 pub fn write_inventory<W: std::io::Write>(inv: &Inventory, mut w: W) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut w, inv)?;
-    w.write_all(b"\n")
+    let header = Inventory {
+        schema_version: inv.schema_version,
+        source: inv.source.clone(),
+        collected_at: inv.collected_at,
+        organization_id: inv.organization_id.clone(),
+        unavailable: inv.unavailable.clone(),
+        accounts: Vec::new(),
+        events: Vec::new(),
+    };
+    let text = serde_json::to_string_pretty(&header)?;
+    let head = text
+        .strip_suffix("\"accounts\": [],\n  \"events\": []\n}")
+        .ok_or_else(|| std::io::Error::other("inventory envelope does not end with its lists"))?;
+    w.write_all(head.as_bytes())?;
+    write_lines(&mut w, "accounts", &inv.accounts)?;
+    w.write_all(b",\n  ")?;
+    write_lines(&mut w, "events", &inv.events)?;
+    w.write_all(b"\n}\n")
+}
+
+fn write_lines<W: std::io::Write, T: serde::Serialize>(
+    w: &mut W,
+    name: &str,
+    items: &[T],
+) -> std::io::Result<()> {
+    write!(w, "\"{name}\": [")?;
+    for (i, item) in items.iter().enumerate() {
+        w.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
+        serde_json::to_writer(&mut *w, item)?;
+    }
+    w.write_all(if items.is_empty() { b"]" } else { b"\n  ]" })
 }
