@@ -337,6 +337,8 @@ struct StockReader<'a> {
     line: u64,
     columns: Vec<&'static str>,
     record: csv::ByteRecord,
+    /// The current record's cells, reused from row to row.
+    cells: Vec<String>,
 }
 
 /// One data row: its physical line and its cells, trimmed and unneutralised.
@@ -344,7 +346,7 @@ struct Row<'a> {
     path: &'a Path,
     line: u64,
     columns: &'a [&'static str],
-    cells: Vec<String>,
+    cells: &'a [String],
 }
 
 impl<'a> StockReader<'a> {
@@ -363,15 +365,16 @@ impl<'a> StockReader<'a> {
             line: 1,
             columns: header.split(',').collect(),
             record: csv::ByteRecord::new(),
+            cells: Vec::new(),
         };
-        let Some((line, found)) = reader.next_record()? else {
+        let Some(line) = reader.next_record()? else {
             return Err(InputError::new(
                 path,
                 format!("empty file: expected the header `{header}`"),
             )
             .at(1, Some(1)));
         };
-        reader.check_header(line, &found)?;
+        reader.check_header(line, &reader.cells)?;
         Ok(reader)
     }
 
@@ -397,7 +400,7 @@ impl<'a> StockReader<'a> {
     }
 
     /// The next non-blank record: its line and its cells (trimmed, unneutralised).
-    fn next_record(&mut self) -> Result<Option<(u64, Vec<String>)>, InputError> {
+    fn next_record(&mut self) -> Result<Option<u64>, InputError> {
         loop {
             let more = match self.csv.read_byte_record(&mut self.record) {
                 Ok(more) => more,
@@ -414,21 +417,24 @@ impl<'a> StockReader<'a> {
             }
             let byte = self.record.position().map_or(0, |p| p.byte());
             let line = self.physical_line(byte);
-            let mut cells = Vec::with_capacity(self.record.len());
+            let n = self.record.len();
+            self.cells.resize_with(n, String::new);
             for (i, field) in self.record.iter().enumerate() {
                 let text = std::str::from_utf8(field).map_err(|_| {
                     InputError::new(self.path, "invalid UTF-8: expected UTF-8 text")
                         .at(line, Some(i as u64 + 1))
                 })?;
-                cells.push(unneutralize(text.trim()).into_owned());
+                let cell = &mut self.cells[i];
+                cell.clear();
+                cell.push_str(&unneutralize(text.trim()));
             }
             // A line holding only whitespace is as blank as an empty one.
-            if let [only] = cells.as_slice() {
+            if let [only] = self.cells.as_slice() {
                 if only.is_empty() {
                     continue;
                 }
             }
-            return Ok(Some((line, cells)));
+            return Ok(Some(line));
         }
     }
 
@@ -471,9 +477,10 @@ impl<'a> StockReader<'a> {
 
     /// The next data row, with as many cells as the header has columns.
     fn next_row(&mut self) -> Result<Option<Row<'_>>, InputError> {
-        let Some((line, cells)) = self.next_record()? else {
+        let Some(line) = self.next_record()? else {
             return Ok(None);
         };
+        let cells = &self.cells;
         let want = self.columns.len();
         if cells.len() != want {
             let column = cells.len().min(want) + 1;
@@ -774,6 +781,18 @@ impl ReportRow {
     }
 }
 
+/// Names a user in messages; formatted only when there is an error to report.
+struct Who<'a> {
+    username: &'a str,
+    account_id: &'a str,
+}
+
+impl std::fmt::Display for Who<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "user {} of account {}", quoted(self.username), self.account_id)
+    }
+}
+
 /// The accounts and users of a report, assembled row by row.
 #[derive(Default)]
 struct ReportAssembly {
@@ -835,7 +854,10 @@ impl ReportAssembly {
                 no_key_line: None,
                 keys: Vec::new(),
             });
-        let who = format!("user {} of account {}", quoted(&r.username), r.account_id);
+        let who = Who {
+            username: &r.username,
+            account_id: &r.account_id,
+        };
         user.check_agrees(row, &who, &r)?;
         match r.key {
             KeyCells::None => user.add_no_key_row(row, &who),
@@ -873,7 +895,7 @@ impl ReportAssembly {
 
 impl UserRows {
     /// Checks that `r` repeats the user fields of the user's first row.
-    fn check_agrees(&self, row: &Row<'_>, who: &str, r: &ReportRow) -> Result<(), InputError> {
+    fn check_agrees(&self, row: &Row<'_>, who: &Who<'_>, r: &ReportRow) -> Result<(), InputError> {
         use report_col::{MFA_STATUS, PASSWORD_LAST_USED, PASSWORD_STATUS};
         let disagree = |col: usize, first: &str| {
             row.err(
@@ -909,7 +931,7 @@ impl UserRows {
     }
 
     /// Records the `N/A` row of a user without keys.
-    fn add_no_key_row(&mut self, row: &Row<'_>, who: &str) -> Result<(), InputError> {
+    fn add_no_key_row(&mut self, row: &Row<'_>, who: &Who<'_>) -> Result<(), InputError> {
         if let Some(first) = self.no_key_line {
             return Err(row.err(
                 report_col::ACCESS_KEY_ID,
@@ -933,7 +955,7 @@ impl UserRows {
     }
 
     /// Records one of the user's keys.
-    fn add_key(&mut self, row: &Row<'_>, who: &str, key: AccessKey) -> Result<(), InputError> {
+    fn add_key(&mut self, row: &Row<'_>, who: &Who<'_>, key: AccessKey) -> Result<(), InputError> {
         if let Some(na_line) = self.no_key_line {
             return Err(row.err(
                 report_col::ACCESS_KEY_ID,

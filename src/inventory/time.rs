@@ -20,6 +20,11 @@ pub fn format_stamp(t: &DateTime<Utc>) -> String {
 /// `2026-03-01T14:23:45Z`, `2026-03-01T14:23:45.5+02:00`. A time without an offset is UTC.
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
+    if s.len() == 19 {
+        if let Some(t) = parse_canonical(s.as_bytes()) {
+            return Some(t);
+        }
+    }
     if s.len() < 19 || !s.is_char_boundary(10) {
         return None;
     }
@@ -42,6 +47,21 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
         .ok()
         .map(|n| Utc.from_utc_datetime(&n))
+}
+
+/// The fast path for the canonical `YYYY-MM-DD HH:MM:SS` (or `T` separator), digit by digit.
+fn parse_canonical(b: &[u8]) -> Option<DateTime<Utc>> {
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b.get(r)?.iter().try_fold(0u32, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b[4] != b'-' || b[7] != b'-' || !(b[10] == b' ' || b[10] == b'T') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let time = date.and_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)?;
+    Some(Utc.from_utc_datetime(&time))
 }
 
 /// Parses `YYYY-MM-DD` as midnight UTC, or any time [`parse_time`] accepts.
