@@ -14,7 +14,7 @@ use crate::finding::{Finding, Scope as RuleScope, Severity, Subject};
 use crate::inventory::{Field, Inventory};
 use crate::rules::script::{
     start_evaluation, to_json, to_text, AccountRec, CompiledRule, EvalCtx, EventRec, KeyRec,
-    MessagePart, UserRec, UNAVAILABLE,
+    MessagePart, ParamsRec, UserRec, UNAVAILABLE,
 };
 use crate::rules::CompiledRules;
 
@@ -113,12 +113,15 @@ type Vars = Vec<(&'static str, Dynamic)>;
 pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOptions) -> Report {
     let ctx = Arc::new(EvalCtx::new(inv.clone(), opts.as_of, &opts.classifier));
     let by_scope = |s: RuleScope| -> Vec<(usize, &CompiledRule)> {
-        compiled
+        let mut rules: Vec<(usize, &CompiledRule)> = compiled
             .rules
             .iter()
             .enumerate()
             .filter(|(_, r)| r.rule.scope == s)
-            .collect()
+            .collect();
+        // Rules sharing params next to each other (stable: load order within a group).
+        rules.sort_by_key(|(_, r)| Arc::as_ptr(&r.p.0) as usize);
+        rules
     };
     let mut total = Partial::default();
     for scope in RuleScope::ALL {
@@ -400,9 +403,16 @@ fn run<T: Sync>(
                     scope.push_dynamic(name, value);
                 }
                 let base = scope.len();
+                let mut bound: Option<&ParamsRec> = None;
                 for (slot, (index, rule)) in rules.iter().enumerate() {
                     counts[slot] += 1;
-                    scope.push_constant("p", rule.p.clone());
+                    // Rules are grouped by shared params: bind `p` once per group.
+                    if !bound.is_some_and(|b| Arc::ptr_eq(&b.0, &rule.p.0)) {
+                        scope.rewind(base);
+                        scope.push_constant("p", rule.p.clone());
+                        bound = Some(&rule.p);
+                    }
+                    let with_p = scope.len();
                     start_evaluation();
                     let result = engine.eval_ast_with_scope::<Dynamic>(&mut scope, &rule.condition);
                     match result.map(|d| d.as_bool().map_err(|t| t.to_string())) {
@@ -436,7 +446,7 @@ fn run<T: Sync>(
                             }
                         }
                     }
-                    scope.rewind(base);
+                    scope.rewind(with_p);
                 }
             }
             out.evaluations = rules.iter().map(|(i, _)| *i).zip(counts).collect();
@@ -453,25 +463,35 @@ fn build_finding(
     subject: Subject,
 ) -> Finding {
     let engine = &compiled.engine;
+    // One evaluation for every value; per value only when one of them fails.
+    let values: Option<Array> = rule
+        .details
+        .as_ref()
+        .and_then(|ast| engine.eval_ast_with_scope::<Array>(scope, ast).ok());
+    let mut next = values.map(|v| v.into_iter());
+    let mut value_of = |ast: &rhai::AST| -> Option<Dynamic> {
+        match next.as_mut() {
+            Some(it) => it.next(),
+            None => engine.eval_ast_with_scope::<Dynamic>(scope, ast).ok(),
+        }
+    };
     let mut message = String::new();
     for part in &rule.message {
         match part {
             MessagePart::Text(t) => message.push_str(t),
-            MessagePart::Expr(src, ast) => {
-                match engine.eval_ast_with_scope::<Dynamic>(scope, ast) {
-                    Ok(v) => message.push_str(&to_text(&v)),
-                    Err(_) => {
-                        message.push('{');
-                        message.push_str(src);
-                        message.push('}');
-                    }
+            MessagePart::Expr(src, ast) => match value_of(ast) {
+                Some(v) => message.push_str(&to_text(&v)),
+                None => {
+                    message.push('{');
+                    message.push_str(src);
+                    message.push('}');
                 }
-            }
+            },
         }
     }
     let mut evidence = Vec::with_capacity(rule.evidence.len());
     for (name, ast) in &rule.evidence {
-        if let Ok(v) = engine.eval_ast_with_scope::<Dynamic>(scope, ast) {
+        if let Some(v) = value_of(ast) {
             evidence.push((name.clone(), to_json(&v)));
         }
     }

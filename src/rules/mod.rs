@@ -182,9 +182,24 @@ impl RuleSet {
         let engine = build_engine();
         let mut rules = Vec::new();
         let mut problems = Vec::new();
+        // Rules with the same effective params share one `p`, so the engine binds it once per
+        // record for the whole group.
+        let mut shared: Vec<(String, script::ParamsRec)> = Vec::new();
         for (_, rule) in self.rules() {
             let eff = params.get(&rule.id).cloned().unwrap_or_default();
-            match compile_rule(&engine, Arc::new(rule.clone()), eff) {
+            let key = serde_json::to_string(
+                &eff.iter().map(|(k, v)| (k, v.to_json())).collect::<Vec<_>>(),
+            )
+            .unwrap_or_default();
+            let p = match shared.iter().find(|(k, _)| *k == key) {
+                Some((_, p)) => p.clone(),
+                None => {
+                    let p = script::params_rec(&eff);
+                    shared.push((key, p.clone()));
+                    p
+                }
+            };
+            match compile_rule(&engine, Arc::new(rule.clone()), eff, Some(p)) {
                 Ok(c) => rules.push(c),
                 Err(mut e) => problems.append(&mut e),
             }

@@ -353,6 +353,8 @@ pub fn start_evaluation() {
 /// on operations, depth, call levels and sizes, a wall-clock limit, and the record types.
 pub fn build_engine() -> Engine {
     let mut engine = Engine::new_raw();
+    // One flattened module: every function call resolves with one lookup, not one per package.
+    let mut std_lib = rhai::Module::new();
     for module in [
         ArithmeticPackage::new().as_shared_module(),
         LogicPackage::new().as_shared_module(),
@@ -363,8 +365,10 @@ pub fn build_engine() -> Engine {
         BasicMathPackage::new().as_shared_module(),
         BasicIteratorPackage::new().as_shared_module(),
     ] {
-        engine.register_global_module(module);
+        std_lib.combine_flatten((*module).clone());
     }
+    std_lib.build_index();
+    engine.register_global_module(std_lib.into());
     engine
         .set_optimization_level(OptimizationLevel::Full)
         .set_strict_variables(true)
@@ -723,6 +727,9 @@ pub struct CompiledRule {
     pub message: Vec<MessagePart>,
     /// `(name, expression)` of the values recorded as evidence when the rule fires.
     pub evidence: Vec<(Arc<str>, AST)>,
+    /// Every message placeholder then every evidence expression, as one array expression:
+    /// one evaluation per finding instead of one per value.
+    pub details: Option<AST>,
 }
 
 /// A piece of a message template.
@@ -732,13 +739,28 @@ pub enum MessagePart {
 }
 
 /// The scope a condition is compiled against: `p` plus the scope's variables.
+///
+/// `p` is a constant object map here, so the optimizer folds `p.name` into the value where it
+/// can; what it cannot fold (a method call on a param) reads the [`ParamsRec`] pushed at run
+/// time, which answers the same names with the same values.
 pub fn compile_scope(rule_scope: RuleScope, p: &ParamsRec) -> Scope<'static> {
     let mut scope = Scope::new();
-    scope.push_constant("p", p.clone());
+    let map: Map = p.0.iter().map(|(k, v)| (k.as_str().into(), v.clone())).collect();
+    scope.push_constant("p", map);
     for (name, _) in scope_variables(rule_scope) {
         scope.push_dynamic(*name, Dynamic::UNIT);
     }
     scope
+}
+
+/// The run-time `p` of a set of effective params.
+pub fn params_rec(params: &EffectiveParams) -> ParamsRec {
+    ParamsRec(Arc::new(
+        params
+            .iter()
+            .map(|(k, v)| (k.clone(), param_dynamic(v)))
+            .collect(),
+    ))
 }
 
 fn param_dynamic(v: &ParamValue) -> Dynamic {
@@ -864,13 +886,9 @@ pub fn compile_rule(
     engine: &Engine,
     rule: Arc<Rule>,
     params: EffectiveParams,
+    shared: Option<ParamsRec>,
 ) -> Result<CompiledRule, Vec<String>> {
-    let p = ParamsRec(Arc::new(
-        params
-            .iter()
-            .map(|(k, v)| (k.clone(), param_dynamic(v)))
-            .collect(),
-    ));
+    let p = shared.unwrap_or_else(|| params_rec(&params));
     let scope = compile_scope(rule.scope, &p);
     let mut problems = check_fields(&rule);
     let condition = match engine.compile_with_scope(&scope, &rule.condition) {
@@ -932,6 +950,19 @@ pub fn compile_rule(
             )),
         }
     }
+    let details_src = message
+        .iter()
+        .filter_map(|m| match m {
+            MessagePart::Expr(src, _) => Some(src.as_str()),
+            MessagePart::Text(_) => None,
+        })
+        .chain(evidence.iter().map(|(name, _)| &**name))
+        .map(|e| format!("({e})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let details = engine
+        .compile_expression_with_scope(&scope, format!("[{details_src}]"))
+        .ok();
     match (condition, problems.is_empty()) {
         (Some(condition), true) => Ok(CompiledRule {
             info: Arc::new(crate::finding::RuleInfo {
@@ -948,6 +979,7 @@ pub fn compile_rule(
             condition,
             message,
             evidence,
+            details,
         }),
         _ => Err(problems),
     }
