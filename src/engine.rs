@@ -11,7 +11,8 @@ use rhai::{Array, Dynamic, Scope};
 
 use crate::analysis::metrics::{Classifier, OrgMetrics};
 use crate::finding::{Finding, Scope as RuleScope, Severity, Subject};
-use crate::inventory::{Field, Inventory};
+use crate::inventory::{AccessKey, Field, Inventory, User};
+use crate::rules::prefilter::Verdict;
 use crate::rules::script::{
     start_evaluation, to_json, to_text, AccountRec, CompiledRule, EvalCtx, EventRec, KeyRec,
     MessagePart, ParamsRec, UserRec, UNAVAILABLE,
@@ -147,6 +148,11 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
                     &ids,
                     |&(a, u, k)| key_record(&ctx, a, u, k),
                     |&(a, u, k)| key_subject(&ctx, a, u, k),
+                    |&(a, u, k)| {
+                        let user = &inv.accounts[a as usize].users[u as usize];
+                        Some((user, Some(&user.access_keys[k as usize])))
+                    },
+                    &opts.as_of,
                 )
             }
             RuleScope::User => {
@@ -157,6 +163,8 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
                     &ids,
                     |&(a, u)| user_record(&ctx, a, u),
                     |&(a, u)| user_subject(&ctx, a, u),
+                    |&(a, u)| Some((&inv.accounts[a as usize].users[u as usize], None)),
+                    &opts.as_of,
                 )
             }
             RuleScope::Username => {
@@ -167,6 +175,8 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
                     &groups,
                     |(name, members)| group_record(&ctx, name, members),
                     |(name, _)| group_subject(name),
+                    |_| None,
+                    &opts.as_of,
                 )
             }
             RuleScope::Account => {
@@ -177,6 +187,8 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
                     &ids,
                     |&a| account_record(&ctx, a),
                     |&a| account_subject(&ctx, a),
+                    |_| None,
+                    &opts.as_of,
                 )
             }
             RuleScope::Event => {
@@ -193,6 +205,8 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
                     &ids,
                     |&e| event_record(&ctx, &index, e),
                     |&e| event_subject(&ctx, e),
+                    |_| None,
+                    &opts.as_of,
                 )
             }
         };
@@ -383,12 +397,14 @@ fn describe(subject: &Subject) -> String {
     .join("/")
 }
 
-fn run<T: Sync>(
+fn run<'i, T: Sync>(
     compiled: &CompiledRules,
     rules: &[(usize, &CompiledRule)],
     items: &[T],
     make: impl Fn(&T) -> Vars + Sync,
     subject: impl Fn(&T) -> Subject + Sync,
+    guarded: impl Fn(&T) -> Option<(&'i User, Option<&'i AccessKey>)> + Sync,
+    as_of: &DateTime<Utc>,
 ) -> Partial {
     let engine = &compiled.engine;
     let parts: Vec<Partial> = items
@@ -398,14 +414,26 @@ fn run<T: Sync>(
             let mut counts = vec![0u64; rules.len()];
             let mut scope = Scope::new();
             for item in chunk {
-                scope.clear();
-                for (name, value) in make(item) {
-                    scope.push_dynamic(name, value);
-                }
-                let base = scope.len();
+                // Variables are bound on the first rule that passes its guard.
+                let mut base = None;
                 let mut bound: Option<&ParamsRec> = None;
+                let record = guarded(item);
                 for (slot, (index, rule)) in rules.iter().enumerate() {
                     counts[slot] += 1;
+                    let verdict = match (&rule.prefilter, record) {
+                        (Some(pf), Some((user, key))) => pf.check(user, key, as_of),
+                        _ => Verdict::Undecided,
+                    };
+                    if verdict == Verdict::False {
+                        continue;
+                    }
+                    let base = *base.get_or_insert_with(|| {
+                        scope.clear();
+                        for (name, value) in make(item) {
+                            scope.push_dynamic(name, value);
+                        }
+                        scope.len()
+                    });
                     // Rules are grouped by shared params: bind `p` once per group.
                     if !bound.is_some_and(|b| Arc::ptr_eq(&b.0, &rule.p.0)) {
                         scope.rewind(base);
@@ -413,8 +441,12 @@ fn run<T: Sync>(
                         bound = Some(&rule.p);
                     }
                     let with_p = scope.len();
-                    start_evaluation();
-                    let result = engine.eval_ast_with_scope::<Dynamic>(&mut scope, &rule.condition);
+                    let result = if verdict == Verdict::True {
+                        Ok(Dynamic::TRUE)
+                    } else {
+                        start_evaluation();
+                        engine.eval_ast_with_scope::<Dynamic>(&mut scope, &rule.condition)
+                    };
                     match result.map(|d| d.as_bool().map_err(|t| t.to_string())) {
                         Ok(Ok(true)) => {
                             out.findings.push(build_finding(
@@ -505,7 +537,7 @@ fn finish(
     total: Partial,
 ) -> Report {
     let mut findings = total.findings;
-    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    findings.par_sort_unstable_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings.dedup_by(|a, b| a.id == b.id);
 
     let mut runs: Vec<RuleRun> = compiled

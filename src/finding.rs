@@ -146,7 +146,12 @@ pub struct Finding {
 
 impl Finding {
     /// The one constructor: computes the fingerprint from the rule id and the subject.
-    pub fn new(rule: &Arc<RuleInfo>, subject: Subject, message: String, evidence: Evidence) -> Finding {
+    pub fn new(
+        rule: &Arc<RuleInfo>,
+        subject: Subject,
+        message: String,
+        evidence: Evidence,
+    ) -> Finding {
         Finding {
             id: fingerprint(&rule.id, &subject),
             rule: rule.clone(),
@@ -160,7 +165,11 @@ impl Finding {
 
     /// The order findings are written in: most severe first, then rule, then subject.
     pub fn sort_key(&self) -> impl Ord + '_ {
-        (std::cmp::Reverse(self.severity), &self.rule.id, &self.subject)
+        (
+            std::cmp::Reverse(self.severity),
+            &self.rule.id,
+            &self.subject,
+        )
     }
 }
 
@@ -178,8 +187,14 @@ pub fn fingerprint(rule_id: &str, s: &Subject) -> String {
         h.update(part.unwrap_or("").as_bytes());
         h.update([0x1f]);
     }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = h.finalize();
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(32);
+    for b in digest.iter().take(16) {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 #[cfg(test)]

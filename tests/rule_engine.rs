@@ -230,3 +230,63 @@ fn evaluation_is_deterministic_across_runs() {
     assert_eq!(ids(&a), ids(&b));
     assert!(a.findings.len() > 20);
 }
+
+#[test]
+fn stock_rules_have_the_expected_prefilters() {
+    let set = RuleSet::load(&[]).unwrap();
+    let compiled = set.compile(&[]).unwrap();
+    let guarded: Vec<&str> = compiled
+        .rules
+        .iter()
+        .filter(|r| r.prefilter.is_some())
+        .map(|r| r.rule.id.as_str())
+        .collect();
+    for id in [
+        "old-key-in-use",
+        "console-without-mfa",
+        "zombie-user",
+        "service-account-without-console",
+    ] {
+        assert!(guarded.contains(&id), "{id} has no prefilter: {guarded:?}");
+    }
+    let complete: Vec<&str> = compiled
+        .rules
+        .iter()
+        .filter(|r| r.prefilter.as_ref().is_some_and(|p| p.is_complete()))
+        .map(|r| r.rule.id.as_str())
+        .collect();
+    for id in [
+        "old-key-in-use",
+        "unused-active-key",
+        "console-without-mfa",
+        "two-active-keys",
+    ] {
+        assert!(
+            complete.contains(&id),
+            "{id} is not decided in Rust: {complete:?}"
+        );
+    }
+}
+
+/// The engine's Rust-side prefilters rely on these Rhai semantics; if Rhai changes them,
+/// this fails.
+#[test]
+fn rhai_comparison_semantics_the_prefilter_relies_on() {
+    let engine = iam_audit::rules::script::build_engine();
+    for (src, want) in [
+        ("() <= 30", false),
+        ("() > 30", false),
+        ("() == ()", true),
+        ("() != 3", true),
+        ("2.5 > 2", true),
+        ("2 >= 2.0", true),
+        ("\"a\" == 1", false),
+        ("\"a\" != 1", true),
+        ("\"Active\" == \"Active\"", true),
+    ] {
+        let got: bool = engine
+            .eval_expression(src)
+            .unwrap_or_else(|e| panic!("{src}: {e}"));
+        assert_eq!(got, want, "{src}");
+    }
+}

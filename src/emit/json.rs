@@ -347,6 +347,9 @@ pub fn write_findings(
             },
         )?;
     }
-    w.write_all(if findings.is_empty() { b"]\n}\n" } else { b"\n  ]\n}\n" })
+    w.write_all(if findings.is_empty() {
+        b"]\n}\n"
+    } else {
+        b"\n  ]\n}\n"
+    })
 }
-

@@ -789,7 +789,12 @@ struct Who<'a> {
 
 impl std::fmt::Display for Who<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "user {} of account {}", quoted(self.username), self.account_id)
+        write!(
+            f,
+            "user {} of account {}",
+            quoted(self.username),
+            self.account_id
+        )
     }
 }
 

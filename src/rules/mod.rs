@@ -4,6 +4,7 @@ pub mod docs;
 pub mod fixtures;
 pub mod pack;
 pub mod params;
+pub mod prefilter;
 pub mod script;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -188,7 +189,9 @@ impl RuleSet {
         for (_, rule) in self.rules() {
             let eff = params.get(&rule.id).cloned().unwrap_or_default();
             let key = serde_json::to_string(
-                &eff.iter().map(|(k, v)| (k, v.to_json())).collect::<Vec<_>>(),
+                &eff.iter()
+                    .map(|(k, v)| (k, v.to_json()))
+                    .collect::<Vec<_>>(),
             )
             .unwrap_or_default();
             let p = match shared.iter().find(|(k, _)| *k == key) {

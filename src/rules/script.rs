@@ -221,6 +221,7 @@ pub const KEY_FIELDS: &[(&str, &str)] = &[
     ("created", "creation time, `YYYY-MM-DD HH:MM:SS` UTC"),
     ("created_date", "creation date, `YYYY-MM-DD` UTC"),
     ("age_days", "days since creation (fractional)"),
+    ("age_hours", "hours since creation (fractional)"),
     ("last_used", "time of last use, `()` when never used"),
     (
         "days_since_used",
@@ -434,6 +435,9 @@ fn register_types(engine: &mut Engine) {
             r.key().created.format("%Y-%m-%d").to_string()
         })
         .register_get("age_days", |r: &mut KeyRec| r.ctx.days(&r.key().created))
+        .register_get("age_hours", |r: &mut KeyRec| {
+            r.ctx.days(&r.key().created) * 24.0
+        })
         .register_get("last_used", |r: &mut KeyRec| {
             opt_time(r.key().last_used.as_ref())
         })
@@ -727,6 +731,8 @@ pub struct CompiledRule {
     pub message: Vec<MessagePart>,
     /// `(name, expression)` of the values recorded as evidence when the rule fires.
     pub evidence: Vec<(Arc<str>, AST)>,
+    /// The condition's simple leading tests, checked in Rust before Rhai runs.
+    pub prefilter: Option<crate::rules::prefilter::Prefilter>,
     /// Every message placeholder then every evidence expression, as one array expression:
     /// one evaluation per finding instead of one per value.
     pub details: Option<AST>,
@@ -745,7 +751,10 @@ pub enum MessagePart {
 /// time, which answers the same names with the same values.
 pub fn compile_scope(rule_scope: RuleScope, p: &ParamsRec) -> Scope<'static> {
     let mut scope = Scope::new();
-    let map: Map = p.0.iter().map(|(k, v)| (k.as_str().into(), v.clone())).collect();
+    let map: Map =
+        p.0.iter()
+            .map(|(k, v)| (k.as_str().into(), v.clone()))
+            .collect();
     scope.push_constant("p", map);
     for (name, _) in scope_variables(rule_scope) {
         scope.push_dynamic(*name, Dynamic::UNIT);
@@ -788,28 +797,38 @@ fn refs_regex() -> &'static Regex {
 
 /// Removes string literals and comments so references are found only in code.
 fn code_only(src: &str) -> String {
+    // Length-preserving (byte for byte), so offsets in the result are offsets in `src`.
+    let blank = |out: &mut String, c: char| out.extend(std::iter::repeat_n(' ', c.len_utf8()));
     let mut out = String::with_capacity(src.len());
     let mut chars = src.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '"' | '`' | '\'' => {
                 let quote = c;
-                out.push(' ');
+                blank(&mut out, c);
                 while let Some(d) = chars.next() {
+                    if d == '\n' {
+                        out.push('\n');
+                    } else {
+                        blank(&mut out, d);
+                    }
                     if d == '\\' {
-                        chars.next();
+                        if let Some(e) = chars.next() {
+                            blank(&mut out, e);
+                        }
                     } else if d == quote {
                         break;
                     }
                 }
-                out.push(' ');
             }
             '/' if chars.peek() == Some(&'/') => {
+                blank(&mut out, c);
                 for d in chars.by_ref() {
                     if d == '\n' {
                         out.push('\n');
                         break;
                     }
+                    blank(&mut out, d);
                 }
             }
             _ => out.push(c),
@@ -963,8 +982,15 @@ pub fn compile_rule(
     let details = engine
         .compile_expression_with_scope(&scope, format!("[{details_src}]"))
         .ok();
+    let prefilter = crate::rules::prefilter::extract(
+        &rule.condition,
+        &code_only(&rule.condition),
+        rule.scope,
+        &params,
+    );
     match (condition, problems.is_empty()) {
         (Some(condition), true) => Ok(CompiledRule {
+            prefilter,
             info: Arc::new(crate::finding::RuleInfo {
                 id: rule.id.clone(),
                 title: rule.title.clone(),

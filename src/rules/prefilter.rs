@@ -1,0 +1,489 @@
+//! Prefilters: the leading simple tests of a condition, checked in Rust before Rhai runs.
+//!
+//! A condition that is a top-level conjunction `a && b && c` (no top-level `||`, no
+//! statements) is false as soon as one conjunct is false, and Rhai evaluates the conjuncts in
+//! order. So the longest prefix of conjuncts that are *simple* (a comparison of an
+//! always-available record field with a literal or a param) can be checked in Rust with the
+//! same result: when one fails the condition is false, exactly as Rhai would have said, and
+//! nothing after it would have run. When every conjunct is simple, Rust decides alone.
+//! An opening `if !x { return false; }` is a prefix too. The semantics of the comparisons
+//! follow Rhai's (numbers compare as floats; `()` equals only `()`; an ordering against `()`
+//! or across types is false), which a test pins.
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+
+use crate::finding::Scope as RuleScope;
+use crate::inventory::time::age_days;
+use crate::inventory::{AccessKey, KeyStatus, User};
+use crate::rules::params::{EffectiveParams, ParamValue};
+
+/// A field a prefilter can read (never one a source may lack).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FieldId {
+    KeyStatus,
+    KeyIsActive,
+    KeyAgeDays,
+    KeyAgeHours,
+    KeyDaysSinceUsed,
+    KeyNeverUsed,
+    KeyService,
+    UserName,
+    UserPasswordEnabled,
+    UserPasswordNeverUsed,
+    UserDaysSincePasswordUsed,
+    UserHasMfa,
+    UserMfaCount,
+    UserKeyCount,
+    UserActiveKeys,
+}
+
+impl FieldId {
+    fn parse(var: &str, field: &str) -> Option<FieldId> {
+        Some(match (var, field) {
+            ("key", "status") => FieldId::KeyStatus,
+            ("key", "is_active") => FieldId::KeyIsActive,
+            ("key", "age_days") => FieldId::KeyAgeDays,
+            ("key", "age_hours") => FieldId::KeyAgeHours,
+            ("key", "days_since_used") => FieldId::KeyDaysSinceUsed,
+            ("key", "never_used") => FieldId::KeyNeverUsed,
+            ("key", "service") => FieldId::KeyService,
+            ("user", "name") => FieldId::UserName,
+            ("user", "password_enabled") => FieldId::UserPasswordEnabled,
+            ("user", "password_never_used") => FieldId::UserPasswordNeverUsed,
+            ("user", "days_since_password_used") => FieldId::UserDaysSincePasswordUsed,
+            ("user", "has_mfa") => FieldId::UserHasMfa,
+            ("user", "mfa_count") => FieldId::UserMfaCount,
+            ("user", "key_count") => FieldId::UserKeyCount,
+            ("user", "active_keys") => FieldId::UserActiveKeys,
+            _ => return None,
+        })
+    }
+
+    fn needs_key(self) -> bool {
+        matches!(
+            self,
+            FieldId::KeyStatus
+                | FieldId::KeyIsActive
+                | FieldId::KeyAgeDays
+                | FieldId::KeyAgeHours
+                | FieldId::KeyDaysSinceUsed
+                | FieldId::KeyNeverUsed
+                | FieldId::KeyService
+        )
+    }
+
+    fn read<'a>(
+        self,
+        user: &'a User,
+        key: Option<&'a AccessKey>,
+        as_of: &DateTime<Utc>,
+    ) -> Val<'a> {
+        let days = |t: &DateTime<Utc>| Val::Num(age_days(as_of, t));
+        match (self, key) {
+            (FieldId::KeyStatus, Some(k)) => Val::Str(k.status.as_str()),
+            (FieldId::KeyIsActive, Some(k)) => Val::Bool(k.status == KeyStatus::Active),
+            (FieldId::KeyAgeDays, Some(k)) => days(&k.created),
+            (FieldId::KeyAgeHours, Some(k)) => Val::Num(age_days(as_of, &k.created) * 24.0),
+            (FieldId::KeyDaysSinceUsed, Some(k)) => k.last_used.as_ref().map_or(Val::Unit, days),
+            (FieldId::KeyNeverUsed, Some(k)) => Val::Bool(k.last_used.is_none()),
+            (FieldId::KeyService, Some(k)) => {
+                k.last_used_service.as_deref().map_or(Val::Unit, Val::Str)
+            }
+            (FieldId::UserName, _) => Val::Str(&user.name),
+            (FieldId::UserPasswordEnabled, _) => Val::Bool(user.password.enabled),
+            (FieldId::UserPasswordNeverUsed, _) => {
+                Val::Bool(user.password.enabled && user.password.last_used.is_none())
+            }
+            (FieldId::UserDaysSincePasswordUsed, _) => {
+                user.password.last_used.as_ref().map_or(Val::Unit, days)
+            }
+            (FieldId::UserHasMfa, _) => Val::Bool(!user.mfa_devices.is_empty()),
+            (FieldId::UserMfaCount, _) => Val::Num(user.mfa_devices.len() as f64),
+            (FieldId::UserKeyCount, _) => Val::Num(user.access_keys.len() as f64),
+            (FieldId::UserActiveKeys, _) => Val::Num(
+                user.access_keys
+                    .iter()
+                    .filter(|k| k.status == KeyStatus::Active)
+                    .count() as f64,
+            ),
+            // A key field without a key cannot happen (scopes are checked at extraction).
+            (_, None) => Val::Unit,
+        }
+    }
+}
+
+/// A value as Rhai would see it.
+#[derive(Clone, Debug, PartialEq)]
+enum Val<'a> {
+    Unit,
+    Bool(bool),
+    Num(f64),
+    Str(&'a str),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// A constant right-hand side.
+#[derive(Clone, Debug, PartialEq)]
+enum Constant {
+    Unit,
+    Num(f64),
+    Str(String),
+}
+
+/// One simple conjunct.
+#[derive(Clone, Debug, PartialEq)]
+enum Atom {
+    /// A test of params only, known when the rule is compiled (`!p.list.is_empty()`).
+    Const(bool),
+    /// The negation of an atom (from `if atom { return false; }`).
+    Not(Box<Atom>),
+    /// `field` or `!field` on a boolean field.
+    Flag(FieldId, bool),
+    /// `field OP constant`.
+    Compare(FieldId, Op, Constant),
+}
+
+impl Atom {
+    fn holds(&self, user: &User, key: Option<&AccessKey>, as_of: &DateTime<Utc>) -> bool {
+        match self {
+            Atom::Const(b) => *b,
+            Atom::Not(a) => !a.holds(user, key, as_of),
+            Atom::Flag(f, want) => f.read(user, key, as_of) == Val::Bool(*want),
+            Atom::Compare(f, op, c) => compare(&f.read(user, key, as_of), *op, c),
+        }
+    }
+}
+
+/// Rhai's comparison of two values: numbers as floats; equal types otherwise; across types
+/// `==` is false, `!=` true and orderings false.
+fn compare(l: &Val, op: Op, r: &Constant) -> bool {
+    use std::cmp::Ordering;
+    let ord: Option<Ordering> = match (l, r) {
+        (Val::Num(a), Constant::Num(b)) => a.partial_cmp(b),
+        (Val::Str(a), Constant::Str(b)) => Some((*a).cmp(b.as_str())),
+        (Val::Unit, Constant::Unit) => Some(Ordering::Equal),
+        _ => None,
+    };
+    match (op, ord) {
+        (Op::Eq, o) => o == Some(Ordering::Equal),
+        (Op::Ne, o) => o != Some(Ordering::Equal),
+        // Rhai does not order units or strings against each other in conditions we accept.
+        (_, None) => false,
+        (Op::Lt, Some(o)) => matches!((l, r), (Val::Num(_), _)) && o == Ordering::Less,
+        (Op::Le, Some(o)) => matches!((l, r), (Val::Num(_), _)) && o != Ordering::Greater,
+        (Op::Gt, Some(o)) => matches!((l, r), (Val::Num(_), _)) && o == Ordering::Greater,
+        (Op::Ge, Some(o)) => matches!((l, r), (Val::Num(_), _)) && o != Ordering::Less,
+    }
+}
+
+/// The simple prefix of a condition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prefilter {
+    atoms: Vec<Atom>,
+    /// The atoms are the whole condition: Rust decides alone.
+    complete: bool,
+}
+
+/// What a prefilter says about a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The condition is false.
+    False,
+    /// The condition is true (every conjunct was simple and held).
+    True,
+    /// Rhai must decide.
+    Undecided,
+}
+
+impl Prefilter {
+    /// Checks the record.
+    pub fn check(&self, user: &User, key: Option<&AccessKey>, as_of: &DateTime<Utc>) -> Verdict {
+        if self.atoms.iter().all(|a| a.holds(user, key, as_of)) {
+            if self.complete {
+                Verdict::True
+            } else {
+                Verdict::Undecided
+            }
+        } else {
+            Verdict::False
+        }
+    }
+
+    /// Whether Rust decides the whole condition.
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+}
+
+/// Splits `code` (literals blanked, so offsets match the condition) at top-level `&&`, or
+/// returns `None` when the top level has `||`, `;`, unbalanced brackets or statements.
+fn conjuncts(code: &str) -> Option<Vec<(usize, usize)>> {
+    let b = code.as_bytes();
+    let mut depth = 0i32;
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            b';' if depth == 0 => return None,
+            b'|' if depth == 0 && b.get(i + 1) == Some(&b'|') => return None,
+            b'&' if depth == 0 && b.get(i + 1) == Some(&b'&') => {
+                parts.push((start, i));
+                start = i + 2;
+                i += 1;
+            }
+            _ => {}
+        }
+        if depth < 0 {
+            return None;
+        }
+        i += 1;
+    }
+    if depth != 0 {
+        return None;
+    }
+    parts.push((start, b.len()));
+    Some(parts)
+}
+
+fn regexes() -> &'static [Regex; 5] {
+    static RE: OnceLock<[Regex; 5]> = OnceLock::new();
+    RE.get_or_init(|| {
+        let make = |s: &str| Regex::new(s).unwrap_or_else(|e| panic!("static regex: {e}"));
+        [
+            // !key.never_used
+            make(r"^\s*(!?)\s*(key|user)\.([a-z_]+)\s*$"),
+            // key.age_days > p.max_key_age_days, key.status == "Active", x != ()
+            make(
+                r#"^\s*(key|user)\.([a-z_]+)\s*(==|!=|<=|>=|<|>)\s*(-?[0-9]+(?:\.[0-9]+)?|"[^"\\]*"|\(\s*\)|p\.[a-z_][a-z0-9_]*)\s*$"#,
+            ),
+            // if !user.password_enabled { return false; }  /  if user.active_keys < 2 { ... }
+            make(r"^\s*if\s+([^{};|&]+?)\s*\{\s*return\s+false\s*;?\s*\}"),
+            // !p.expected_services.is_empty()
+            make(r"^\s*(!?)\s*p\.([a-z_][a-z0-9_]*)\.is_empty\(\)\s*$"),
+            // p.expected_services.len() > 0
+            make(r"^\s*p\.([a-z_][a-z0-9_]*)\.len\(\)\s*(>|!=)\s*0\s*$"),
+        ]
+    })
+}
+
+fn constant(text: &str, params: &EffectiveParams) -> Option<Constant> {
+    let t = text.trim();
+    if let Some(name) = t.strip_prefix("p.") {
+        return match params.get(name)? {
+            ParamValue::Int(i) => Some(Constant::Num(*i as f64)),
+            ParamValue::Float(f) => Some(Constant::Num(*f)),
+            ParamValue::String(s) => Some(Constant::Str(s.clone())),
+            _ => None,
+        };
+    }
+    if t.starts_with('(') {
+        return Some(Constant::Unit);
+    }
+    if let Some(s) = t.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        return Some(Constant::Str(s.to_string()));
+    }
+    t.parse::<f64>().ok().map(Constant::Num)
+}
+
+fn op(s: &str) -> Option<Op> {
+    Some(match s {
+        "==" => Op::Eq,
+        "!=" => Op::Ne,
+        "<" => Op::Lt,
+        "<=" => Op::Le,
+        ">" => Op::Gt,
+        ">=" => Op::Ge,
+        _ => return None,
+    })
+}
+
+fn is_flag(f: FieldId) -> bool {
+    matches!(
+        f,
+        FieldId::KeyIsActive
+            | FieldId::KeyNeverUsed
+            | FieldId::UserPasswordEnabled
+            | FieldId::UserPasswordNeverUsed
+            | FieldId::UserHasMfa
+    )
+}
+
+/// Parses one conjunct (in the original text) as an atom.
+fn atom(text: &str, scope: RuleScope, params: &EffectiveParams) -> Option<Atom> {
+    let [flag, cmp, _, empty, len] = regexes();
+    let list_len = |name: &str| match params.get(name)? {
+        ParamValue::Strings(v) => Some(v.len()),
+        ParamValue::Regexes(v) => Some(v.0.len()),
+        _ => None,
+    };
+    if let Some(c) = empty.captures(text) {
+        let n = list_len(&c[2])?;
+        // `p.x.is_empty()` holds for an empty list; `!p.x.is_empty()` for a non-empty one.
+        return Some(Atom::Const((n == 0) == c[1].is_empty()));
+    }
+    if let Some(c) = len.captures(text) {
+        return Some(Atom::Const(list_len(&c[1])? > 0));
+    }
+    let allowed = |f: FieldId| scope == RuleScope::Key || !f.needs_key();
+    if let Some(c) = flag.captures(text) {
+        let f = FieldId::parse(&c[2], &c[3]).filter(|f| is_flag(*f) && allowed(*f))?;
+        return Some(Atom::Flag(f, c[1].is_empty()));
+    }
+    let c = cmp.captures(text)?;
+    let f = FieldId::parse(&c[1], &c[2]).filter(|f| !is_flag(*f) && allowed(*f))?;
+    let op = op(&c[3])?;
+    let value = constant(&c[4], params)?;
+    // Orderings only between numbers; strings and units only with == and !=.
+    let numeric_field = !matches!(
+        f,
+        FieldId::KeyStatus | FieldId::KeyService | FieldId::UserName
+    );
+    match (&value, op) {
+        (Constant::Num(_), _) if numeric_field => {}
+        (Constant::Str(_) | Constant::Unit, Op::Eq | Op::Ne) => {}
+        _ => return None,
+    }
+    Some(Atom::Compare(f, op, value))
+}
+
+/// The prefilter of a condition, if it has a simple prefix. `code` is the condition with
+/// literals and comments blanked (same byte offsets).
+pub fn extract(
+    condition: &str,
+    code: &str,
+    scope: RuleScope,
+    params: &EffectiveParams,
+) -> Option<Prefilter> {
+    if !matches!(scope, RuleScope::Key | RuleScope::User) || code.len() != condition.len() {
+        return None;
+    }
+    if let Some(c) = regexes()[2].captures(condition) {
+        // `if a { return false; }` opens the condition: the rest runs only when `a` is false.
+        let inner = atom(&c[1], scope, params)?;
+        return Some(Prefilter {
+            atoms: vec![Atom::Not(Box::new(inner))],
+            complete: false,
+        });
+    }
+    let parts = conjuncts(code)?;
+    let mut atoms = Vec::new();
+    for &(a, b) in &parts {
+        match atom(&condition[a..b], scope, params) {
+            Some(at) => atoms.push(at),
+            None => break,
+        }
+    }
+    let complete = atoms.len() == parts.len();
+    (!atoms.is_empty()).then_some(Prefilter { atoms, complete })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex(cond: &str, scope: RuleScope) -> Option<Prefilter> {
+        let mut params = EffectiveParams::new();
+        params.insert("n".into(), ParamValue::Int(30));
+        params.insert("list".into(), ParamValue::Strings(vec![]));
+        // Blank literals the way script::code_only does (same length).
+        let mut code = String::new();
+        let mut in_str = false;
+        for c in cond.chars() {
+            if c == '"' {
+                in_str = !in_str;
+                code.push(' ');
+            } else {
+                code.push(if in_str { ' ' } else { c });
+            }
+        }
+        extract(cond, &code, scope, &params)
+    }
+
+    #[test]
+    fn whole_conjunctions_of_simple_tests_are_complete() {
+        let p = ex(
+            "key.status == \"Active\" && key.age_days > p.n\n  && key.days_since_used != () && key.days_since_used <= 30",
+            RuleScope::Key,
+        )
+        .unwrap();
+        assert!(p.complete);
+        assert_eq!(p.atoms.len(), 4);
+        let p = ex(
+            "key.status == \"Inactive\" && !user.has_tag(\"x\")",
+            RuleScope::Key,
+        )
+        .unwrap();
+        assert!(!p.complete);
+        assert_eq!(p.atoms.len(), 1);
+    }
+
+    #[test]
+    fn anything_not_exact_is_left_to_rhai() {
+        assert_eq!(
+            ex("key.status == \"Active\" && a || b", RuleScope::Key),
+            None
+        );
+        assert_eq!(ex("key.age_days > p.list", RuleScope::Key), None);
+        assert_eq!(ex("key.never_used && x", RuleScope::User), None);
+        assert_eq!(ex("key.status > \"A\"", RuleScope::Key), None);
+        assert_eq!(
+            ex("user.password_age_days > 3", RuleScope::User),
+            None,
+            "may be unavailable"
+        );
+        assert_eq!(
+            ex("x && key.never_used", RuleScope::Key),
+            None,
+            "only a prefix counts"
+        );
+        assert_eq!(ex("key.never_used && x; y", RuleScope::Key), None);
+        let p = ex(
+            "if !user.password_enabled { return false; } let x = 1; x > 0",
+            RuleScope::User,
+        )
+        .unwrap();
+        assert_eq!(
+            p.atoms,
+            vec![Atom::Not(Box::new(Atom::Flag(
+                FieldId::UserPasswordEnabled,
+                false
+            )))]
+        );
+        let p = ex(
+            "if user.active_keys < 2 { return false; } true",
+            RuleScope::User,
+        )
+        .unwrap();
+        assert!(!p.complete);
+        let p = ex("p.list.len() > 0 && key.service != ()", RuleScope::Key).unwrap();
+        assert_eq!(p.atoms[0], Atom::Const(false));
+        let p = ex("!p.list.is_empty() && x", RuleScope::Key).unwrap();
+        assert_eq!(p.atoms[0], Atom::Const(false));
+    }
+
+    #[test]
+    fn comparisons_follow_rhai() {
+        let unit = Val::Unit;
+        assert!(!compare(&unit, Op::Le, &Constant::Num(30.0)));
+        assert!(compare(&unit, Op::Ne, &Constant::Num(30.0)));
+        assert!(compare(&unit, Op::Eq, &Constant::Unit));
+        assert!(compare(&Val::Num(30.0), Op::Le, &Constant::Num(30.0)));
+        assert!(!compare(&Val::Num(30.001), Op::Le, &Constant::Num(30.0)));
+        assert!(!compare(&Val::Str("a"), Op::Eq, &Constant::Num(1.0)));
+    }
+}
