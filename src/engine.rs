@@ -212,7 +212,8 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
         };
         total = total.merge(part);
     }
-    finish(inv, compiled, opts, total)
+    let metrics = OrgMetrics::from_accounts(&inv, &ctx.production, ctx.metrics.clone());
+    finish(inv, compiled, total, metrics, opts.as_of)
 }
 
 fn key_ids(inv: &Inventory) -> Vec<(u32, u32, u32)> {
@@ -256,10 +257,10 @@ fn username_groups(inv: &Inventory) -> Vec<(String, Vec<(u32, u32)>)> {
 }
 
 fn account_subject(ctx: &EvalCtx, a: u32) -> Subject {
-    let acct = &ctx.inv.accounts[a as usize];
+    let (id, name) = &ctx.labels[a as usize];
     Subject {
-        account_id: Some(acct.id.clone()),
-        account_name: Some(acct.name.clone()),
+        account_id: Some(id.clone()),
+        account_name: Some(name.clone()),
         ..Subject::default()
     }
 }
@@ -283,8 +284,8 @@ fn key_record(ctx: &Arc<EvalCtx>, a: u32, u: u32, k: u32) -> Vars {
 fn key_subject(ctx: &EvalCtx, a: u32, u: u32, k: u32) -> Subject {
     let user = &ctx.inv.accounts[a as usize].users[u as usize];
     Subject {
-        username: Some(user.name.clone()),
-        access_key_id: Some(user.access_keys[k as usize].id.clone()),
+        username: Some(user.name.as_str().into()),
+        access_key_id: Some(user.access_keys[k as usize].id.as_str().into()),
         ..account_subject(ctx, a)
     }
 }
@@ -304,7 +305,12 @@ fn user_record(ctx: &Arc<EvalCtx>, a: u32, u: u32) -> Vars {
 
 fn user_subject(ctx: &EvalCtx, a: u32, u: u32) -> Subject {
     Subject {
-        username: Some(ctx.inv.accounts[a as usize].users[u as usize].name.clone()),
+        username: Some(
+            ctx.inv.accounts[a as usize].users[u as usize]
+                .name
+                .as_str()
+                .into(),
+        ),
         ..account_subject(ctx, a)
     }
 }
@@ -328,7 +334,7 @@ fn group_record(ctx: &Arc<EvalCtx>, name: &str, members: &[(u32, u32)]) -> Vars 
 
 fn group_subject(name: &str) -> Subject {
     Subject {
-        username: Some(name.to_string()),
+        username: Some(name.into()),
         scope_key: Some(format!("username:{name}")),
         ..Subject::default()
     }
@@ -371,9 +377,9 @@ fn event_record(ctx: &Arc<EvalCtx>, index: &HashMap<&str, u32>, e: u32) -> Vars 
 fn event_subject(ctx: &EvalCtx, e: u32) -> Subject {
     let ev = &ctx.inv.events[e as usize];
     Subject {
-        account_id: Some(ev.account_id.clone()),
-        account_name: Some(ev.account_name.clone()),
-        username: Some(ev.actor.clone()),
+        account_id: Some(ev.account_id.as_str().into()),
+        account_name: Some(ev.account_name.as_str().into()),
+        username: Some(ev.actor.as_str().into()),
         access_key_id: None,
         scope_key: Some(format!(
             "event:{}|{}|{}",
@@ -521,20 +527,31 @@ fn build_finding(
             },
         }
     }
-    let mut evidence = Vec::with_capacity(rule.evidence.len());
+    let mut text = String::from("{");
     for (name, ast) in &rule.evidence {
         if let Some(v) = value_of(ast) {
-            evidence.push((name.clone(), to_json(&v)));
+            if text.len() > 1 {
+                text.push(',');
+            }
+            text.push_str(&serde_json::to_string(&**name).unwrap_or_default());
+            text.push(':');
+            text.push_str(&serde_json::to_string(&to_json(&v)).unwrap_or_else(|_| "null".into()));
         }
     }
+    text.push('}');
+    // The text is built from serialized parts, so it is valid JSON.
+    let evidence = serde_json::value::RawValue::from_string(text)
+        .or_else(|_| serde_json::value::RawValue::from_string("{}".to_string()))
+        .expect("`{}` is valid JSON");
     Finding::new(&rule.info, subject, message, evidence)
 }
 
 fn finish(
     inv: Arc<Inventory>,
     compiled: &CompiledRules,
-    opts: &EvalOptions,
     total: Partial,
+    metrics: OrgMetrics,
+    as_of: DateTime<Utc>,
 ) -> Report {
     let mut findings = total.findings;
     findings.par_sort_unstable_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -600,9 +617,8 @@ fn finish(
         }
     }
 
-    let metrics = OrgMetrics::compute(&inv, &opts.classifier, &opts.as_of);
     Report {
-        as_of: opts.as_of,
+        as_of,
         inventory: inv,
         findings,
         not_evaluable: not_evaluable.into_values().collect(),

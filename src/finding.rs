@@ -107,10 +107,10 @@ pub enum Status {
 /// What a finding is about: the identity the rule looked at.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Subject {
-    pub account_id: Option<String>,
-    pub account_name: Option<String>,
-    pub username: Option<String>,
-    pub access_key_id: Option<String>,
+    pub account_id: Option<Arc<str>>,
+    pub account_name: Option<Arc<str>>,
+    pub username: Option<Arc<str>>,
+    pub access_key_id: Option<Arc<str>>,
     /// Distinguishes evaluations that share account, user and key (an event's time and name,
     /// the user name of a username-scope group).
     pub scope_key: Option<String>,
@@ -127,11 +127,12 @@ pub struct RuleInfo {
     pub tags: Vec<String>,
 }
 
-/// Evidence: `(name the condition used, value)`, in the condition's order.
-pub type Evidence = Vec<(Arc<str>, serde_json::Value)>;
+/// Evidence: a JSON object `{name the condition used: value}`, in the condition's order,
+/// kept as its JSON text (a million findings hold far less that way).
+pub type Evidence = Box<serde_json::value::RawValue>;
 
 /// One thing a rule found.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Finding {
     /// Stable fingerprint of rule + account + user + key + scope key.
     pub id: String,

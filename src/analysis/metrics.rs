@@ -202,10 +202,29 @@ pub struct OrgMetrics {
 
 impl OrgMetrics {
     pub fn compute(inv: &Inventory, classifier: &Classifier, as_of: &DateTime<Utc>) -> OrgMetrics {
+        let production: Vec<bool> = inv
+            .accounts
+            .iter()
+            .map(|a| classifier.is_production(a))
+            .collect();
+        let metrics = inv
+            .accounts
+            .iter()
+            .zip(&production)
+            .map(|(a, p)| Metrics::of_account(a, *p, as_of))
+            .collect();
+        OrgMetrics::from_accounts(inv, &production, metrics)
+    }
+
+    /// Totals of per-account metrics already computed (`production` and `metrics` are in the
+    /// order of `inv.accounts`).
+    pub fn from_accounts(
+        inv: &Inventory,
+        production: &[bool],
+        metrics: Vec<Metrics>,
+    ) -> OrgMetrics {
         let mut org = OrgMetrics::default();
-        for account in &inv.accounts {
-            let production = classifier.is_production(account);
-            let m = Metrics::of_account(account, production, as_of);
+        for ((account, &production), m) in inv.accounts.iter().zip(production).zip(metrics) {
             org.all.merge(&m);
             if production {
                 org.production.merge(&m);

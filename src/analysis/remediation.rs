@@ -58,7 +58,7 @@ impl SlaDays {
 }
 
 /// One task of the remediation list.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Task<'a> {
     /// 1 = do first.
     pub priority: usize,

@@ -151,7 +151,11 @@ pub fn execute(args: &EvaluateArgs) -> Result<Run, Error> {
     let compiled = ruleset.compile(&s.overrides)?;
     let started = std::time::Instant::now();
     let inv = inventory::load(&args.input, args.events.as_deref(), args.root.as_deref())?;
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), rss_mb = rss_mb(), "input read");
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        rss_mb = rss_mb(),
+        "input read"
+    );
     let as_of = resolve_as_of(args.common.as_of.as_deref(), args, &inv)?;
     tracing::info!(
         accounts = inv.accounts.len(),
@@ -226,7 +230,11 @@ pub fn execute(args: &EvaluateArgs) -> Result<Run, Error> {
             sla: s.sla,
         },
     )?;
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), rss_mb = rss_mb(), "outputs written");
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        rss_mb = rss_mb(),
+        "outputs written"
+    );
     Ok(Run {
         report,
         findings,
@@ -245,7 +253,9 @@ pub fn run(args: &EvaluateArgs, quiet: bool) -> Result<Outcome, Error> {
             crate::emit::summary::render(&run.findings, &run.written, &run.skipped)
         );
     }
-    let Run { outcome, report, .. } = run;
+    let Run {
+        outcome, report, ..
+    } = run;
     // The process ends right after: handing a million-record report back to the allocator one
     // piece at a time would only delay the exit.
     std::mem::forget(report);

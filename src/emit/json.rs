@@ -293,23 +293,10 @@ struct FindingOut<'a> {
     username: Option<&'a str>,
     access_key_id: Option<&'a str>,
     message: &'a str,
-    evidence: EvidenceOut<'a>,
+    evidence: &'a serde_json::value::RawValue,
     remediation: &'a str,
     tags: &'a [String],
     status: Status,
-}
-
-struct EvidenceOut<'a>(&'a crate::finding::Evidence);
-
-impl Serialize for EvidenceOut<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0 {
-            m.serialize_entry(&**k, v)?;
-        }
-        m.end()
-    }
 }
 
 /// Writes the findings file: the envelope pretty-printed, each finding on one line.
@@ -340,7 +327,7 @@ pub fn write_findings(
                 username: s.username.as_deref(),
                 access_key_id: s.access_key_id.as_deref(),
                 message: &f.message,
-                evidence: EvidenceOut(&f.evidence),
+                evidence: &f.evidence,
                 remediation: &f.rule.remediation,
                 tags: &f.rule.tags,
                 status: f.status,

@@ -86,7 +86,7 @@ pub fn write_atomic(
         let file = std::fs::File::create(&tmp)?;
         let mut w = BufWriter::new(file);
         fill(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
+        w.into_inner().map_err(|e| e.into_error())?;
         // No fsync: the rename is what keeps a half file from ever bearing the final name.
         std::fs::rename(&tmp, path)
     })();

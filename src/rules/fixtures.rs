@@ -157,6 +157,7 @@ pub fn run_file(path: &Path, pack: &Pack) -> Result<Vec<CaseResult>, String> {
                                             .clone()
                                             .or_else(|| f.subject.username.clone())
                                             .or_else(|| f.subject.account_id.clone())
+                                            .map(|s| s.to_string())
                                             .unwrap_or_default()
                                     })
                                     .collect();

@@ -40,6 +40,8 @@ pub const MAX_EVAL_TIME: Duration = Duration::from_millis(250);
 /// Everything a record handle points into. Built once per evaluation run.
 pub struct EvalCtx {
     pub inv: Arc<Inventory>,
+    /// Account id and name of each account, shared by every finding about it.
+    pub labels: Vec<(Arc<str>, Arc<str>)>,
     pub as_of: DateTime<Utc>,
     pub production: Vec<bool>,
     pub metrics: Vec<Metrics>,
@@ -58,8 +60,14 @@ impl EvalCtx {
             .zip(&production)
             .map(|(a, p)| Metrics::of_account(a, *p, &as_of))
             .collect();
+        let labels = inv
+            .accounts
+            .iter()
+            .map(|a| (Arc::from(a.id.as_str()), Arc::from(a.name.as_str())))
+            .collect();
         EvalCtx {
             inv,
+            labels,
             as_of,
             production,
             metrics,
