@@ -468,21 +468,13 @@ fn run<'i, T: Sync>(
                             describe(&subject(item)),
                             format!("condition returned a {ty}, not a bool"),
                         )),
-                        Err(e) => {
-                            let text = e.to_string();
-                            match text.find(UNAVAILABLE) {
-                                Some(at) => {
-                                    let field: String = text[at + UNAVAILABLE.len()..]
-                                        .chars()
-                                        .take_while(|c| {
-                                            c.is_ascii_alphanumeric() || *c == '.' || *c == '_'
-                                        })
-                                        .collect();
-                                    out.unavailable.push((*index, field));
-                                }
-                                None => out.errors.push((*index, describe(&subject(item)), text)),
+                        Err(e) => match unavailable_field(&e) {
+                            Some(field) => out.unavailable.push((*index, field)),
+                            None => {
+                                out.errors
+                                    .push((*index, describe(&subject(item)), e.to_string()))
                             }
-                        }
+                        },
                     }
                     scope.rewind(with_p);
                 }
@@ -492,6 +484,19 @@ fn run<'i, T: Sync>(
         })
         .collect();
     parts.into_iter().fold(Partial::default(), Partial::merge)
+}
+
+/// The field named by a "not available" error, found without formatting the error (this
+/// path runs for every record of a rule that needs a field the input lacks).
+fn unavailable_field(e: &rhai::EvalAltResult) -> Option<String> {
+    use rhai::EvalAltResult as E;
+    match e {
+        E::ErrorRuntime(v, _) => v
+            .read_lock::<rhai::ImmutableString>()
+            .and_then(|s| s.strip_prefix(UNAVAILABLE).map(str::to_string)),
+        E::ErrorInFunctionCall(_, _, inner, _) => unavailable_field(inner),
+        _ => None,
+    }
 }
 
 fn build_finding(

@@ -751,22 +751,30 @@ fn password_cells(row: &Row<'_>) -> Result<Password, InputError> {
 }
 
 /// One validated row of the main report.
-struct ReportRow {
-    account_id: String,
-    account_name: String,
-    username: String,
+struct ReportRow<'a> {
+    account_id: &'a str,
+    account_name: &'a str,
+    username: &'a str,
     password: Password,
     key: KeyCells,
     mfa: StockMfa,
 }
 
-impl ReportRow {
-    fn parse(row: &Row<'_>) -> Result<ReportRow, InputError> {
+impl<'a> ReportRow<'a> {
+    fn parse(row: &'a Row<'_>) -> Result<ReportRow<'a>, InputError> {
         use report_col::{ACCOUNT_ID, ACCOUNT_NAME, MFA_STATUS, USERNAME};
+        let account_id = row.cell(ACCOUNT_ID);
+        if !is_account_id(account_id) {
+            return Err(row.expected(ACCOUNT_ID, "an account id of exactly 12 digits"));
+        }
+        let username = row.cell(USERNAME);
+        if username.is_empty() {
+            return Err(row.expected(USERNAME, "a username"));
+        }
         Ok(ReportRow {
-            account_id: row.account_id(ACCOUNT_ID)?,
-            account_name: row.cell(ACCOUNT_NAME).to_owned(),
-            username: row.non_empty(USERNAME, "a username")?,
+            account_id,
+            account_name: row.cell(ACCOUNT_NAME),
+            username,
             password: password_cells(row)?,
             key: key_cells(row)?,
             mfa: row.choice(
@@ -801,7 +809,11 @@ impl std::fmt::Display for Who<'_> {
 /// The accounts and users of a report, assembled row by row.
 #[derive(Default)]
 struct ReportAssembly {
-    accounts: BTreeMap<String, AccountRows>,
+    /// Accounts in the order first seen, with their ids.
+    accounts: Vec<(String, AccountRows)>,
+    account_index: HashMap<String, usize>,
+    /// The account of the previous row: rows come grouped, so this spares most look-ups.
+    last_account: Option<usize>,
     /// Line of each access key id seen.
     key_lines: HashMap<String, u64>,
 }
@@ -811,7 +823,10 @@ struct AccountRows {
     name: String,
     /// Line of the first row of the account.
     line: u64,
-    users: BTreeMap<String, UserRows>,
+    /// Users in the order first seen, with their names.
+    users: Vec<(String, UserRows)>,
+    user_index: HashMap<String, usize>,
+    last_user: Option<usize>,
 }
 
 /// A user being assembled from rows.
@@ -828,15 +843,30 @@ struct UserRows {
 
 impl ReportAssembly {
     /// Adds one row, checking it against the rows before.
-    fn add(&mut self, row: &Row<'_>, r: ReportRow) -> Result<(), InputError> {
-        let account = self
-            .accounts
-            .entry(r.account_id.clone())
-            .or_insert_with(|| AccountRows {
-                name: r.account_name.clone(),
-                line: row.line,
-                users: BTreeMap::new(),
-            });
+    fn add(&mut self, row: &Row<'_>, r: ReportRow<'_>) -> Result<(), InputError> {
+        let ai = match self.last_account {
+            Some(i) if self.accounts[i].0 == r.account_id => i,
+            _ => match self.account_index.get(r.account_id) {
+                Some(&i) => i,
+                None => {
+                    self.accounts.push((
+                        r.account_id.to_owned(),
+                        AccountRows {
+                            name: r.account_name.to_owned(),
+                            line: row.line,
+                            users: Vec::new(),
+                            user_index: HashMap::new(),
+                            last_user: None,
+                        },
+                    ));
+                    self.account_index
+                        .insert(r.account_id.to_owned(), self.accounts.len() - 1);
+                    self.accounts.len() - 1
+                }
+            },
+        };
+        self.last_account = Some(ai);
+        let account = &mut self.accounts[ai].1;
         if account.name != r.account_name {
             return Err(row.err(
                 report_col::ACCOUNT_NAME,
@@ -845,23 +875,37 @@ impl ReportAssembly {
                     r.account_id,
                     quoted(&account.name),
                     account.line,
-                    quoted(&r.account_name)
+                    quoted(r.account_name)
                 ),
             ));
         }
-        let user = account
-            .users
-            .entry(r.username.clone())
-            .or_insert_with(|| UserRows {
-                line: row.line,
-                password: r.password.clone(),
-                mfa: r.mfa,
-                no_key_line: None,
-                keys: Vec::new(),
-            });
+        let ui = match account.last_user {
+            Some(i) if account.users[i].0 == r.username => i,
+            _ => match account.user_index.get(r.username) {
+                Some(&i) => i,
+                None => {
+                    account.users.push((
+                        r.username.to_owned(),
+                        UserRows {
+                            line: row.line,
+                            password: r.password.clone(),
+                            mfa: r.mfa,
+                            no_key_line: None,
+                            keys: Vec::new(),
+                        },
+                    ));
+                    account
+                        .user_index
+                        .insert(r.username.to_owned(), account.users.len() - 1);
+                    account.users.len() - 1
+                }
+            },
+        };
+        account.last_user = Some(ui);
+        let user = &mut account.users[ui].1;
         let who = Who {
-            username: &r.username,
-            account_id: &r.account_id,
+            username: r.username,
+            account_id: r.account_id,
         };
         user.check_agrees(row, &who, &r)?;
         match r.key {
@@ -884,6 +928,7 @@ impl ReportAssembly {
 
     /// The assembled accounts, sorted.
     fn into_accounts(self) -> Vec<Account> {
+        // Order does not matter here: the inventory is normalized (sorted) afterwards.
         self.accounts
             .into_iter()
             .map(|(id, rows)| Account {

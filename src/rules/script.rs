@@ -440,7 +440,9 @@ fn register_types(engine: &mut Engine) {
         })
         .register_get("created", |r: &mut KeyRec| format_stock(&r.key().created))
         .register_get("created_date", |r: &mut KeyRec| {
-            r.key().created.format("%Y-%m-%d").to_string()
+            let mut s = format_stock(&r.key().created);
+            s.truncate(10);
+            s
         })
         .register_get("age_days", |r: &mut KeyRec| r.ctx.days(&r.key().created))
         .register_get("age_hours", |r: &mut KeyRec| {
