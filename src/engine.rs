@@ -240,19 +240,22 @@ fn user_ids(inv: &Inventory) -> Vec<(u32, u32)> {
 
 /// User names present in at least two accounts, with their (account, user) indices.
 fn username_groups(inv: &Inventory) -> Vec<(String, Vec<(u32, u32)>)> {
-    let mut by_name: BTreeMap<&str, Vec<(u32, u32)>> = BTreeMap::new();
+    // Sorting (name, account, user) once beats a map of a million names.
+    let mut all: Vec<(&str, u32, u32)> = Vec::with_capacity(inv.user_count());
     for (a, acct) in inv.accounts.iter().enumerate() {
         for (u, user) in acct.users.iter().enumerate() {
-            by_name
-                .entry(&user.name)
-                .or_default()
-                .push((a as u32, u as u32));
+            all.push((user.name.as_str(), a as u32, u as u32));
         }
     }
-    by_name
-        .into_iter()
-        .filter(|(_, m)| m.len() >= 2)
-        .map(|(n, m)| (n.to_string(), m))
+    all.par_sort_unstable();
+    all.chunk_by(|x, y| x.0 == y.0)
+        .filter(|run| run.len() >= 2)
+        .map(|run| {
+            (
+                run[0].0.to_string(),
+                run.iter().map(|&(_, a, u)| (a, u)).collect(),
+            )
+        })
         .collect()
 }
 
