@@ -14,8 +14,8 @@ use crate::finding::{Finding, Scope as RuleScope, Severity, Subject};
 use crate::inventory::{AccessKey, Field, Inventory, User};
 use crate::rules::prefilter::Verdict;
 use crate::rules::script::{
-    start_evaluation, to_json, to_text, AccountRec, CompiledRule, EvalCtx, EventRec, KeyRec,
-    MessagePart, ParamsRec, UserRec, UNAVAILABLE,
+    to_json, to_text, AccountRec, CompiledRule, EvalCtx, Evaluator, EventRec, KeyRec, MessagePart,
+    ParamsRec, UserRec, UNAVAILABLE,
 };
 use crate::rules::CompiledRules;
 
@@ -422,6 +422,7 @@ fn run<'i, T: Sync>(
             let mut out = Partial::default();
             let mut counts = vec![0u64; rules.len()];
             let mut scope = Scope::new();
+            let mut evaluator = Evaluator::new(engine, 2 * rules.len());
             for item in chunk {
                 // Variables are bound on the first rule that passes its guard.
                 let mut base = None;
@@ -453,13 +454,14 @@ fn run<'i, T: Sync>(
                     let result = if verdict == Verdict::True {
                         Ok(Dynamic::TRUE)
                     } else {
-                        start_evaluation();
-                        engine.eval_ast_with_scope::<Dynamic>(&mut scope, &rule.condition)
+                        evaluator.eval(2 * slot, &mut scope, &rule.condition)
                     };
                     match result.map(|d| d.as_bool().map_err(|t| t.to_string())) {
                         Ok(Ok(true)) => {
                             out.findings.push(build_finding(
                                 compiled,
+                                &mut evaluator,
+                                2 * slot + 1,
                                 rule,
                                 &mut scope,
                                 subject(item),
@@ -504,6 +506,8 @@ fn unavailable_field(e: &rhai::EvalAltResult) -> Option<String> {
 
 fn build_finding(
     compiled: &CompiledRules,
+    evaluator: &mut Evaluator,
+    slot: usize,
     rule: &CompiledRule,
     scope: &mut Scope,
     subject: Subject,
@@ -513,7 +517,8 @@ fn build_finding(
     let values: Option<Array> = rule
         .details
         .as_ref()
-        .and_then(|ast| engine.eval_ast_with_scope::<Array>(scope, ast).ok());
+        .and_then(|ast| evaluator.eval(slot, scope, ast).ok())
+        .and_then(|v| v.try_cast::<Array>());
     let mut next = values.map(|v| v.into_iter());
     let mut value_of = |ast: &rhai::AST| -> Option<Dynamic> {
         match next.as_mut() {

@@ -1118,3 +1118,41 @@ mod tests {
         assert_eq!(param_refs(src), BTreeSet::from(["recent_days".to_string()]));
     }
 }
+
+/// Runs compiled conditions with Rhai's function-resolution caches kept from one record to
+/// the next (one cache per slot, i.e. per compiled script), instead of building them anew for
+/// every evaluation as `Engine::eval_ast_with_scope` does. Limits are reset per evaluation.
+pub struct Evaluator<'e> {
+    engine: &'e Engine,
+    global: rhai::GlobalRuntimeState,
+    caches: Vec<rhai::Caches>,
+}
+
+impl<'e> Evaluator<'e> {
+    /// An evaluator with `slots` independent caches.
+    pub fn new(engine: &'e Engine, slots: usize) -> Evaluator<'e> {
+        Evaluator {
+            engine,
+            global: engine.new_global_runtime_state(),
+            caches: (0..slots).map(|_| rhai::Caches::new()).collect(),
+        }
+    }
+
+    /// Evaluates `ast` in `scope` with the cache of `slot`.
+    pub fn eval(&mut self, slot: usize, scope: &mut Scope, ast: &AST) -> RhaiResult<Dynamic> {
+        start_evaluation();
+        let global = &mut self.global;
+        global.num_operations = Default::default();
+        global.level = 0;
+        global.scope_level = 0;
+        global.lib.clear();
+        global.lib.push(ast.shared_lib().clone());
+        let caches = &mut self.caches[slot];
+        #[allow(deprecated)]
+        let result = self
+            .engine
+            .eval_statements_raw(global, caches, scope, ast.statements());
+        global.lib.clear();
+        result
+    }
+}
