@@ -1104,21 +1104,6 @@ pub fn to_text(v: &Dynamic) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn references_skip_strings_and_methods() {
-        let src = r#"user.password_enabled && !user.has_tag("key.fake") && p.recent_days > key.age_days // user.comment"#;
-        assert_eq!(
-            field_refs(src),
-            vec!["user.password_enabled", "p.recent_days", "key.age_days"]
-        );
-        assert_eq!(param_refs(src), BTreeSet::from(["recent_days".to_string()]));
-    }
-}
-
 /// Runs compiled conditions with Rhai's function-resolution caches kept from one record to
 /// the next (one cache per slot, i.e. per compiled script), instead of building them anew for
 /// every evaluation as `Engine::eval_ast_with_scope` does. Limits are reset per evaluation.
@@ -1154,5 +1139,20 @@ impl<'e> Evaluator<'e> {
             .eval_statements_raw(global, caches, scope, ast.statements());
         global.lib.clear();
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_skip_strings_and_methods() {
+        let src = r#"user.password_enabled && !user.has_tag("key.fake") && p.recent_days > key.age_days // user.comment"#;
+        assert_eq!(
+            field_refs(src),
+            vec!["user.password_enabled", "p.recent_days", "key.age_days"]
+        );
+        assert_eq!(param_refs(src), BTreeSet::from(["recent_days".to_string()]));
     }
 }
