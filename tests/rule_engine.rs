@@ -290,3 +290,130 @@ fn rhai_comparison_semantics_the_prefilter_relies_on() {
         assert_eq!(got, want, "{src}");
     }
 }
+
+/// A deterministic mixed inventory: every combination the stock rules care about, in bulk.
+fn random_inventory(users: usize, unavailable: &[Field]) -> Inventory {
+    let as_of = Utc.with_ymd_and_hms(2026, 3, 6, 12, 0, 0).unwrap();
+    let mut state = 7u64;
+    let mut next = |n: u64| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    };
+    let mut inv = Inventory::new(SourceKind::StockCsv);
+    inv.unavailable = unavailable.iter().copied().collect();
+    for a in 0..10u64 {
+        let mut acct = Account::new(
+            format!("{:012}", 100 + a),
+            if a % 3 == 0 { "Prod" } else { "Dev" },
+        );
+        for u in 0..users / 10 {
+            // Boundary-heavy ages: around 7, 30, 90, 270 and 365 days, and exactly on them.
+            let days = |n: u64| {
+                let base = [0, 1, 7, 30, 90, 270, 365, 400, 800][n as usize % 9] as i64;
+                chrono::Duration::days(base)
+                    + chrono::Duration::seconds([0, 1, -1, 3600][(n / 9) as usize % 4])
+            };
+            let names = ["svc-app", "deploy-user", "alice", "bob", "ci-runner"];
+            let mut user = User::named(if u < 5 {
+                names[u].to_string()
+            } else {
+                format!("u{u}")
+            });
+            user.created = Some(as_of - days(next(36)));
+            if next(2) == 0 {
+                user.password.enabled = true;
+                user.password.last_used = (next(4) != 0).then(|| as_of - days(next(36)));
+                user.password.last_changed = Some(as_of - days(next(36)));
+                if next(2) == 0 {
+                    user.mfa_devices.push(iam_audit::inventory::MfaDevice {
+                        serial: None,
+                        kind: iam_audit::inventory::MfaType::Virtual,
+                        enabled_at: None,
+                    });
+                }
+            }
+            if next(4) == 0 {
+                user.tags
+                    .insert("iam-audit:delete-after".into(), "2026-04-01".into());
+            }
+            for k in 0..next(3) {
+                let created = as_of - days(next(36));
+                let used = (next(3) != 0).then(|| as_of - days(next(36)));
+                user.access_keys.push(AccessKey {
+                    id: format!("AKIA{a}X{u}X{k}"),
+                    status: if next(4) == 0 {
+                        KeyStatus::Inactive
+                    } else {
+                        KeyStatus::Active
+                    },
+                    created,
+                    last_used: used,
+                    last_used_service: used.and_then(|_| {
+                        ["s3", "ec2", "iam"]
+                            .get(next(4) as usize)
+                            .map(|s| s.to_string())
+                    }),
+                    last_used_region: None,
+                });
+            }
+            acct.users.push(user);
+        }
+        inv.accounts.push(acct);
+    }
+    inv.normalize();
+    inv
+}
+
+#[test]
+fn prefilters_never_change_a_result() {
+    let set = RuleSet::load(&[]).unwrap();
+    let overrides = [ParamOverride::parse_cli("expected_services=s3,ec2").unwrap()];
+    for unavailable in [
+        &[][..],
+        &[
+            Field::UserTags,
+            Field::UserCreated,
+            Field::PasswordLastChanged,
+            Field::Events,
+        ][..],
+    ] {
+        let inv = Arc::new(random_inventory(3000, unavailable));
+        let with = set.compile(&overrides).unwrap();
+        let mut without = set.compile(&overrides).unwrap();
+        assert!(with.rules.iter().filter(|r| r.prefilter.is_some()).count() >= 10);
+        for r in &mut without.rules {
+            r.prefilter = None;
+        }
+        let a = evaluate(inv.clone(), &with, &opts());
+        let b = evaluate(inv, &without, &opts());
+        let view = |r: &iam_audit::engine::Report| {
+            r.findings
+                .iter()
+                .map(|f| {
+                    (
+                        f.id.clone(),
+                        f.message.clone(),
+                        f.evidence.get().to_string(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            a.findings.len() > 500,
+            "too few findings to mean anything: {}",
+            a.findings.len()
+        );
+        assert_eq!(view(&a), view(&b));
+        assert_eq!(a.not_evaluable, b.not_evaluable);
+        assert_eq!(a.rule_errors, b.rule_errors);
+        let runs = |r: &iam_audit::engine::Report| {
+            r.runs
+                .iter()
+                .map(|x| (x.rule_id.clone(), x.findings))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(runs(&a), runs(&b));
+    }
+}
