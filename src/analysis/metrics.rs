@@ -179,6 +179,26 @@ pub fn coverage(covered: u64, total: u64) -> Option<f64> {
     (total > 0).then(|| (covered as f64 * 10_000.0 / total as f64).round() / 100.0)
 }
 
+/// Whether each account is production, and its metrics, in the order of `inv.accounts`.
+pub fn per_account(
+    inv: &Inventory,
+    classifier: &Classifier,
+    as_of: &DateTime<Utc>,
+) -> (Vec<bool>, Vec<Metrics>) {
+    let production: Vec<bool> = inv
+        .accounts
+        .iter()
+        .map(|a| classifier.is_production(a))
+        .collect();
+    let metrics = inv
+        .accounts
+        .iter()
+        .zip(&production)
+        .map(|(a, p)| Metrics::of_account(a, *p, as_of))
+        .collect();
+    (production, metrics)
+}
+
 /// Metrics of one account with its identity.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -202,17 +222,7 @@ pub struct OrgMetrics {
 
 impl OrgMetrics {
     pub fn compute(inv: &Inventory, classifier: &Classifier, as_of: &DateTime<Utc>) -> OrgMetrics {
-        let production: Vec<bool> = inv
-            .accounts
-            .iter()
-            .map(|a| classifier.is_production(a))
-            .collect();
-        let metrics = inv
-            .accounts
-            .iter()
-            .zip(&production)
-            .map(|(a, p)| Metrics::of_account(a, *p, as_of))
-            .collect();
+        let (production, metrics) = per_account(inv, classifier, as_of);
         OrgMetrics::from_accounts(inv, &production, metrics)
     }
 

@@ -87,21 +87,9 @@ mod root_col {
     pub const ROOT_LAST_LOGIN: usize = 4;
 }
 
-/// Fields a stock CSV set cannot carry. [`read_events`] and [`read_root`] remove `Events` and
-/// `Root` again.
-const STOCK_UNAVAILABLE: [Field; 11] = [
-    Field::UserId,
-    Field::UserArn,
-    Field::UserCreated,
-    Field::UserTags,
-    Field::PasswordLastChanged,
-    Field::MfaDevices,
-    Field::AccountTags,
-    Field::AccountOuPath,
-    Field::AccountCollection,
-    Field::Root,
-    Field::Events,
-];
+/// Fields a stock CSV set cannot carry: every optional field. [`read_events`] and
+/// [`read_root`] remove `Events` and `Root` again.
+const STOCK_UNAVAILABLE: [Field; 11] = crate::inventory::ALL_FIELDS;
 
 // ---------------------------------------------------------------------------------------------
 // Formula neutralisation

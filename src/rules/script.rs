@@ -49,17 +49,7 @@ pub struct EvalCtx {
 
 impl EvalCtx {
     pub fn new(inv: Arc<Inventory>, as_of: DateTime<Utc>, classifier: &Classifier) -> EvalCtx {
-        let production: Vec<bool> = inv
-            .accounts
-            .iter()
-            .map(|a| classifier.is_production(a))
-            .collect();
-        let metrics = inv
-            .accounts
-            .iter()
-            .zip(&production)
-            .map(|(a, p)| Metrics::of_account(a, *p, &as_of))
-            .collect();
+        let (production, metrics) = crate::analysis::metrics::per_account(&inv, classifier, &as_of);
         let labels = inv
             .accounts
             .iter()
