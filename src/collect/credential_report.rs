@@ -1,0 +1,323 @@
+//! The IAM credential report (`GetCredentialReport` content): parsing, and matching its two
+//! access-key slots to the key ids `ListAccessKeys` returns. Pure: no AWS calls here.
+//!
+//! The report names no key ids: slot 1 and slot 2 carry a key's last rotation (creation) time
+//! and its last use. A listed key is matched to the slot whose `last_rotated` equals its
+//! creation time to the second; when two keys were created in the same second the match is
+//! ambiguous, which is said, never hidden.
+
+use chrono::{DateTime, Utc};
+
+use crate::inventory::time::parse_time;
+use crate::inventory::{AccessKey, KeyStatus, RootCredentials};
+
+/// The name the report gives the root user's row.
+pub const ROOT_ROW: &str = "<root_account>";
+
+/// One access-key slot of a report row.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeySlot {
+    pub active: bool,
+    /// Creation (or last rotation) time; `None` when the slot is empty.
+    pub last_rotated: Option<DateTime<Utc>>,
+    pub last_used: Option<DateTime<Utc>>,
+    pub last_used_region: Option<String>,
+    pub last_used_service: Option<String>,
+}
+
+/// One row of the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportRow {
+    pub user: String,
+    pub arn: String,
+    pub created: Option<DateTime<Utc>>,
+    pub password_enabled: bool,
+    pub password_last_used: Option<DateTime<Utc>>,
+    pub password_last_changed: Option<DateTime<Utc>>,
+    pub mfa_active: bool,
+    pub keys: [KeySlot; 2],
+}
+
+impl ReportRow {
+    pub fn is_root(&self) -> bool {
+        self.user == ROOT_ROW
+    }
+
+    /// Root credentials from the root row (hardware MFA is not in the report).
+    pub fn root_credentials(&self) -> RootCredentials {
+        RootCredentials {
+            mfa_enabled: self.mfa_active,
+            hardware_mfa: None,
+            access_key_present: self.keys.iter().any(|k| k.active),
+            last_console_login: self.password_last_used,
+        }
+    }
+}
+
+const COLUMNS: [&str; 22] = [
+    "user",
+    "arn",
+    "user_creation_time",
+    "password_enabled",
+    "password_last_used",
+    "password_last_changed",
+    "password_next_rotation",
+    "mfa_active",
+    "access_key_1_active",
+    "access_key_1_last_rotated",
+    "access_key_1_last_used_date",
+    "access_key_1_last_used_region",
+    "access_key_1_last_used_service",
+    "access_key_2_active",
+    "access_key_2_last_rotated",
+    "access_key_2_last_used_date",
+    "access_key_2_last_used_region",
+    "access_key_2_last_used_service",
+    "cert_1_active",
+    "cert_1_last_rotated",
+    "cert_2_active",
+    "cert_2_last_rotated",
+];
+
+/// Values the report uses for "nothing here".
+fn absent(v: &str) -> bool {
+    matches!(v, "" | "N/A" | "no_information" | "not_supported")
+}
+
+/// Parses the report's CSV. Errors name the 1-based line and the column.
+pub fn parse(text: &str) -> Result<Vec<ReportRow>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .map_err(|e| format!("credential report: unreadable header: {e}"))?
+        .clone();
+    let index = |name: &str| header.iter().position(|h| h == name);
+    let mut at = [0usize; COLUMNS.len()];
+    for (i, name) in COLUMNS.iter().enumerate() {
+        // The certificate and rotation columns are not needed; the others must be there.
+        let needed = !name.starts_with("cert_") && *name != "password_next_rotation";
+        match index(name) {
+            Some(p) => at[i] = p,
+            None if needed => return Err(format!("credential report: line 1: no column `{name}`")),
+            None => at[i] = usize::MAX,
+        }
+    }
+    let mut rows = Vec::new();
+    for (n, record) in reader.records().enumerate() {
+        let line = n + 2;
+        let record = record.map_err(|e| format!("credential report: line {line}: {e}"))?;
+        let cell = |i: usize| record.get(at[i]).unwrap_or("").trim();
+        let time = |i: usize| -> Result<Option<DateTime<Utc>>, String> {
+            let v = cell(i);
+            if absent(v) {
+                return Ok(None);
+            }
+            parse_time(v).map(Some).ok_or_else(|| {
+                format!(
+                    "credential report: line {line}: column `{}`: expected a time, found `{v}`",
+                    COLUMNS[i]
+                )
+            })
+        };
+        let flag = |i: usize| cell(i).eq_ignore_ascii_case("true");
+        let text = |i: usize| (!absent(cell(i))).then(|| cell(i).to_string());
+        let slot = |base: usize| -> Result<KeySlot, String> {
+            Ok(KeySlot {
+                active: flag(base),
+                last_rotated: time(base + 1)?,
+                last_used: time(base + 2)?,
+                last_used_region: text(base + 3),
+                last_used_service: text(base + 4),
+            })
+        };
+        rows.push(ReportRow {
+            user: cell(0).to_string(),
+            arn: cell(1).to_string(),
+            created: time(2)?,
+            password_enabled: flag(3),
+            password_last_used: time(4)?,
+            password_last_changed: time(5)?,
+            mfa_active: flag(7),
+            keys: [slot(8)?, slot(13)?],
+        });
+    }
+    Ok(rows)
+}
+
+/// A key as `ListAccessKeys` returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedKey {
+    pub id: String,
+    pub status: KeyStatus,
+    pub created: DateTime<Utc>,
+}
+
+/// Keys with their use from the report, and what could not be matched exactly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Matched {
+    pub keys: Vec<AccessKey>,
+    /// Remarks for the account's collection notes (never secrets: key ids only).
+    pub notes: Vec<String>,
+}
+
+/// Matches the listed keys of one user to the report row's two slots by creation time.
+pub fn match_keys(user: &str, row: &ReportRow, listed: &[ListedKey]) -> Matched {
+    let mut notes = Vec::new();
+    let mut taken = [false; 2];
+    let mut keys = Vec::new();
+    let mut listed: Vec<&ListedKey> = listed.iter().collect();
+    listed.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+    for (i, key) in listed.iter().enumerate() {
+        let second = key.created.timestamp();
+        let candidates: Vec<usize> = (0..2)
+            .filter(|&s| !taken[s])
+            .filter(|&s| row.keys[s].last_rotated.map(|t| t.timestamp()) == Some(second))
+            .collect();
+        let twin = listed
+            .iter()
+            .enumerate()
+            .any(|(j, other)| j != i && other.created.timestamp() == second);
+        let slot = match candidates.as_slice() {
+            [] => {
+                notes.push(format!(
+                    "{user}: access key {} has no slot in the credential report (created after the report?); its last use is unknown",
+                    key.id
+                ));
+                None
+            }
+            [only, ..] => {
+                if twin {
+                    notes.push(format!(
+                        "{user}: access keys created in the same second ({}); their last-use data may be swapped",
+                        key.created.format("%Y-%m-%d %H:%M:%S")
+                    ));
+                }
+                taken[*only] = true;
+                Some(&row.keys[*only])
+            }
+        };
+        keys.push(AccessKey {
+            id: key.id.clone(),
+            status: key.status,
+            created: key.created,
+            last_used: slot.and_then(|s| s.last_used),
+            last_used_service: slot.and_then(|s| s.last_used_service.clone()),
+            last_used_region: slot.and_then(|s| s.last_used_region.clone()),
+        });
+    }
+    notes.dedup();
+    Matched { keys, notes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    const REPORT: &str = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated
+<root_account>,arn:aws:iam::111111111111:root,2020-01-01T00:00:00+00:00,not_supported,2026-02-20T17:45:02+00:00,not_supported,not_supported,true,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A
+admin-user,arn:aws:iam::111111111111:user/admin-user,2025-11-30T12:00:00+00:00,true,2026-03-04T10:15:33+00:00,2025-11-30T12:00:00+00:00,N/A,false,true,2025-12-01T08:00:00+00:00,2026-03-03T16:20:10+00:00,us-east-1,iam,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A
+shared-dev,arn:aws:iam::111111111111:user/shared-dev,2024-05-02T10:00:00+00:00,false,N/A,N/A,N/A,false,true,2024-05-02T10:10:00+00:00,2026-03-05T08:30:00+00:00,us-east-1,ec2,true,2025-09-14T16:00:00+00:00,2026-03-05T09:15:00+00:00,eu-west-1,s3,false,N/A,false,N/A
+newbie,arn:aws:iam::111111111111:user/newbie,2026-03-01T00:00:00+00:00,true,no_information,2026-03-01T00:00:00+00:00,N/A,false,true,2026-03-01T00:00:00+00:00,N/A,not_supported,not_supported,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A
+";
+
+    fn t(s: &str) -> DateTime<Utc> {
+        parse_time(s).unwrap()
+    }
+
+    #[test]
+    fn parses_rows_and_the_root_row() {
+        let rows = parse(REPORT).unwrap();
+        assert_eq!(rows.len(), 4);
+        let root = &rows[0];
+        assert!(root.is_root());
+        let creds = root.root_credentials();
+        assert!(creds.mfa_enabled && !creds.access_key_present);
+        assert_eq!(creds.last_console_login, Some(t("2026-02-20 17:45:02")));
+        let admin = &rows[1];
+        assert!(admin.password_enabled && !admin.mfa_active);
+        assert_eq!(admin.keys[0].last_used_service.as_deref(), Some("iam"));
+        assert_eq!(admin.keys[1], KeySlot::default());
+        let newbie = &rows[3];
+        assert_eq!(
+            newbie.password_last_used, None,
+            "no_information is never used"
+        );
+        assert_eq!(
+            newbie.keys[0].last_used_service, None,
+            "not_supported is unknown"
+        );
+    }
+
+    #[test]
+    fn bad_times_and_missing_columns_name_the_line() {
+        let bad = REPORT.replace("2026-03-04T10:15:33+00:00", "yesterday");
+        let e = parse(&bad).unwrap_err();
+        assert!(
+            e.contains("line 3") && e.contains("password_last_used"),
+            "{e}"
+        );
+        let e = parse("user,arn\nx,y\n").unwrap_err();
+        assert!(e.contains("user_creation_time"), "{e}");
+    }
+
+    #[test]
+    fn keys_match_slots_by_creation_time() {
+        let rows = parse(REPORT).unwrap();
+        let listed = [
+            ListedKey {
+                id: "AKIAM".into(),
+                status: KeyStatus::Active,
+                created: t("2025-09-14 16:00:00"),
+            },
+            ListedKey {
+                id: "AKIAL".into(),
+                status: KeyStatus::Active,
+                created: t("2024-05-02 10:10:00"),
+            },
+        ];
+        let m = match_keys("shared-dev", &rows[2], &listed);
+        assert!(m.notes.is_empty(), "{:?}", m.notes);
+        assert_eq!(m.keys[0].id, "AKIAL");
+        assert_eq!(m.keys[0].last_used_service.as_deref(), Some("ec2"));
+        assert_eq!(m.keys[1].id, "AKIAM");
+        assert_eq!(m.keys[1].last_used_region.as_deref(), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn ties_and_unknown_keys_are_said() {
+        let mut rows = parse(REPORT).unwrap();
+        let same = Utc.with_ymd_and_hms(2024, 5, 2, 10, 10, 0).unwrap();
+        rows[2].keys[1].last_rotated = Some(same);
+        let listed = [
+            ListedKey {
+                id: "AKIA1".into(),
+                status: KeyStatus::Active,
+                created: same,
+            },
+            ListedKey {
+                id: "AKIA2".into(),
+                status: KeyStatus::Inactive,
+                created: same,
+            },
+        ];
+        let m = match_keys("shared-dev", &rows[2], &listed);
+        assert_eq!(m.keys.len(), 2);
+        assert!(
+            m.notes.iter().any(|n| n.contains("same second")),
+            "{:?}",
+            m.notes
+        );
+        let late = [ListedKey {
+            id: "AKIANEW".into(),
+            status: KeyStatus::Active,
+            created: t("2026-03-06 11:00:00"),
+        }];
+        let m = match_keys("admin-user", &rows[1], &late);
+        assert_eq!(m.keys[0].last_used, None);
+        assert!(m.notes[0].contains("AKIANEW"));
+    }
+}
