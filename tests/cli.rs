@@ -514,3 +514,22 @@ fn a_malformed_csv_names_file_line_and_column() {
             "iam_audit_report_20260306_120000.csv:3:8",
         ));
 }
+
+#[test]
+fn scan_without_credentials_says_how_to_get_some() {
+    bin()
+        .args(["scan", "--quiet", "--out"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("no AWS credentials"))
+        .stderr(predicates::str::contains("iam-audit evaluate examples/"));
+}

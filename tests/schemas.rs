@@ -95,7 +95,9 @@ fn written_findings_and_inventory_validate_against_their_schemas() {
         "--out",
         out.path().to_str().unwrap(),
     ]);
-    let iam_audit::cli::Command::Evaluate(args) = cli.command;
+    let iam_audit::cli::Command::Evaluate(args) = cli.command else {
+        panic!("parsed as another command");
+    };
     let run = iam_audit::cli::evaluate::execute(&args).expect("evaluate");
     assert!(run.report.findings.len() > 20);
     for (file, schema) in [

@@ -157,6 +157,20 @@ pub fn execute(args: &EvaluateArgs) -> Result<Run, Error> {
         "input read"
     );
     let as_of = resolve_as_of(args.common.as_of.as_deref(), args, &inv)?;
+    let mut inputs = vec![args.input.clone()];
+    inputs.extend(args.events.clone());
+    inputs.extend(args.root.clone());
+    analyze(inv, as_of, &s, &compiled, inputs)
+}
+
+/// Evaluates an inventory and writes every output: the part `evaluate` and `scan` share.
+pub fn analyze(
+    inv: Inventory,
+    as_of: DateTime<Utc>,
+    s: &Settings,
+    compiled: &crate::rules::CompiledRules,
+    inputs: Vec<PathBuf>,
+) -> Result<Run, Error> {
     tracing::info!(
         accounts = inv.accounts.len(),
         users = inv.user_count(),
@@ -166,7 +180,7 @@ pub fn execute(args: &EvaluateArgs) -> Result<Run, Error> {
     let started = std::time::Instant::now();
     let report = evaluate(
         Arc::new(inv),
-        &compiled,
+        compiled,
         &EvalOptions {
             as_of,
             classifier: s.classifier.clone(),
@@ -214,9 +228,6 @@ pub fn execute(args: &EvaluateArgs) -> Result<Run, Error> {
             severities: &severities,
         },
     );
-    let mut inputs = vec![args.input.clone()];
-    inputs.extend(args.events.clone());
-    inputs.extend(args.root.clone());
     let started = std::time::Instant::now();
     let (written, skipped) = write_outputs(
         &report,

@@ -3,6 +3,8 @@
 
 pub mod evaluate;
 pub mod exit;
+#[cfg(feature = "aws")]
+pub mod scan;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -25,6 +27,43 @@ pub struct Cli {
 pub enum Command {
     /// Evaluate rules offline on a stock CSV report (with its events CSV) or an inventory JSON.
     Evaluate(EvaluateArgs),
+    /// Collect every account of the AWS Organization, evaluate, write all outputs.
+    #[cfg(feature = "aws")]
+    Scan(ScanArgs),
+}
+
+/// Flags of `scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// AWS profile (else the default credential chain: environment, SSO, instance role).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Role assumed in each member account.
+    #[arg(long, default_value = "OrganizationAccountAccessRole")]
+    pub role_name: String,
+    /// External id required by the role's trust policy.
+    #[arg(long)]
+    pub external_id: Option<String>,
+    /// Only these account ids (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub accounts: Vec<String>,
+    /// Skip these account ids (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub exclude_accounts: Vec<String>,
+    /// Only accounts under this OU (id or name).
+    #[arg(long)]
+    pub ou: Option<String>,
+    /// Accounts collected at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Days of CloudTrail history (at most 90, the LookupEvents maximum).
+    #[arg(long, default_value_t = 90)]
+    pub cloudtrail_days: u32,
+    /// Send every AWS call to this endpoint (the SDK's AWS_ENDPOINT_URL* variables work too).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 /// Flags shared by the commands that evaluate rules.
@@ -81,6 +120,8 @@ pub fn main() -> std::process::ExitCode {
     init_logging(cli.verbose, cli.quiet);
     let outcome = match &cli.command {
         Command::Evaluate(args) => evaluate::run(args, cli.quiet),
+        #[cfg(feature = "aws")]
+        Command::Scan(args) => scan::run(args, cli.quiet),
     };
     exit::report(outcome)
 }

@@ -1,5 +1,6 @@
-//! Collection from AWS (`iam-audit scan`). For now: the pure parts that need no AWS call —
-//! the credential report parser and the matching of its key slots to key ids. The SDK clients
-//! (Organizations, STS, IAM, CloudTrail) come with the scan command.
+//! Collection from AWS (`iam-audit scan`): the credential report parser and key-slot matching
+//! (pure), and the SDK side (`aws`, behind the `aws` feature).
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod credential_report;

@@ -1,0 +1,71 @@
+//! `iam-audit scan`: collect the Organization live, then the same analysis and outputs as
+//! `evaluate`.
+
+use std::collections::BTreeSet;
+
+use chrono::{SubsecRound, Utc};
+
+use crate::cli::evaluate::{analyze, settings};
+use crate::cli::exit::Outcome;
+use crate::cli::ScanArgs;
+use crate::collect::aws::{scan, ScanOptions};
+use crate::error::Error;
+use crate::rules::RuleSet;
+
+fn ids(list: &[String]) -> Result<BTreeSet<String>, Error> {
+    list.iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+                Ok(s)
+            } else {
+                Err(Error::Usage(format!("`{s}` is not a 12-digit account id")))
+            }
+        })
+        .collect()
+}
+
+/// Runs the scan, prints the summary, returns the outcome.
+pub fn run(args: &ScanArgs, quiet: bool) -> Result<Outcome, Error> {
+    if args.common.as_of.is_some() {
+        return Err(Error::Usage(
+            "--as-of applies to `evaluate`; a scan measures every age from its own start".into(),
+        ));
+    }
+    let s = settings(&args.common)?;
+    let compiled = RuleSet::load(&s.rules)?.compile(&s.overrides)?;
+    let opts = ScanOptions {
+        profile: args.profile.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+        role_name: args.role_name.clone(),
+        external_id: args.external_id.clone(),
+        accounts: ids(&args.accounts)?,
+        exclude_accounts: ids(&args.exclude_accounts)?,
+        ou: args.ou.clone(),
+        concurrency: args.concurrency.max(1),
+        cloudtrail_days: args.cloudtrail_days.clamp(1, 90),
+        ..ScanOptions::default()
+    };
+    let as_of = Utc::now().trunc_subsecs(0);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let inv = runtime.block_on(async {
+        tokio::select! {
+            r = scan(&opts, as_of) => r.map_err(|e| Error::Usage(e.to_string())),
+            _ = tokio::signal::ctrl_c() => Err(Error::Usage(
+                "interrupted: nothing was written".into(),
+            )),
+        }
+    })?;
+    let run = analyze(inv, as_of, &s, &compiled, Vec::new())?;
+    if !quiet {
+        eprint!(
+            "{}",
+            crate::emit::summary::render(&run.findings, &run.written, &run.skipped)
+        );
+    }
+    Ok(run.outcome)
+}

@@ -1,0 +1,353 @@
+"""The WSGI middleware in front of moto: identifies each AWS request (service, operation,
+account, region), counts it, injects faults, answers what moto cannot (LookupEvents, AssumeRole
+of a missing or denied role, empty pages), and serves the /iam-audit/* control endpoints.
+
+How a request's account is known (as moto does it, core/responses.py get_current_account):
+the `x-moto-account-id` header if present; else the access key id in the SigV4 Authorization
+header ("Credential=<key>/<date>/<region>/<service>/aws4_request") looked up in every account's
+IAM backend (`moto.iam.models.get_account_id_from`): STS AssumeRole stores the temporary
+("ASIA...") key of the session in the IAM backend of the role's account, so assumed-role
+credentials map to the member account; a key moto never issued maps to 123456789012.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs
+
+import moto
+from moto.core.responses import BaseResponse
+from moto.iam.models import get_account_id_from, iam_backends
+from moto.sts.models import sts_backends
+
+from . import cloudtrail, patches, seed
+from .faults import ErrorReply, error_reply, parse_faults, reply_for_rule
+from .state import STATE
+from .util import SpecError, decode_token, encode_token
+
+patches.install()
+
+StartResponse = Callable[..., Any]
+
+SCOPE_RE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
+ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)$")
+# JSON-protocol target prefixes -> service (for a request without a SigV4 scope)
+TARGET_SERVICES = {
+    "AWSOrganizationsV20161128": "organizations",
+    "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101": "cloudtrail",
+}
+# JSON list operations that can serve an injected empty page: operation -> result list
+JSON_PAGED = {
+    "organizations:ListAccounts": "Accounts",
+    "organizations:ListAccountsForParent": "Accounts",
+    "organizations:ListChildren": "Children",
+    "organizations:ListOrganizationalUnitsForParent": "OrganizationalUnits",
+    "organizations:ListParents": "Parents",
+    "organizations:ListRoots": "Roots",
+    "organizations:ListTagsForResource": "Tags",
+}
+EMPTY_TOKEN_PREFIX = "iam-audit-empty:"
+
+
+class NoSuchEndpoint(Exception):
+    """An /iam-audit/ path or method that does not exist (HTTP 404)."""
+
+
+@dataclass
+class AwsRequest:
+    """What the middleware knows of one AWS API request."""
+
+    service: str
+    operation: str
+    account: str
+    region: str | None
+    access_key: str | None
+    internal: bool
+    body: bytes
+    form: dict[str, str] = field(default_factory=dict)
+    json: dict[str, Any] | None = None
+
+    @property
+    def op(self) -> str:
+        return f"{self.service}:{self.operation}"
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """The request body, put back as a fresh stream for moto to read again."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > 0:
+        body = stream.read(length)
+    elif environ.get("wsgi.input_terminated"):
+        body = stream.read()
+    else:
+        body = b""
+    _set_body(environ, body)
+    return body
+
+
+def _set_body(environ: dict[str, Any], body: bytes) -> None:
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+
+
+def identify(environ: dict[str, Any], body: bytes) -> AwsRequest:
+    """Service, operation, account and region of a request (see the module docstring)."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    scope = SCOPE_RE.search(auth)
+    region = scope.group(3) if scope else None
+    service = scope.group(4) if scope else ""
+    access_key = scope.group(1) if scope else None
+
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    form: dict[str, str] = {}
+    payload: dict[str, Any] | None = None
+    if target:
+        # JSON protocol (Organizations, CloudTrail): X-Amz-Target: <prefix>.<Operation>
+        prefix, _, operation = target.rpartition(".")
+        service = service or TARGET_SERVICES.get(prefix, prefix)
+        try:
+            loaded = json.loads(body or b"{}")
+            payload = loaded if isinstance(loaded, dict) else {}
+        except ValueError:
+            payload = {}
+    else:
+        # Query protocol (IAM, STS): Action=<Operation> in the form body (or query string)
+        raw = body.decode("utf-8", "replace") + "&" + environ.get("QUERY_STRING", "")
+        form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+        operation = form.get("Action", "")
+        if not operation:
+            # rpcv2Cbor would say /service/<Service>/operation/<Operation>
+            parts = environ.get("PATH_INFO", "").strip("/").split("/")
+            operation = parts[3] if len(parts) == 4 and parts[2] == "operation" else "Unknown"
+
+    if environ.get("HTTP_X_MOTO_ACCOUNT_ID"):
+        account = environ["HTTP_X_MOTO_ACCOUNT_ID"]
+    else:
+        match = BaseResponse.access_key_regex.search(auth)
+        account = get_account_id_from(match.group(1) if match else "AKIAEXAMPLE")
+    return AwsRequest(
+        service=service or "unknown",
+        operation=operation,
+        account=account,
+        region=region,
+        access_key=access_key,
+        internal=environ.get("HTTP_X_IAM_AUDIT_INTERNAL") == "1",
+        body=body,
+        form=form,
+        json=payload,
+    )
+
+
+def _principal(req: AwsRequest) -> str:
+    """The ARN of the caller, for AccessDenied messages."""
+    if req.access_key:
+        assumed = sts_backends[req.account]["aws"].get_assumed_role_from_access_key(req.access_key)
+        if assumed is not None:
+            return assumed.arn
+    return f"arn:aws:iam::{req.account}:user/iam-audit"
+
+
+def _json_reply(status: int, payload: Any, content_type: str = "application/json") -> ErrorReply:
+    body = json.dumps(payload, indent=None, separators=(",", ":"), default=str).encode()
+    return ErrorReply(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))], body)
+
+
+class HarnessApp:
+    """WSGI app: the middleware around moto's DomainDispatcherApplication."""
+
+    def __init__(self, moto_app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]]) -> None:
+        self.moto_app = moto_app
+        self.endpoint = ""  # http://127.0.0.1:<port>, set once the server is bound
+        self.seed_lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/iam-audit/"):
+            return self._control(environ, start_response)
+        if path.startswith("/moto-api"):
+            return self.moto_app(environ, start_response)
+        return self._aws(environ, start_response)
+
+    # --- AWS requests ---------------------------------------------------------------------
+
+    def _aws(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        body = _read_body(environ)
+        req = identify(environ, body)
+        if req.internal:
+            return self.moto_app(environ, start_response)
+
+        detail = None
+        if req.op == "cloudtrail:LookupEvents" and req.json:
+            attrs = req.json.get("LookupAttributes") or []
+            detail = ",".join(f"{a.get('AttributeKey')}={a.get('AttributeValue')}" for a in attrs) or None
+        entry = STATE.record_call(req.op, req.account, req.region, detail)
+
+        delay = STATE.latency_ms(req.op, req.account)
+        if delay:
+            time.sleep(delay / 1000.0)
+
+        rule = STATE.fire(req.op, req.account)
+        if rule is not None and rule.kind != "empty_page":
+            entry["fault"] = rule.kind
+            reply = reply_for_rule(rule, req.service, req.op, req.account, _principal(req), f"{entry['seq']}")
+            return self._send(reply, start_response, entry)
+        empty_page = rule is not None
+
+        special = self._special(req, entry, empty_page)
+        if special is not None:
+            return self._send(special, start_response, entry)
+
+        if req.json is not None:
+            self._restore_empty_token(req, environ)
+
+        def recording_start_response(status: str, headers: Any, *args: Any) -> Any:
+            entry["status"] = int(status.split(" ", 1)[0])
+            return start_response(status, headers, *args)
+
+        STATE.request.empty_page = empty_page
+        try:
+            # moto's handlers run in this thread; materialise the body before unsetting.
+            return list(self.moto_app(environ, recording_start_response))
+        finally:
+            STATE.request.empty_page = False
+
+    def _special(self, req: AwsRequest, entry: dict[str, Any], empty_page: bool) -> ErrorReply | None:
+        """Answers the harness gives itself instead of moto; None to let moto answer."""
+        if req.op == "sts:AssumeRole":
+            return self._check_assume_role(req, str(entry["seq"]))
+        if req.op == "cloudtrail:LookupEvents":
+            try:
+                answer = cloudtrail.lookup_events(req.account, req.region, req.json or {}, empty_page)
+            except cloudtrail.LookupError_ as err:
+                return error_reply("cloudtrail", 400, err.code, err.message, str(entry["seq"]))
+            return _json_reply(200, answer, "application/x-amz-json-1.1")
+        if empty_page and req.op in JSON_PAGED:
+            token = (req.json or {}).get("NextToken")
+            answer = {JSON_PAGED[req.op]: [], "NextToken": EMPTY_TOKEN_PREFIX + encode_token({"t": token})}
+            return _json_reply(200, answer, "application/x-amz-json-1.1")
+        return None
+
+    def _check_assume_role(self, req: AwsRequest, key: str) -> ErrorReply | None:
+        """moto lets anyone assume any role, existing or not; AWS answers AccessDenied when the
+        role does not exist or its trust policy does not allow the caller."""
+        role_arn = req.form.get("RoleArn", "")
+        match = ROLE_ARN_RE.match(role_arn)
+        if match is None:
+            return None  # let moto validate
+        account, name = match.group(1), match.group(2)
+        exists = any(role.name == name for role in list(iam_backends[account]["global"].roles.values()))
+        with STATE.lock:
+            denied = (account, name) in STATE.denied_roles
+        if exists and not denied:
+            return None
+        message = f"User: {_principal(req)} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+        return error_reply("sts", 403, "AccessDenied", message, key)
+
+    @staticmethod
+    def _restore_empty_token(req: AwsRequest, environ: dict[str, Any]) -> None:
+        """A NextToken the harness gave with an injected empty page -> the original token."""
+        token = (req.json or {}).get("NextToken")
+        if not isinstance(token, str) or not token.startswith(EMPTY_TOKEN_PREFIX):
+            return
+        payload = decode_token(token[len(EMPTY_TOKEN_PREFIX) :]) or {}
+        new = dict(req.json or {})
+        if payload.get("t"):
+            new["NextToken"] = payload["t"]
+        else:
+            new.pop("NextToken", None)
+        _set_body(environ, json.dumps(new).encode())
+
+    @staticmethod
+    def _send(reply: ErrorReply, start_response: StartResponse, entry: dict[str, Any] | None = None) -> list[bytes]:
+        if entry is not None:
+            entry["status"] = reply.status
+        try:
+            reason = HTTPStatus(reply.status).phrase
+        except ValueError:
+            reason = "Error"
+        start_response(f"{reply.status} {reason}", reply.headers)
+        return [reply.body]
+
+    # --- /iam-audit/* ---------------------------------------------------------------------
+
+    def _control(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "").rstrip("/")
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        body = _read_body(environ)
+        try:
+            data = json.loads(body) if body.strip() else {}
+        except ValueError as err:
+            return self._send(_json_reply(400, {"error": f"invalid JSON body: {err}"}), start_response)
+        try:
+            status, answer = self._route(method, path, query, data)
+        except NoSuchEndpoint as err:
+            status, answer = 404, {"error": str(err)}
+        except SpecError as err:
+            status, answer = 400, {"error": str(err)}
+        except Exception as err:  # a harness bug or a moto error during seeding: say it all
+            status, answer = 500, {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
+        return self._send(_json_reply(status, answer), start_response)
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], data: Any) -> tuple[int, Any]:
+        route = (method, path)
+        if route == ("GET", "/iam-audit/health"):
+            return 200, {"ok": True, "moto": moto.__version__}
+        if route == ("POST", "/iam-audit/seed"):
+            with self.seed_lock:
+                return 200, seed.seed(data, self.endpoint)
+        if route == ("GET", "/iam-audit/seeded"):
+            return 200, STATE.seeded
+        if route == ("POST", "/iam-audit/backdate"):
+            return 200, seed.backdate(data)
+        if route == ("POST", "/iam-audit/events"):
+            if not isinstance(data, dict) or "account" not in data:
+                raise SpecError("events: expected {\"account\": id, \"events\": [...]}")
+            account = data["account"]
+            key_ids = {
+                name: [k.access_key_id for k in user.access_keys]
+                for name, user in iam_backends[account]["global"].users.items()
+            }
+            return 200, {"account": account, "events": cloudtrail.add_events(account, data.get("events", []), key_ids)}
+        if route == ("POST", "/iam-audit/faults"):
+            rules, latencies = parse_faults(data)
+            with STATE.lock:
+                STATE.rules.extend(rules)
+                STATE.latencies.extend(latencies)
+            return 200, self._faults()
+        if route == ("GET", "/iam-audit/faults"):
+            return 200, self._faults()
+        if route == ("GET", "/iam-audit/calls"):
+            with_log = query.get("log", ["0"])[0] not in ("0", "", "false")
+            return 200, STATE.calls_report(with_log)
+        if route == ("POST", "/iam-audit/reset"):
+            if isinstance(data, dict) and data.get("state"):
+                with self.seed_lock:
+                    seed.reset_everything()
+            else:
+                STATE.reset_faults_and_calls()
+            return 200, {"ok": True}
+        raise NoSuchEndpoint(f"no such endpoint: {method} {path}")
+
+    @staticmethod
+    def _faults() -> dict[str, Any]:
+        with STATE.lock:
+            return {
+                "rules": [rule.describe() for rule in STATE.rules],
+                "latency": [vars(lat).copy() for lat in STATE.latencies],
+            }

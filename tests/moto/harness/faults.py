@@ -1,0 +1,222 @@
+"""Fault rules (throttling, 5xx, AccessDenied, arbitrary errors, empty pages, latency) and the
+AWS error wire formats, per protocol, that the AWS SDKs parse.
+
+A rule matches a request by `service:Operation` (fnmatch pattern, case-sensitive: "iam:List*",
+"*") and optionally by the account of the calling credentials. Rules with a count fire that many
+times, then are spent; rules without a count fire until /iam-audit/reset.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from xml.sax.saxutils import escape
+
+from .util import SpecError, stable_uuid
+
+# Kinds of rules, in the order they are tried for one request (the first that fires wins).
+KINDS = ("deny", "throttle", "error5xx", "error", "empty_page")
+
+# awsQuery protocol services (form body, XML answers) and the XML namespace of their errors.
+QUERY_NAMESPACES = {
+    "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
+    "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
+}
+
+# The throttling error code each service really answers with. All are in the AWS SDK for
+# Rust's THROTTLING_ERRORS (aws-runtime retries classifier), so they are retried as throttling.
+THROTTLE_CODES = {
+    "iam": "Throttling",
+    "sts": "Throttling",
+    "organizations": "TooManyRequestsException",
+    "cloudtrail": "ThrottlingException",
+}
+THROTTLE_MESSAGES = {
+    "organizations": "You have sent too many requests in too short a period of time. The quota "
+    "helps protect against denial-of-service attacks. Try again later.",
+}
+
+# The code of an AccessDenied per protocol (query: AccessDenied; JSON: AccessDeniedException).
+DENY_CODES = {"iam": "AccessDenied", "sts": "AccessDenied"}
+
+# The code of a 5xx per status.
+SERVER_ERROR_CODES = {500: "InternalFailure", 503: "ServiceUnavailable"}
+
+
+@dataclass
+class Rule:
+    """One fault rule (see the module docstring)."""
+
+    kind: str
+    match: str = "*"
+    account: str | None = None
+    count: int | None = None
+    status: int | None = None
+    code: str | None = None
+    message: str | None = None
+    fired: int = field(default=0)
+
+    def matches(self, op: str, account: str | None) -> bool:
+        if self.count is not None and self.fired >= self.count:
+            return False
+        if self.account is not None and self.account != account:
+            return False
+        return fnmatch.fnmatchcase(op, self.match)
+
+    def describe(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if v is not None}
+        if self.count is not None:
+            out["remaining"] = max(self.count - self.fired, 0)
+        return out
+
+
+@dataclass
+class Latency:
+    """An added delay before matching requests are answered."""
+
+    ms: float
+    match: str = "*"
+    account: str | None = None
+
+    def matches(self, op: str, account: str | None) -> bool:
+        if self.account is not None and self.account != account:
+            return False
+        return fnmatch.fnmatchcase(op, self.match)
+
+
+def parse_faults(body: Any) -> tuple[list[Rule], list[Latency]]:
+    """Rules from a POST /iam-audit/faults body: {kind: rule | [rule, ...], "latency_ms": n,
+    "latency": {"ms": n, "match": ..., "account": ...} | [...]}."""
+    if not isinstance(body, dict):
+        raise SpecError("faults: expected a JSON object")
+    rules: list[Rule] = []
+    latencies: list[Latency] = []
+    for key, value in body.items():
+        items = value if isinstance(value, list) else [value]
+        if key == "latency_ms":
+            latencies.append(Latency(ms=_number(value, "latency_ms")))
+        elif key == "latency":
+            for item in items:
+                _only(item, {"ms", "match", "account"}, "latency")
+                latencies.append(
+                    Latency(
+                        ms=_number(item.get("ms"), "latency.ms"),
+                        match=str(item.get("match", "*")),
+                        account=item.get("account"),
+                    )
+                )
+        elif key in KINDS:
+            for item in items:
+                rules.append(_parse_rule(key, item))
+        else:
+            raise SpecError(f"faults: unknown kind {key!r} (known: {', '.join(KINDS)}, latency_ms, latency)")
+    return rules, latencies
+
+
+def _parse_rule(kind: str, item: Any) -> Rule:
+    _only(item, {"match", "account", "count", "status", "code", "message"}, kind)
+    count = item.get("count")
+    if count is None and kind in ("throttle", "error5xx", "empty_page"):
+        count = 1  # a transient fault is once unless told otherwise
+    if count is not None and (not isinstance(count, int) or count < 0):
+        raise SpecError(f"{kind}.count: expected a non-negative integer")
+    status = item.get("status")
+    if kind == "error5xx":
+        status = status or 500
+        if status not in (500, 502, 503, 504):
+            raise SpecError("error5xx.status: expected 500, 502, 503 or 504")
+    if kind == "error" and (not item.get("code") or not status):
+        raise SpecError("error: needs code and status")
+    return Rule(
+        kind=kind,
+        match=str(item.get("match", "*")),
+        account=item.get("account"),
+        count=count,
+        status=status,
+        code=item.get("code"),
+        message=item.get("message"),
+    )
+
+
+def _only(item: Any, allowed: set[str], what: str) -> None:
+    if not isinstance(item, dict):
+        raise SpecError(f"{what}: expected a JSON object")
+    unknown = set(item) - allowed
+    if unknown:
+        raise SpecError(f"{what}: unknown field(s) {sorted(unknown)} (allowed: {sorted(allowed)})")
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise SpecError(f"{what}: expected a non-negative number")
+    return float(value)
+
+
+# --- wire formats -------------------------------------------------------------------------
+
+
+@dataclass
+class ErrorReply:
+    """A complete HTTP answer: status, headers, body."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def error_reply(service: str, status: int, code: str, message: str, request_key: str) -> ErrorReply:
+    """An error in the wire format of the service's protocol.
+
+    awsQuery (IAM, STS):  text/xml
+        <ErrorResponse xmlns="..."><Error><Type>Sender|Receiver</Type><Code>..</Code>
+        <Message>..</Message></Error><RequestId>..</RequestId></ErrorResponse>
+    awsJson1_1 (Organizations, CloudTrail): application/x-amz-json-1.1,
+        header x-amzn-ErrorType: <code>, body {"__type": "<code>", "message": ".."}
+    """
+    request_id = stable_uuid("error", request_key)
+    if service in QUERY_NAMESPACES:
+        fault = "Receiver" if status >= 500 else "Sender"
+        body = (
+            f'<ErrorResponse xmlns="{QUERY_NAMESPACES[service]}">'
+            f"<Error><Type>{fault}</Type><Code>{escape(code)}</Code>"
+            f"<Message>{escape(message)}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
+    else:
+        # Organizations models its errors' text as "Message", the others as "message".
+        payload = {"__type": code, ("Message" if service == "organizations" else "message"): message}
+        body = json.dumps(payload).encode()
+        headers = [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("x-amzn-RequestId", request_id),
+            ("x-amzn-ErrorType", code),
+        ]
+    headers.append(("Content-Length", str(len(body))))
+    return ErrorReply(status, headers, body)
+
+
+def reply_for_rule(rule: Rule, service: str, op: str, account: str, principal: str, key: str) -> ErrorReply:
+    """The error a fired rule answers with (empty_page is answered elsewhere)."""
+    if rule.kind == "throttle":
+        code = rule.code or THROTTLE_CODES.get(service, "ThrottlingException")
+        message = rule.message or THROTTLE_MESSAGES.get(service, "Rate exceeded")
+        return error_reply(service, rule.status or 400, code, message, key)
+    if rule.kind == "error5xx":
+        status = rule.status or 500
+        code = rule.code or SERVER_ERROR_CODES.get(status, "InternalFailure")
+        message = rule.message or "We encountered an internal error. Please try again."
+        return error_reply(service, status, code, message, key)
+    if rule.kind == "deny":
+        code = rule.code or DENY_CODES.get(service, "AccessDeniedException")
+        status = rule.status or (403 if service in QUERY_NAMESPACES else 400)
+        action = f"{service}:{op.split(':', 1)[-1]}"
+        message = rule.message or (
+            f"User: {principal} is not authorized to perform: {action} "
+            f"because no identity-based policy allows the {action} action"
+        )
+        return error_reply(service, status, code, message, key)
+    # kind == "error": exactly what the rule says
+    return error_reply(service, int(rule.status or 400), str(rule.code), rule.message or str(rule.code), key)
