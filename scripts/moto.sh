@@ -54,7 +54,7 @@ if ! up_to_date; then
         } >>"$log"
         if ! "$py" -m pip install --disable-pip-version-check --no-input -r "$req" >>"$log" 2>&1; then
             echo "scripts/moto.sh: pip install of $req failed; the end of $log:" >&2
-            tail -n 25 "$log" >&2
+            tail -n 25 "$log" | cut -c1-300 >&2
             exit 1
         fi
         "$py" -c 'import moto, boto3, flask, werkzeug' >>"$log" 2>&1 ||

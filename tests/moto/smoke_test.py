@@ -218,8 +218,10 @@ def _iam(h: Harness, ctx: dict[str, Any]) -> None:
     virtual = iam.list_virtual_mfa_devices()["VirtualMFADevices"]
     arns = sorted(d["User"]["Arn"] for d in virtual)
     assert arns == [f"arn:aws:iam::{PROD}:root", f"arn:aws:iam::{PROD}:user/carol"], arns
+    h.ok("POST", "/iam-audit/faults", {"empty_page": {"match": "iam:GetAccountAuthorizationDetails", "count": 1}})
     details = list(iam.get_paginator("get_account_authorization_details").paginate(
         Filter=["User"], PaginationConfig={"PageSize": 1}))
+    assert [len(p["UserDetailList"]) for p in details] == [0, 1, 1, 1]
     assert [u["UserName"] for p in details for u in p["UserDetailList"]] == ["alice", "bob", "carol"]
     summary = iam.get_account_summary()["SummaryMap"]
     assert summary["AccountMFAEnabled"] == 1 and summary["AccountAccessKeysPresent"] == 0
@@ -306,13 +308,16 @@ def _cloudtrail(h: Harness, ctx: dict[str, Any]) -> None:
                          aws_session_token=ctx["prod"]["SessionToken"])
     assert other.lookup_events(LookupAttributes=by_name)["Events"] == []
     # An injected empty page carries a token; the next page continues where it was.
-    h.ok("POST", "/iam-audit/faults", {"empty_page": {"match": "cloudtrail:LookupEvents", "count": 1}})
+    h.ok("POST", "/iam-audit/faults", {"empty_page": {"match": "cloudtrail:LookupEvents", "count": 2}})
     empty = ct.lookup_events(LookupAttributes=by_name, MaxResults=5)
     assert empty["Events"] == [] and empty["NextToken"]
-    rest = ct.lookup_events(LookupAttributes=by_name, MaxResults=5, NextToken=empty["NextToken"])
+    again = ct.lookup_events(LookupAttributes=by_name, MaxResults=5, NextToken=empty["NextToken"])
+    assert again["Events"] == [] and again["NextToken"] not in (None, empty["NextToken"])
+    rest = ct.lookup_events(LookupAttributes=by_name, MaxResults=5, NextToken=again["NextToken"])
     assert len(rest["Events"]) == 5 and rest["NextToken"]
     # A token is bound to its query, as in AWS.
-    assert error_code(lambda: ct.lookup_events(MaxResults=5, NextToken=rest["NextToken"]))[0] == "InvalidNextTokenException"
+    reused = error_code(lambda: ct.lookup_events(MaxResults=5, NextToken=rest["NextToken"]))
+    assert reused[0] == "InvalidNextTokenException", reused
     assert error_code(lambda: ct.lookup_events(MaxResults=51))[0] == "InvalidMaxResultsException"
 
 
@@ -320,7 +325,7 @@ def _cloudtrail(h: Harness, ctx: dict[str, Any]) -> None:
 def _faults(h: Harness, ctx: dict[str, Any]) -> None:
     h.ok("POST", "/iam-audit/reset")
     iam = client(h, "iam", ctx["prod"])
-    h.ok("POST", "/iam-audit/faults", {"throttle": {"match": "iam:ListAccessKeys", "count": 1}})
+    h.ok("POST", "/iam-audit/faults", {"throttle": {"match": "iam:ListAccessKeys"}})  # once
     assert error_code(lambda: iam.list_access_keys(UserName="alice")) == ("Throttling", 400)
     assert len(iam.list_access_keys(UserName="alice")["AccessKeyMetadata"]) == 2
     # With retries, the SDK classifies each wire format as throttling and retries it.
@@ -344,15 +349,21 @@ def _faults(h: Harness, ctx: dict[str, Any]) -> None:
     # 5xx, and AccessDenied for one account only.
     h.ok("POST", "/iam-audit/faults", {"error5xx": {"match": "iam:GetCredentialReport", "status": 503}})
     assert error_code(iam.get_credential_report) == ("ServiceUnavailable", 503)
+    # A credential report that stays in progress (twice here; forever without a count).
+    h.ok("POST", "/iam-audit/faults", {"report_pending": {"account": PROD, "count": 2}})
+    assert iam.generate_credential_report()["State"] == "INPROGRESS"
+    assert error_code(iam.get_credential_report) == ("ReportInProgress", 404)
+    assert iam.get_credential_report()["Content"].startswith(b"user,arn,")
     h.ok("POST", "/iam-audit/faults", {"deny": {"match": "cloudtrail:LookupEvents", "account": DEV}})
     assert error_code(client(h, "cloudtrail", ctx["dev"]).lookup_events) == ("AccessDeniedException", 400)
     client(h, "cloudtrail", ctx["prod"]).lookup_events()  # other accounts unaffected
     h.ok("POST", "/iam-audit/faults", {"deny": {"match": "iam:GetCredentialReport", "account": DEV}})
     assert error_code(client(h, "iam", ctx["dev"]).get_credential_report) == ("AccessDenied", 403)
-    # An empty page in ListAccounts, with a token that resumes where it was.
-    h.ok("POST", "/iam-audit/faults", {"empty_page": {"match": "organizations:ListAccounts", "count": 1}})
+    # Two empty pages in ListAccounts, each with a new token that resumes where it was (SDK
+    # paginators give up on a repeated token).
+    h.ok("POST", "/iam-audit/faults", {"empty_page": {"match": "organizations:ListAccounts", "count": 2}})
     pages = list(client(h, "organizations").get_paginator("list_accounts").paginate(PaginationConfig={"PageSize": 3}))
-    assert [len(p["Accounts"]) for p in pages] == [0, 3, 1], [len(p["Accounts"]) for p in pages]
+    assert [len(p["Accounts"]) for p in pages] == [0, 0, 3, 1], [len(p["Accounts"]) for p in pages]
     # Latency.
     h.ok("POST", "/iam-audit/faults", {"latency_ms": 200})
     started = time.monotonic()
@@ -362,7 +373,7 @@ def _faults(h: Harness, ctx: dict[str, Any]) -> None:
     calls = h.ok("GET", "/iam-audit/calls?log=1")
     assert calls["by_operation"]["iam:ListAccessKeys"] == 5, calls["by_operation"]
     assert calls["by_account"][PROD]["iam:ListAccessKeys"] == 5
-    assert calls["by_account"][MGMT]["organizations:ListAccounts"] == 3 + 1 + 3
+    assert calls["by_account"][MGMT]["organizations:ListAccounts"] == 3 + 1 + 4
     assert calls["by_account"][DEV]["cloudtrail:LookupEvents"] == 1
     assert calls["faults_fired"]["throttle:iam:ListAccessKeys"] == 3
     assert calls["log"][0]["op"] == "iam:ListAccessKeys" and calls["log"][0]["status"] == 400

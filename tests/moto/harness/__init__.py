@@ -7,4 +7,5 @@ Modules:
   cloudtrail -- seeded CloudTrail events and LookupEvents
   seed       -- building an Organization from a JSON spec, and back-dating
   app        -- the WSGI middleware in front of moto, and the /iam-audit/* endpoints
+  util       -- times, deterministic ids, pagination tokens
 """

@@ -30,9 +30,9 @@ from moto.iam.models import get_account_id_from, iam_backends
 from moto.sts.models import sts_backends
 
 from . import cloudtrail, patches, seed
-from .faults import ErrorReply, error_reply, parse_faults, reply_for_rule
+from .faults import JSON_PAGED, Reply, error_reply, parse_faults, reply_for_rule
 from .state import STATE
-from .util import SpecError, decode_token, encode_token
+from .util import SpecError, decode_token, encode_token, nonce
 
 patches.install()
 
@@ -44,16 +44,6 @@ ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)$")
 TARGET_SERVICES = {
     "AWSOrganizationsV20161128": "organizations",
     "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101": "cloudtrail",
-}
-# JSON list operations that can serve an injected empty page: operation -> result list
-JSON_PAGED = {
-    "organizations:ListAccounts": "Accounts",
-    "organizations:ListAccountsForParent": "Accounts",
-    "organizations:ListChildren": "Children",
-    "organizations:ListOrganizationalUnitsForParent": "OrganizationalUnits",
-    "organizations:ListParents": "Parents",
-    "organizations:ListRoots": "Roots",
-    "organizations:ListTagsForResource": "Tags",
 }
 EMPTY_TOKEN_PREFIX = "iam-audit-empty:"
 
@@ -71,7 +61,6 @@ class AwsRequest:
     account: str
     region: str | None
     access_key: str | None
-    internal: bool
     body: bytes
     form: dict[str, str] = field(default_factory=dict)
     json: dict[str, Any] | None = None
@@ -146,7 +135,6 @@ def identify(environ: dict[str, Any], body: bytes) -> AwsRequest:
         account=account,
         region=region,
         access_key=access_key,
-        internal=environ.get("HTTP_X_IAM_AUDIT_INTERNAL") == "1",
         body=body,
         form=form,
         json=payload,
@@ -162,9 +150,9 @@ def _principal(req: AwsRequest) -> str:
     return f"arn:aws:iam::{req.account}:user/iam-audit"
 
 
-def _json_reply(status: int, payload: Any, content_type: str = "application/json") -> ErrorReply:
+def _json_reply(status: int, payload: Any, content_type: str = "application/json") -> Reply:
     body = json.dumps(payload, indent=None, separators=(",", ":"), default=str).encode()
-    return ErrorReply(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))], body)
+    return Reply(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))], body)
 
 
 class HarnessApp:
@@ -186,10 +174,10 @@ class HarnessApp:
     # --- AWS requests ---------------------------------------------------------------------
 
     def _aws(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("HTTP_X_IAM_AUDIT_INTERNAL") == "1":
+            return self.moto_app(environ, start_response)  # the seed's own calls: as is
         body = _read_body(environ)
         req = identify(environ, body)
-        if req.internal:
-            return self.moto_app(environ, start_response)
 
         detail = None
         if req.op == "cloudtrail:LookupEvents" and req.json:
@@ -207,13 +195,14 @@ class HarnessApp:
             reply = reply_for_rule(rule, req.service, req.op, req.account, _principal(req), f"{entry['seq']}")
             return self._send(reply, start_response, entry)
         empty_page = rule is not None
-
-        special = self._special(req, entry, empty_page)
-        if special is not None:
-            return self._send(special, start_response, entry)
+        if empty_page:
+            entry["fault"] = "empty_page"
 
         if req.json is not None:
             self._restore_empty_token(req, environ)
+        special = self._special(req, entry, empty_page)
+        if special is not None:
+            return self._send(special, start_response, entry)
 
         def recording_start_response(status: str, headers: Any, *args: Any) -> Any:
             entry["status"] = int(status.split(" ", 1)[0])
@@ -226,7 +215,7 @@ class HarnessApp:
         finally:
             STATE.request.empty_page = False
 
-    def _special(self, req: AwsRequest, entry: dict[str, Any], empty_page: bool) -> ErrorReply | None:
+    def _special(self, req: AwsRequest, entry: dict[str, Any], empty_page: bool) -> Reply | None:
         """Answers the harness gives itself instead of moto; None to let moto answer."""
         if req.op == "sts:AssumeRole":
             return self._check_assume_role(req, str(entry["seq"]))
@@ -238,11 +227,12 @@ class HarnessApp:
             return _json_reply(200, answer, "application/x-amz-json-1.1")
         if empty_page and req.op in JSON_PAGED:
             token = (req.json or {}).get("NextToken")
-            answer = {JSON_PAGED[req.op]: [], "NextToken": EMPTY_TOKEN_PREFIX + encode_token({"t": token})}
+            wrapped = encode_token({"t": token, "e": nonce()})  # never the token sent (util.nonce)
+            answer = {JSON_PAGED[req.op]: [], "NextToken": EMPTY_TOKEN_PREFIX + wrapped}
             return _json_reply(200, answer, "application/x-amz-json-1.1")
         return None
 
-    def _check_assume_role(self, req: AwsRequest, key: str) -> ErrorReply | None:
+    def _check_assume_role(self, req: AwsRequest, key: str) -> Reply | None:
         """moto lets anyone assume any role, existing or not; AWS answers AccessDenied when the
         role does not exist or its trust policy does not allow the caller."""
         role_arn = req.form.get("RoleArn", "")
@@ -265,15 +255,16 @@ class HarnessApp:
         if not isinstance(token, str) or not token.startswith(EMPTY_TOKEN_PREFIX):
             return
         payload = decode_token(token[len(EMPTY_TOKEN_PREFIX) :]) or {}
-        new = dict(req.json or {})
+        restored = dict(req.json or {})
         if payload.get("t"):
-            new["NextToken"] = payload["t"]
+            restored["NextToken"] = payload["t"]
         else:
-            new.pop("NextToken", None)
-        _set_body(environ, json.dumps(new).encode())
+            restored.pop("NextToken", None)
+        req.json = restored
+        _set_body(environ, json.dumps(restored).encode())
 
     @staticmethod
-    def _send(reply: ErrorReply, start_response: StartResponse, entry: dict[str, Any] | None = None) -> list[bytes]:
+    def _send(reply: Reply, start_response: StartResponse, entry: dict[str, Any] | None = None) -> list[bytes]:
         if entry is not None:
             entry["status"] = reply.status
         try:

@@ -21,9 +21,13 @@ from datetime import datetime
 from typing import Any
 
 from .state import STATE
-from .util import SpecError, decode_token, encode_token, epoch, iso_z, parse_time, stable_key_id, stable_uuid
+from .util import (
+    SpecError, decode_token, encode_token, epoch, iso_z, nonce, parse_time, stable_key_id, stable_uuid,
+)
 
-LOOKUP_KEYS = {"EventId", "EventName", "ReadOnly", "Username", "ResourceType", "ResourceName", "EventSource", "AccessKeyId"}
+LOOKUP_KEYS = {
+    "EventId", "EventName", "ReadOnly", "Username", "ResourceType", "ResourceName", "EventSource", "AccessKeyId",
+}
 EVENT_FIELDS = {
     "name", "time", "user", "key", "actor", "region", "source", "id", "read_only",
     "error_code", "request_parameters", "response_elements",
@@ -266,5 +270,8 @@ def lookup_events(account: str, region: str | None, params: dict[str, Any], empt
         following = offset + len(page)
     answer: dict[str, Any] = {"Events": [{k: v for k, v in e.items() if not k.startswith("_")} for e in page]}
     if following < len(selected) or empty_page:  # an injected empty page always has a token
-        answer["NextToken"] = encode_token({"q": query_hash, "o": following})
+        token_payload: dict[str, Any] = {"q": query_hash, "o": following}
+        if empty_page:
+            token_payload["e"] = nonce()
+        answer["NextToken"] = encode_token(token_payload)
     return answer

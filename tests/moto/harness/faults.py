@@ -17,7 +17,28 @@ from xml.sax.saxutils import escape
 from .util import SpecError, stable_uuid
 
 # Kinds of rules, in the order they are tried for one request (the first that fires wins).
-KINDS = ("deny", "throttle", "error5xx", "error", "empty_page")
+KINDS = ("deny", "throttle", "error5xx", "error", "report_pending", "empty_page")
+
+# JSON list operations that can serve an injected empty page: operation -> result list
+JSON_PAGED = {
+    "organizations:ListAccounts": "Accounts",
+    "organizations:ListAccountsForParent": "Accounts",
+    "organizations:ListChildren": "Children",
+    "organizations:ListOrganizationalUnitsForParent": "OrganizationalUnits",
+    "organizations:ListParents": "Parents",
+    "organizations:ListRoots": "Roots",
+    "organizations:ListTagsForResource": "Tags",
+}
+# IAM list operations paged by the harness (patches.py), which can serve an empty page too.
+IAM_PAGED = {
+    "iam:ListUsers",
+    "iam:ListAccessKeys",
+    "iam:ListMFADevices",
+    "iam:ListUserTags",
+    "iam:GetAccountAuthorizationDetails",
+}
+# empty_page rules fire only for these operations.
+EMPTY_PAGE_OPS = set(JSON_PAGED) | IAM_PAGED | {"cloudtrail:LookupEvents"}
 
 # awsQuery protocol services (form body, XML answers) and the XML namespace of their errors.
 QUERY_NAMESPACES = {
@@ -62,6 +83,8 @@ class Rule:
         if self.count is not None and self.fired >= self.count:
             return False
         if self.account is not None and self.account != account:
+            return False
+        if self.kind == "empty_page" and op not in EMPTY_PAGE_OPS:
             return False
         return fnmatch.fnmatchcase(op, self.match)
 
@@ -116,6 +139,11 @@ def parse_faults(body: Any) -> tuple[list[Rule], list[Latency]]:
 
 
 def _parse_rule(kind: str, item: Any) -> Rule:
+    if kind == "report_pending":
+        # The credential report stays in progress: GenerateCredentialReport answers INPROGRESS,
+        # GetCredentialReport ReportInProgress (404); forever unless a count is given.
+        _only(item, {"account", "count"}, kind)
+        item = {**item, "match": "iam:*CredentialReport"}
     _only(item, {"match", "account", "count", "status", "code", "message"}, kind)
     count = item.get("count")
     if count is None and kind in ("throttle", "error5xx", "empty_page"):
@@ -158,7 +186,7 @@ def _number(value: Any, what: str) -> float:
 
 
 @dataclass
-class ErrorReply:
+class Reply:
     """A complete HTTP answer: status, headers, body."""
 
     status: int
@@ -166,7 +194,7 @@ class ErrorReply:
     body: bytes
 
 
-def error_reply(service: str, status: int, code: str, message: str, request_key: str) -> ErrorReply:
+def error_reply(service: str, status: int, code: str, message: str, request_key: str) -> Reply:
     """An error in the wire format of the service's protocol.
 
     awsQuery (IAM, STS):  text/xml
@@ -195,11 +223,29 @@ def error_reply(service: str, status: int, code: str, message: str, request_key:
             ("x-amzn-ErrorType", code),
         ]
     headers.append(("Content-Length", str(len(body))))
-    return ErrorReply(status, headers, body)
+    return Reply(status, headers, body)
 
 
-def reply_for_rule(rule: Rule, service: str, op: str, account: str, principal: str, key: str) -> ErrorReply:
-    """The error a fired rule answers with (empty_page is answered elsewhere)."""
+def reply_for_rule(rule: Rule, service: str, op: str, account: str, principal: str, key: str) -> Reply:
+    """The answer of a fired rule (empty_page is answered elsewhere)."""
+    if rule.kind == "report_pending":
+        if op == "iam:GenerateCredentialReport":
+            request_id = stable_uuid("report", key)
+            body = (
+                f'<GenerateCredentialReportResponse xmlns="{QUERY_NAMESPACES["iam"]}">'
+                "<GenerateCredentialReportResult><State>INPROGRESS</State>"
+                "<Description>Report generation in progress.</Description>"
+                "</GenerateCredentialReportResult>"
+                f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+                "</GenerateCredentialReportResponse>"
+            ).encode()
+            headers = [
+                ("Content-Type", "text/xml"),
+                ("x-amzn-RequestId", request_id),
+                ("Content-Length", str(len(body))),
+            ]
+            return Reply(200, headers, body)
+        return error_reply(service, 404, "ReportInProgress", "Report generation in progress.", key)
     if rule.kind == "throttle":
         code = rule.code or THROTTLE_CODES.get(service, "ThrottlingException")
         message = rule.message or THROTTLE_MESSAGES.get(service, "Rate exceeded")

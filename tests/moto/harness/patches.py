@@ -13,7 +13,8 @@
    GetAccountAuthorizationDetails ignored MaxItems/Marker and never truncated; they now page
    like AWS (MaxItems default 100, opaque Marker, IsTruncated), and can serve an injected
    empty page (the empty_page fault).
-4. ListVirtualMFADevices lists the root user's virtual MFA device (User.Arn ":root").
+4. ListVirtualMFADevices lists the root user's virtual MFA device (User.Arn ":root"), and
+   no longer answers a marker to an empty page when the last page is exactly full.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from moto.iam.responses import IamResponse
 from moto.organizations import utils as org_utils
 
 from .state import STATE
-from .util import decode_token, encode_token
+from .util import decode_token, encode_token, nonce
 
 REPORT_DATE = "%Y-%m-%dT%H:%M:%S+00:00"  # the credential report's time format
 REPORT_HEADER = (
@@ -68,6 +69,11 @@ def queue_account_id(account_id: str) -> None:
     """The next account moto's Organizations creates gets this id."""
     with _queued_lock:
         _queued_ids.append(account_id)
+
+
+def clear_queued_account_ids() -> None:
+    with _queued_lock:
+        _queued_ids.clear()
 
 
 def _patch_account_ids() -> None:
@@ -217,20 +223,24 @@ _PAGED: dict[str, tuple[str, ...]] = {
 }
 
 
-def _paged(name: str, keys: tuple[str, ...], original: Callable[[Any], ActionResult]) -> Callable[[Any], ActionResult]:
+def _paged(
+    name: str, keys: tuple[str, ...], original: Callable[[Any], ActionResult]
+) -> Callable[[Any], ActionResult]:
+    """`original` answering one page of its lists (in `keys` order) per MaxItems/Marker."""
+
     def method(self: Any) -> ActionResult:
-        # moto's own handler may read Marker (list_users passes it on and ignores it);
-        # ours is opaque to it, so it sees none.
+        # moto's handler answers everything (list_users is handed the Marker and ignores it);
+        # the page is cut from that.
         marker = self._get_param("Marker")
         max_items = int(self._get_param("MaxItems") or 100)
         if max_items < 1 or max_items > 1000:
             raise ValidationError("MaxItems must be between 1 and 1000")
         start = 0
         if marker:
-            payload = decode_token(marker)
-            if not payload or payload.get("op") != name or not isinstance(payload.get("o"), int):
+            token = decode_token(marker)
+            if not token or token.get("op") != name or not isinstance(token.get("o"), int):
                 raise ValidationError("Invalid Marker.")
-            start = payload["o"]
+            start = token["o"]
         result = original(self).result
         assert isinstance(result, dict)
         items = [(k, v) for k in keys for v in list(result.get(k) or [])]
@@ -245,7 +255,10 @@ def _paged(name: str, keys: tuple[str, ...], original: Callable[[Any], ActionRes
             result[k] = [v for kk, v in page if kk == k]
         result["IsTruncated"] = truncated
         if truncated:
-            result["Marker"] = encode_token({"op": name, "o": following})
+            payload: dict[str, Any] = {"op": name, "o": following}
+            if empty:
+                payload["e"] = nonce()  # never the token that was sent (see util.nonce)
+            result["Marker"] = encode_token(payload)
         else:
             result.pop("Marker", None)
         return ActionResult(result)
@@ -277,21 +290,24 @@ class _RootVirtualMfa:
 
 def _patch_virtual_mfa_listing() -> None:
     backend_cls = iam_models.IAMBackend
-    original = backend_cls.list_virtual_mfa_devices
 
     def list_virtual_mfa_devices(self: Any, assignment_status: str, marker: Any, max_items: Any) -> Any:
+        # moto's own logic (5.2.5) with the root device listed first, and no marker when the
+        # last page is exactly full (moto then pointed to an empty page). The backend's dict
+        # of devices is left alone (requests run in parallel threads).
         root = getattr(self, "iam_audit_root", None)
-        if root is None or root.mfa != "virtual":
-            return original(self, assignment_status, marker, max_items)
-        # moto's own logic (5.2.5), with the root device listed first; the backend's dict of
-        # devices is left alone (requests run in parallel threads).
-        devices = [_RootVirtualMfa(root), *self.virtual_mfa_devices.values()]
+        devices = list(self.virtual_mfa_devices.values())
+        if root is not None and root.mfa == "virtual":
+            devices.insert(0, _RootVirtualMfa(root))
         if assignment_status == "Assigned":
             devices = [d for d in devices if d.enable_date]
         elif assignment_status == "Unassigned":
             devices = [d for d in devices if not d.enable_date]
         max_items = int(max_items)
-        start = int(marker) if marker else 0
+        try:
+            start = int(marker) if marker else 0
+        except ValueError:
+            raise ValidationError("Invalid Marker.") from None
         if start > len(devices):
             raise ValidationError("Invalid Marker.")
         page = devices[start : start + max_items]

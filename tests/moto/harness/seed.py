@@ -16,6 +16,8 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
+from moto import settings
 from moto.iam import models as iam_models
 from moto.iam.models import AccessKeyLastUsed, iam_backends
 from moto.moto_api._internal import mock_random
@@ -23,7 +25,7 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.organizations.models import organizations_backends
 
 from . import cloudtrail
-from .patches import RootSpec, queue_account_id
+from .patches import RootSpec, clear_queued_account_ids, queue_account_id
 from .state import STATE
 from .util import SpecError, iso_z, optional_time, parse_time, stable_hex, stable_key_id
 
@@ -124,14 +126,25 @@ def _assume(sts: Any, account: str, role: str, session: str) -> tuple[str, str, 
 
 
 def reset_everything() -> None:
-    """moto's state and the harness's (faults, calls, events) back to empty."""
+    """moto's state and the harness's (faults, calls, events) back to empty, and moto's
+    request authentication off again (as /moto-api/reset-auth with "inf")."""
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
     moto_api_backend.reset()
+    clear_queued_account_ids()
     STATE.reset_seeded()
     STATE.reset_faults_and_calls()
 
 
 def seed(spec: Any, endpoint: str) -> dict[str, Any]:
     """Build the Organization a spec describes on an emptied moto; returns what was made."""
+    try:
+        return _seed(spec, endpoint)
+    except ClientError as err:  # e.g. two users of the same name: a bad spec, said as such
+        op = err.operation_name
+        raise SpecError(f"seed: moto refused {op}: {err.response['Error'].get('Message', err)}") from err
+
+
+def _seed(spec: Any, endpoint: str) -> dict[str, Any]:
     _check(spec, SEED_FIELDS, "seed")
     management = spec.get("management", DEFAULT_MANAGEMENT_ID)
     if isinstance(management, str):
@@ -144,6 +157,10 @@ def seed(spec: Any, endpoint: str) -> dict[str, Any]:
     for i, acct in enumerate(members):
         _check(acct, ACCOUNT_FIELDS, f"accounts[{i}]")
         _account_id(acct.get("id"), f"accounts[{i}].id")
+        if acct.get("audit_role", "ok") not in ("ok", "missing", "denied"):
+            raise SpecError(f"accounts[{i}].audit_role: expected ok, missing or denied")
+        if acct.get("status", "ACTIVE") not in ("ACTIVE", "SUSPENDED"):
+            raise SpecError(f"accounts[{i}].status: expected ACTIVE or SUSPENDED")
     ids = [mgmt_id] + [a["id"] for a in members]
     if len(set(ids)) != len(ids):
         raise SpecError("account ids must be distinct (management included)")
@@ -253,13 +270,8 @@ def seed(spec: Any, endpoint: str) -> dict[str, Any]:
             elif audit_role == "denied":
                 with STATE.lock:
                     STATE.denied_roles.add((acct_id, role))
-            elif audit_role != "ok":
-                raise SpecError(f"{acct_id}.audit_role: expected ok, missing or denied")
-            status = acct.get("status", "ACTIVE")
-            if status == "SUSPENDED":
+            if acct.get("status", "ACTIVE") == "SUSPENDED":
                 org.close_account(AccountId=acct_id)
-            elif status != "ACTIVE":
-                raise SpecError(f"{acct_id}.status: expected ACTIVE or SUSPENDED")
         summary["accounts"][acct_id] = {
             "name": org_backend.get_account_by_id(acct_id).name,
             "parent_id": parent or root_id,
@@ -304,7 +316,8 @@ def _create_users(iam: Any, account: str, users: Any) -> dict[str, Any]:
         name = user.get("name")
         if not name:
             raise SpecError(f"{what}.name is required")
-        created = iam.create_user(UserName=name, Path=user.get("path", "/"), Tags=_tags(user.get("tags"), f"{what}.tags"))
+        tags = _tags(user.get("tags"), f"{what}.tags")
+        created = iam.create_user(UserName=name, Path=user.get("path", "/"), Tags=tags)
         # moto's user ids are 20 random lowercase characters; AWS's are "AIDA" + 17 more.
         user_id = stable_key_id("AIDA", account, "user", name, length=21)
         iam_backends[account]["global"].users[name].id = user_id
@@ -317,7 +330,9 @@ def _create_users(iam: Any, account: str, users: Any) -> dict[str, Any]:
         elif kind == "hardware":
             serial = "GAHT" + str(int(stable_hex(account, name, length=12), 16))[-8:].zfill(8)
         if kind != "none":
-            iam.enable_mfa_device(UserName=name, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321")
+            iam.enable_mfa_device(
+                UserName=name, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+            )
             info["mfa_serial"] = serial
         keys = user.get("keys", [])
         if not isinstance(keys, list) or len(keys) > 2:

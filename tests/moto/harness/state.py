@@ -8,7 +8,7 @@ import time
 from collections import Counter, defaultdict
 from typing import Any
 
-from .faults import Latency, Rule
+from .faults import KINDS, Latency, Rule
 
 
 class HarnessState:
@@ -51,7 +51,7 @@ class HarnessState:
     def fire(self, op: str, account: str) -> Rule | None:
         """The first fault rule matching this request, counted as fired; None if none."""
         with self.lock:
-            for kind in ("deny", "throttle", "error5xx", "error", "empty_page"):
+            for kind in KINDS:
                 for rule in self.rules:
                     if rule.kind == kind and rule.matches(op, account):
                         rule.fired += 1

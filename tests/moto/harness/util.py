@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 from datetime import datetime, timezone
 from typing import Any
@@ -69,6 +70,15 @@ def stable_key_id(prefix: str, *parts: Any, length: int = 20) -> str:
     digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
     body = "".join(_B32[b % 32] for b in digest)
     return (prefix + body)[:length]
+
+
+_nonces = itertools.count(1)
+
+
+def nonce() -> int:
+    """A new number per call. An injected empty page puts one in its token: the AWS SDK for
+    Rust's paginators stop when a page's token equals the one sent (stop_on_duplicate_token)."""
+    return next(_nonces)
 
 
 def encode_token(payload: dict[str, Any]) -> str:
