@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: builds and runs every test of the crate.
 # Hermetic: no AWS config or credentials from the environment are read, no network but
-# loopback is used. Installs what it needs itself (Rust crates through cargo).
+# loopback is used. Installs what it needs itself: Rust crates through cargo, and the pinned
+# moto AWS emulator (tests/moto/requirements.txt) in .venv-moto/ through scripts/moto.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,4 +10,5 @@ cd "$(dirname "$0")/.."
 for v in $(env | sed -n 's/^\(AWS_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
 
+bash scripts/moto.sh >/dev/null
 cargo test --locked --all-targets "$@"

@@ -1,0 +1,417 @@
+//! `iam-audit scan` against an emulated AWS: moto (pinned, installed by `scripts/moto.sh`) with
+//! the harness in `tests/moto/` (seeding, back-dating, CloudTrail, faults, call counts). The
+//! real binary runs with the real AWS SDK; only loopback is used, no AWS config is read.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use chrono::{Duration, SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The harness's python, installing the pinned moto on first use.
+fn python() -> String {
+    let out = Command::new("bash")
+        .arg("scripts/moto.sh")
+        .current_dir(root())
+        .output()
+        .expect("run scripts/moto.sh");
+    assert!(
+        out.status.success(),
+        "scripts/moto.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// One emulator per test; it exits when dropped (its stdin closes).
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let mut child = Command::new(python())
+            .arg("tests/moto/server.py")
+            .current_dir(root())
+            .env_remove("MOTO_ACCOUNT_ID")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the moto harness");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("PORT ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("harness said {line:?}"));
+        Moto { child, port }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        let (head, text) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+            "{path}: {head}\n{text}"
+        );
+        serde_json::from_str(text).unwrap_or(Value::Null)
+    }
+
+    /// Runs the scan binary against the emulator with the seeded management credentials.
+    fn scan(&self, seeded: &Value, out: &Path, extra: &[&str]) -> std::process::Output {
+        let creds = &seeded["credentials"];
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_iam-audit"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AWS_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env(
+            "AWS_ACCESS_KEY_ID",
+            creds["access_key_id"].as_str().unwrap(),
+        )
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            creds["secret_access_key"].as_str().unwrap(),
+        )
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args([
+            "scan",
+            "--endpoint-url",
+            &format!("http://127.0.0.1:{}", self.port),
+            "--out",
+        ])
+        .arg(out)
+        .args(extra);
+        cmd.output().unwrap()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ago(days: i64) -> String {
+    (Utc::now() - Duration::days(days)).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn stock(t: &str) -> String {
+    t.replace('T', " ").trim_end_matches('Z').to_string()
+}
+
+fn seed_spec() -> Value {
+    json!({
+        "report_generated": (Utc::now() - Duration::minutes(10)).to_rfc3339_opts(SecondsFormat::Secs, true),
+        "management": {"id": "123456789012", "name": "management", "users": [
+            {"name": "mgmt-admin", "password": {"last_used": ago(2), "last_changed": ago(30)}, "mfa": "virtual"}
+        ]},
+        "accounts": [
+            {"id": "111111111111", "name": "Prod-Payments", "ou": "/Workloads/Prod", "tags": {"Environment": "production"},
+             "users": [
+                {"name": "admin-user", "created": ago(200), "password": {"last_used": ago(2), "last_changed": ago(100)},
+                 "keys": [{"status": "Active", "created": ago(95), "last_used": {"date": ago(1), "service": "iam", "region": "us-east-1"}}]},
+                {"name": "service-account", "created": ago(900),
+                 "keys": [{"status": "Active", "created": ago(800), "last_used": {"date": ago(2), "service": "dynamodb", "region": "us-east-1"}}]},
+                {"name": "test-user", "created": ago(50), "keys": [{"status": "Active", "created": ago(40), "last_used": null}]}
+             ]},
+            {"id": "222222222222", "name": "Dev", "ou": "/Workloads/Dev",
+             "users": [
+                {"name": "shared-dev", "created": ago(400), "keys": [
+                    {"status": "Active", "created": ago(300), "last_used": {"date": ago(1), "service": "ec2", "region": "us-east-1"}},
+                    {"status": "Active", "created": ago(20), "last_used": {"date": ago(1), "service": "s3", "region": "us-east-1"}}]},
+                {"name": "alice", "created": ago(100), "password": {"last_used": ago(3), "last_changed": ago(10)}, "mfa": "hardware"}
+             ],
+             "events": [{"name": "DeactivateMFADevice", "time": ago(1), "user": "alice"}]},
+            {"id": "333333333333", "name": "Sandbox", "ou": "/Sandbox", "audit_role": "missing"}
+        ]
+    })
+}
+
+fn read(dir: &Path, prefix: &str) -> String {
+    let entry = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix}* in {}", dir.display()));
+    std::fs::read_to_string(entry).unwrap()
+}
+
+fn findings(dir: &Path) -> Value {
+    serde_json::from_str(&read(dir, "findings_")).unwrap()
+}
+
+fn has(f: &Value, rule: &str, account: &str, user: Option<&str>) -> bool {
+    f["findings"].as_array().unwrap().iter().any(|x| {
+        x["rule_id"] == rule
+            && x["account_id"] == account
+            && user.is_none_or(|u| x["username"] == u)
+    })
+}
+
+#[test]
+fn scan_collects_a_seeded_organization() {
+    let moto = Moto::start();
+    let spec = seed_spec();
+    let seeded = moto.call("POST", "/iam-audit/seed", Some(&spec));
+    let out = tempfile::tempdir().unwrap();
+    let run = moto.scan(&seeded, out.path(), &[]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+
+    // The stock report, row by row, with the seeded key ids and back-dated times.
+    let report = read(out.path(), "iam_audit_report_");
+    let key = |acct: &str, user: &str, i: usize| {
+        seeded["accounts"][acct]["users"][user]["keys"][i]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let admin_key = key("111111111111", "admin-user", 0);
+    let admin = &spec["accounts"][0]["users"][0];
+    let want = format!(
+        "111111111111,Prod-Payments,admin-user,Configurada,{},{admin_key},Active,{},{},iam,None",
+        stock(admin["password"]["last_used"].as_str().unwrap()),
+        stock(admin["keys"][0]["created"].as_str().unwrap()),
+        stock(admin["keys"][0]["last_used"]["date"].as_str().unwrap()),
+    );
+    assert!(report.lines().any(|l| l == want), "no row {want}\n{report}");
+    let test_key = key("111111111111", "test-user", 0);
+    assert!(
+        report.contains(&format!("{test_key},Active,"))
+            && report.contains("Nunca utilizada,N/A,None"),
+        "{report}"
+    );
+    assert!(
+        report.contains("123456789012,management,mgmt-admin,Configurada,"),
+        "{report}"
+    );
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("222222222222,Dev,alice,") && l.ends_with(",Hardware")),
+        "{report}"
+    );
+    assert!(
+        !report.contains("333333333333"),
+        "nothing was collected in the account without role"
+    );
+
+    // The findings the seed's examples call for, and the account that could not be audited.
+    let f = findings(out.path());
+    assert!(has(
+        &f,
+        "console-without-mfa",
+        "111111111111",
+        Some("admin-user")
+    ));
+    assert!(has(
+        &f,
+        "old-key-in-use",
+        "111111111111",
+        Some("service-account")
+    ));
+    assert!(has(
+        &f,
+        "unused-active-key",
+        "111111111111",
+        Some("test-user")
+    ));
+    assert!(has(
+        &f,
+        "shared-credentials",
+        "222222222222",
+        Some("shared-dev")
+    ));
+    assert!(has(&f, "mfa-deactivated", "222222222222", None));
+    assert!(has(&f, "production-mfa-gap", "111111111111", None));
+    assert!(has(&f, "account-not-audited", "333333333333", None));
+    let failed = &f["accounts"]["incomplete"];
+    assert_eq!(failed.as_array().unwrap().len(), 1, "{failed}");
+    assert!(
+        failed[0]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("assume-role: "),
+        "{failed}"
+    );
+
+    // Inventory: OU path, tags, MFA types, credential report time.
+    let inv: Value = serde_json::from_str(&read(out.path(), "inventory_")).unwrap();
+    let prod = inv["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "111111111111")
+        .unwrap();
+    assert_eq!(prod["ou_path"], json!(["Root", "Workloads", "Prod"]));
+    assert_eq!(prod["tags"]["Environment"], "production");
+    assert!(prod["collection"]["credential_report_generated_at"].is_string());
+    let events = read(out.path(), "cloudtrail_events_");
+    assert!(
+        events
+            .lines()
+            .any(|l| l.contains(",DeactivateMFADevice,") && l.contains("222222222222,Dev")),
+        "{events}"
+    );
+
+    // The fewest calls: ListAccessKeys only for users with keys, MFA only for users with MFA.
+    let calls = moto.call("GET", "/iam-audit/calls?log=1", None);
+    assert_eq!(
+        calls["by_operation"]["iam:ListAccessKeys"], 4,
+        "{}",
+        calls["by_operation"]
+    );
+    assert_eq!(
+        calls["by_operation"]["iam:ListMFADevices"], 2,
+        "{}",
+        calls["by_operation"]
+    );
+    // At most 2 LookupEvents requests per second per account.
+    let mut last: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
+    for entry in calls["log"].as_array().unwrap() {
+        if entry["op"] != "cloudtrail:LookupEvents" {
+            continue;
+        }
+        let account = entry["account"].as_str().unwrap().to_string();
+        let t = entry["t"].as_f64().unwrap();
+        if let Some(prev) = last.insert(account.clone(), t) {
+            assert!(
+                t - prev >= 0.45,
+                "LookupEvents in {account} {:.3} s apart",
+                t - prev
+            );
+        }
+    }
+    assert_eq!(
+        last.len(),
+        3,
+        "LookupEvents ran in the management account and both members"
+    );
+}
+
+#[test]
+fn scan_survives_throttling_and_5xx_with_identical_output() {
+    let moto = Moto::start();
+    let seeded = moto.call("POST", "/iam-audit/seed", Some(&seed_spec()));
+    let calm = tempfile::tempdir().unwrap();
+    let run = moto.scan(&seeded, calm.path(), &["--quiet"]);
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    moto.call(
+        "POST",
+        "/iam-audit/faults",
+        Some(&json!({
+            "throttle": {"match": "iam:ListAccessKeys", "count": 3},
+            "error5xx": {"match": "organizations:ListAccounts", "count": 2}
+        })),
+    );
+    moto.call(
+        "POST",
+        "/iam-audit/faults",
+        Some(&json!({"throttle": {"match": "cloudtrail:LookupEvents", "count": 2}})),
+    );
+    let stormy = tempfile::tempdir().unwrap();
+    let run = moto.scan(&seeded, stormy.path(), &["--quiet"]);
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let fired = moto.call("GET", "/iam-audit/faults", None);
+    assert!(fired.to_string().contains("fired"), "{fired}");
+    assert_eq!(
+        read(calm.path(), "iam_audit_report_"),
+        read(stormy.path(), "iam_audit_report_")
+    );
+    assert_eq!(
+        read(calm.path(), "cloudtrail_events_"),
+        read(stormy.path(), "cloudtrail_events_")
+    );
+    let ids = |v: &Value| -> Vec<String> {
+        let mut x: Vec<String> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect();
+        x.sort();
+        x
+    };
+    assert_eq!(ids(&findings(calm.path())), ids(&findings(stormy.path())));
+}
+
+#[test]
+fn cloudtrail_denied_is_reported_as_partial_and_iam_data_is_kept() {
+    let moto = Moto::start();
+    let seeded = moto.call("POST", "/iam-audit/seed", Some(&seed_spec()));
+    moto.call(
+        "POST",
+        "/iam-audit/faults",
+        Some(&json!({"deny": {"match": "cloudtrail:LookupEvents", "account": "222222222222"}})),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let run = moto.scan(&seeded, out.path(), &["--quiet", "--fail-on", "none"]);
+    assert_eq!(
+        run.status.code(),
+        Some(3),
+        "incomplete inventory: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let f = findings(out.path());
+    let partial: Vec<&Value> = f["accounts"]["incomplete"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["id"] == "222222222222")
+        .collect();
+    assert_eq!(partial[0]["status"], "partial");
+    assert!(
+        partial[0]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("cloudtrail: "),
+        "{}",
+        partial[0]
+    );
+    // IAM data of that account is still there, and so are its IAM findings.
+    assert!(has(
+        &f,
+        "shared-credentials",
+        "222222222222",
+        Some("shared-dev")
+    ));
+    assert!(!has(&f, "mfa-deactivated", "222222222222", None));
+    assert!(has(&f, "account-not-audited", "222222222222", None));
+}
