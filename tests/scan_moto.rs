@@ -149,7 +149,8 @@ fn seed_spec() -> Value {
                 {"name": "alice", "created": ago(100), "password": {"last_used": ago(3), "last_changed": ago(10)}, "mfa": "hardware"}
              ],
              "events": [{"name": "DeactivateMFADevice", "time": ago(1), "user": "alice"}]},
-            {"id": "333333333333", "name": "Sandbox", "ou": "/Sandbox", "audit_role": "missing"}
+            {"id": "333333333333", "name": "Sandbox", "ou": "/Sandbox", "audit_role": "missing"},
+            {"id": "444444444444", "name": "Retired", "ou": "/Sandbox", "status": "SUSPENDED"}
         ]
     })
 }
@@ -252,6 +253,12 @@ fn scan_collects_a_seeded_organization() {
     assert!(has(&f, "mfa-deactivated", "222222222222", None));
     assert!(has(&f, "production-mfa-gap", "111111111111", None));
     assert!(has(&f, "account-not-audited", "333333333333", None));
+    // A suspended account is skipped and listed, not a failure.
+    assert!(!has(&f, "account-not-audited", "444444444444", None));
+    assert_eq!(
+        f["accounts"]["skipped"],
+        json!([{"id": "444444444444", "name": "Retired", "reason": "SUSPENDED"}])
+    );
     let failed = &f["accounts"]["incomplete"];
     assert_eq!(failed.as_array().unwrap().len(), 1, "{failed}");
     assert!(

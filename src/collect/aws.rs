@@ -682,19 +682,24 @@ pub async fn scan(opts: &ScanOptions, as_of: DateTime<Utc>) -> Result<Inventory,
         .collect();
     let limit = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
+    let mut skipped = Vec::new();
     for account in selected {
+        if account.status != "ACTIVE" {
+            // Suspended or closed accounts cannot be audited: listed, not failed.
+            skipped.push(crate::inventory::SkippedAccount {
+                id: account.id.clone(),
+                name: account.name.clone(),
+                reason: account.status.clone(),
+            });
+            continue;
+        }
         let config = config.clone();
         let opts = opts.clone();
         let management = org.management_account.clone();
         let limit = limit.clone();
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            let result = if account.status != "ACTIVE" {
-                Err((
-                    DataSource::AssumeRole,
-                    format!("account is {} and was not audited", account.status),
-                ))
-            } else {
+            let result = {
                 let work = async {
                     let member = if account.id == management {
                         config.clone()
@@ -721,6 +726,7 @@ pub async fn scan(opts: &ScanOptions, as_of: DateTime<Utc>) -> Result<Inventory,
     let mut inv = Inventory::new(SourceKind::Scan);
     inv.collected_at = Some(as_of);
     inv.organization_id = org.id.clone();
+    inv.skipped = skipped;
     while let Some(done) = tasks.join_next().await {
         let Ok((account, result)) = done else {
             continue;

@@ -55,6 +55,16 @@ pub struct AccountsV1 {
     pub audited: Vec<AccountRefV1>,
     /// Accounts that were not, or only partly, collected, with the reasons.
     pub incomplete: Vec<IncompleteAccountV1>,
+    /// Accounts not audited on purpose (suspended or closed).
+    pub skipped: Vec<SkippedAccountV1>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkippedAccountV1 {
+    pub id: String,
+    pub name: String,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -229,6 +239,15 @@ pub fn envelope(report: &Report, run: &RunInfo) -> FindingsV1 {
         accounts: AccountsV1 {
             audited,
             incomplete,
+            skipped: inv
+                .skipped
+                .iter()
+                .map(|s| SkippedAccountV1 {
+                    id: s.id.clone(),
+                    name: s.name.clone(),
+                    reason: s.reason.clone(),
+                })
+                .collect(),
         },
         params: run.params.clone(),
         summary: SummaryV1 {

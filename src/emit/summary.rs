@@ -110,6 +110,12 @@ pub fn render(f: &FindingsV1, written: &[PathBuf], skipped: &[PathBuf]) -> Strin
             let _ = writeln!(s, "  {} {}: {}", a.id, a.name, a.reasons.join("; "));
         }
     }
+    if !f.accounts.skipped.is_empty() {
+        let _ = writeln!(s, "\nAccounts skipped (not active):");
+        for a in &f.accounts.skipped {
+            let _ = writeln!(s, "  {} {}: {}", a.id, a.name, a.reason);
+        }
+    }
     if !f.summary.rule_errors.is_empty() {
         let _ = writeln!(s, "\nRule errors:");
         for e in &f.summary.rule_errors {

@@ -47,6 +47,7 @@ pub fn write_inventory<W: std::io::Write>(inv: &Inventory, mut w: W) -> std::io:
         organization_id: inv.organization_id.clone(),
         unavailable: inv.unavailable.clone(),
         accounts: Vec::new(),
+        skipped: inv.skipped.clone(),
         events: Vec::new(),
     };
     let text = serde_json::to_string_pretty(&header)?;

@@ -29,12 +29,27 @@ pub struct Inventory {
     /// evaluable instead of silently passing.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub unavailable: BTreeSet<Field>,
+    /// Accounts of the Organization deliberately not audited (suspended or closed), sorted
+    /// by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedAccount>,
     /// Accounts, sorted by id.
     #[serde(default)]
     pub accounts: Vec<Account>,
     /// CloudTrail events of every account, sorted by time.
     #[serde(default)]
     pub events: Vec<Event>,
+}
+
+/// An account that was not audited on purpose.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkippedAccount {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// Why, e.g. `SUSPENDED`.
+    pub reason: String,
 }
 
 /// Origin of an inventory.
@@ -390,6 +405,7 @@ impl Inventory {
             organization_id: None,
             unavailable: BTreeSet::new(),
             accounts: Vec::new(),
+            skipped: Vec::new(),
             events: Vec::new(),
         }
     }
@@ -398,6 +414,7 @@ impl Inventory {
     /// deterministic whatever order the data arrived in.
     pub fn normalize(&mut self) {
         self.accounts.sort_by(|a, b| a.id.cmp(&b.id));
+        self.skipped.sort_by(|a, b| a.id.cmp(&b.id));
         for account in &mut self.accounts {
             account.users.sort_by(|a, b| a.name.cmp(&b.name));
             account
