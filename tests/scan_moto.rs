@@ -422,3 +422,67 @@ fn cloudtrail_denied_is_reported_as_partial_and_iam_data_is_kept() {
     assert!(!has(&f, "mfa-deactivated", "222222222222", None));
     assert!(has(&f, "account-not-audited", "222222222222", None));
 }
+
+#[test]
+fn without_a_credential_report_it_falls_back_to_per_user_calls() {
+    let moto = Moto::start();
+    let spec = seed_spec();
+    let seeded = moto.call("POST", "/iam-audit/seed", Some(&spec));
+    let normal = tempfile::tempdir().unwrap();
+    let run = moto.scan(
+        &seeded,
+        normal.path(),
+        &["--quiet", "--accounts", "111111111111"],
+    );
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    moto.call("POST", "/iam-audit/reset", None);
+    moto.call(
+        "POST",
+        "/iam-audit/faults",
+        Some(&json!({"report_pending": {"account": "111111111111", "count": 1000}})),
+    );
+    let fallback = tempfile::tempdir().unwrap();
+    let run = moto.scan(
+        &seeded,
+        fallback.path(),
+        &[
+            "--quiet",
+            "--accounts",
+            "111111111111",
+            "--report-deadline",
+            "2",
+        ],
+    );
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // Same rows, same findings, and the inventory says how the data was obtained.
+    assert_eq!(
+        read(normal.path(), "iam_audit_report_"),
+        read(fallback.path(), "iam_audit_report_")
+    );
+    let inv: Value = serde_json::from_str(&read(fallback.path(), "inventory_")).unwrap();
+    let notes = inv["accounts"][0]["collection"]["notes"].to_string();
+    assert!(notes.contains("per-user calls"), "{notes}");
+    assert!(inv["accounts"][0]["collection"]["credential_report_generated_at"].is_null());
+    let calls = moto.call("GET", "/iam-audit/calls", None);
+    assert_eq!(
+        calls["by_operation"]["iam:GetAccessKeyLastUsed"], 3,
+        "{}",
+        calls["by_operation"]
+    );
+    assert!(has(
+        &findings(fallback.path()),
+        "console-without-mfa",
+        "111111111111",
+        Some("admin-user")
+    ));
+}

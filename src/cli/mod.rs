@@ -59,6 +59,10 @@ pub struct ScanArgs {
     /// Days of CloudTrail history (at most 90, the LookupEvents maximum).
     #[arg(long, default_value_t = 90)]
     pub cloudtrail_days: u32,
+    /// Seconds to wait for an account's credential report before falling back to per-user
+    /// calls.
+    #[arg(long, default_value_t = 120)]
+    pub report_deadline: u64,
     /// Send every AWS call to this endpoint (the SDK's AWS_ENDPOINT_URL* variables work too).
     #[arg(long)]
     pub endpoint_url: Option<String>,

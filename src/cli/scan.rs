@@ -45,6 +45,7 @@ pub fn run(args: &ScanArgs, quiet: bool) -> Result<Outcome, Error> {
         ou: args.ou.clone(),
         concurrency: args.concurrency.max(1),
         cloudtrail_days: args.cloudtrail_days.clamp(1, 90),
+        report_deadline: std::time::Duration::from_secs(args.report_deadline.max(1)),
         ..ScanOptions::default()
     };
     let as_of = Utc::now().trunc_subsecs(0);

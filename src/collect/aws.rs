@@ -420,6 +420,20 @@ async fn collect_iam(
         .flatten()
         .find(|r| r.is_root())
         .map(|r| r.root_credentials());
+    // Without the report, ListUsers gives every password's last use (a call per 100 users).
+    let mut password_used: HashMap<String, Option<DateTime<Utc>>> = HashMap::new();
+    if report.is_none() {
+        let mut pages = iam.list_users().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| iam_err(format!("ListUsers: {}", describe(&e))))?;
+            for u in page.users() {
+                password_used.insert(
+                    u.user_name().to_string(),
+                    u.password_last_used().and_then(chrono_time),
+                );
+            }
+        }
+    }
 
     let mut users = Vec::new();
     for d in &details {
@@ -476,7 +490,10 @@ async fn collect_iam(
                 collection.notes.extend(m.notes);
             }
             None => {
-                user.password = per_user_password(&iam, &name).await.map_err(iam_err)?;
+                let used = password_used.get(&name).copied().flatten();
+                user.password = per_user_password(&iam, &name, used)
+                    .await
+                    .map_err(iam_err)?;
                 for k in listed {
                     let used = iam
                         .get_access_key_last_used()
@@ -533,12 +550,16 @@ async fn collect_iam(
     Ok((users, root))
 }
 
-async fn per_user_password(iam: &aws_sdk_iam::Client, name: &str) -> Result<Password, String> {
+async fn per_user_password(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    last_used: Option<DateTime<Utc>>,
+) -> Result<Password, String> {
     use aws_sdk_iam::operation::get_login_profile::GetLoginProfileError;
     match iam.get_login_profile().user_name(name).send().await {
         Ok(out) => Ok(Password {
             enabled: true,
-            last_used: None,
+            last_used,
             last_changed: out
                 .login_profile()
                 .and_then(|p| chrono_time(p.create_date())),
