@@ -486,3 +486,61 @@ fn without_a_credential_report_it_falls_back_to_per_user_calls() {
         Some("admin-user")
     ));
 }
+
+#[test]
+fn empty_pages_with_tokens_lose_nothing() {
+    let moto = Moto::start();
+    let seeded = moto.call("POST", "/iam-audit/seed", Some(&seed_spec()));
+    let calm = tempfile::tempdir().unwrap();
+    let run = moto.scan(&seeded, calm.path(), &["--quiet"]);
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for (op, count) in [
+        ("organizations:ListAccounts", 2),
+        ("iam:GetAccountAuthorizationDetails", 2),
+        ("cloudtrail:LookupEvents", 3),
+    ] {
+        moto.call(
+            "POST",
+            "/iam-audit/faults",
+            Some(&json!({"empty_page": {"match": op, "count": count}})),
+        );
+    }
+    let paged = tempfile::tempdir().unwrap();
+    let run = moto.scan(&seeded, paged.path(), &["--quiet"]);
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // Every empty page was served (each rule's `remaining` is 0, and there were three rules).
+    fn remaining(v: &Value, out: &mut Vec<i64>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(r) = m.get("remaining").and_then(Value::as_i64) {
+                    out.push(r);
+                }
+                m.values().for_each(|x| remaining(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| remaining(x, out)),
+            _ => {}
+        }
+    }
+    let faults = moto.call("GET", "/iam-audit/faults", None);
+    let mut left = Vec::new();
+    remaining(&faults, &mut left);
+    assert_eq!(left, vec![0, 0, 0], "{faults}");
+    assert_eq!(
+        read(calm.path(), "iam_audit_report_"),
+        read(paged.path(), "iam_audit_report_")
+    );
+    assert_eq!(
+        read(calm.path(), "cloudtrail_events_"),
+        read(paged.path(), "cloudtrail_events_")
+    );
+}
