@@ -111,6 +111,19 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// Runs the scan and checks its exit code.
+    fn scan_expect(&self, seeded: &Value, out: &Path, extra: &[&str], code: i32) {
+        let run = self.scan(seeded, out, extra);
+        assert_eq!(
+            run.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -328,13 +341,7 @@ fn scan_survives_throttling_and_5xx_with_identical_output() {
     let moto = Moto::start();
     let seeded = moto.call("POST", "/iam-audit/seed", Some(&seed_spec()));
     let calm = tempfile::tempdir().unwrap();
-    let run = moto.scan(&seeded, calm.path(), &["--quiet"]);
-    assert_eq!(
-        run.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    moto.scan_expect(&seeded, calm.path(), &["--quiet"], 1);
     moto.call(
         "POST",
         "/iam-audit/faults",
@@ -349,13 +356,7 @@ fn scan_survives_throttling_and_5xx_with_identical_output() {
         Some(&json!({"throttle": {"match": "cloudtrail:LookupEvents", "count": 2}})),
     );
     let stormy = tempfile::tempdir().unwrap();
-    let run = moto.scan(&seeded, stormy.path(), &["--quiet"]);
-    assert_eq!(
-        run.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    moto.scan_expect(&seeded, stormy.path(), &["--quiet"], 1);
     let fired = moto.call("GET", "/iam-audit/faults", None);
     assert!(fired.to_string().contains("fired"), "{fired}");
     assert_eq!(
@@ -492,13 +493,7 @@ fn empty_pages_with_tokens_lose_nothing() {
     let moto = Moto::start();
     let seeded = moto.call("POST", "/iam-audit/seed", Some(&seed_spec()));
     let calm = tempfile::tempdir().unwrap();
-    let run = moto.scan(&seeded, calm.path(), &["--quiet"]);
-    assert_eq!(
-        run.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    moto.scan_expect(&seeded, calm.path(), &["--quiet"], 1);
     for (op, count) in [
         ("organizations:ListAccounts", 2),
         ("iam:GetAccountAuthorizationDetails", 2),
@@ -511,13 +506,7 @@ fn empty_pages_with_tokens_lose_nothing() {
         );
     }
     let paged = tempfile::tempdir().unwrap();
-    let run = moto.scan(&seeded, paged.path(), &["--quiet"]);
-    assert_eq!(
-        run.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    moto.scan_expect(&seeded, paged.path(), &["--quiet"], 1);
     // Every empty page was served (each rule's `remaining` is 0, and there were three rules).
     fn remaining(v: &Value, out: &mut Vec<i64>) {
         match v {
