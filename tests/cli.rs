@@ -261,19 +261,24 @@ fn input_errors_exit_2_and_name_the_file() {
     bin().args(["bogus"]).assert().code(2);
 }
 
-#[test]
-fn broken_pack_exits_2_naming_file_and_line() {
+/// A pack folder `mine` with one rule file `<id>.yaml` holding `rule` as written.
+fn one_rule_pack(id: &str, rule: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("pack.yaml"),
-        "pack: mine\ntitle: t\nrules: [bad-rule]\n",
+        format!("pack: mine\ntitle: t\nrules: [{id}]\n"),
     )
     .unwrap();
-    std::fs::write(
-        dir.path().join("bad-rule.yaml"),
+    std::fs::write(dir.path().join(format!("{id}.yaml")), rule).unwrap();
+    dir
+}
+
+#[test]
+fn broken_pack_exits_2_naming_file_and_line() {
+    let dir = one_rule_pack(
+        "bad-rule",
         "id: bad-rule\ntitle: T\nseverity: high\nscope: user\ncondition: |\n  user.name ==\nmessage: m\ndescription: d\nremediation: r\n",
-    )
-    .unwrap();
+    );
     bin()
         .args(["evaluate", EXAMPLE_JSON, "--rules"])
         .arg(dir.path())
@@ -295,17 +300,10 @@ fn broken_pack_exits_2_naming_file_and_line() {
 
 #[test]
 fn a_rule_error_at_run_time_exits_2_but_writes_everything_else() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("pack.yaml"),
-        "pack: mine\ntitle: t\nrules: [breaks]\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("breaks.yaml"),
+    let dir = one_rule_pack(
+        "breaks",
         "id: breaks\ntitle: T\nseverity: low\nscope: user\ncondition: |\n  let a = []; a[3] == 1\nmessage: m\ndescription: d\nremediation: r\n",
-    )
-    .unwrap();
+    );
     let out = dir.path().join("out");
     bin()
         .args([
