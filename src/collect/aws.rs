@@ -158,9 +158,8 @@ pub struct Org {
 
 /// Lists the accounts (paginated to a null token; empty pages are fine), their OU paths and
 /// tags.
-pub async fn discover(config: &SdkConfig) -> Result<Org, ScanError> {
+pub async fn discover(org: &aws_sdk_organizations::Client) -> Result<Org, ScanError> {
     use aws_sdk_organizations::types::ParentType;
-    let org = aws_sdk_organizations::Client::new(config);
     let err = |e: String| ScanError::Discovery(e);
     let described = org
         .describe_organization()
@@ -319,14 +318,16 @@ async fn collect_account(
     let fail = |c: &mut Collection, source: DataSource, message: String| {
         c.errors.push(CollectionError { source, message });
     };
-    let (users, root) = match collect_iam(config, opts, until, &mut collection).await {
+    let iam = aws_sdk_iam::Client::new(config);
+    let (users, root) = match collect_iam(&iam, opts, until, &mut collection).await {
         Ok(x) => x,
         Err((source, message)) => {
             fail(&mut collection, source, message);
             (Vec::new(), None)
         }
     };
-    let events = match collect_events(config, account, opts, since, until).await {
+    let ct = aws_sdk_cloudtrail::Client::new(config);
+    let events = match collect_events(&ct, account, opts, since, until).await {
         Ok(e) => e,
         Err(message) => {
             fail(&mut collection, DataSource::Cloudtrail, message);
@@ -352,19 +353,18 @@ async fn collect_account(
     }
 }
 
-type IamResult =
+pub(crate) type IamResult =
     Result<(Vec<User>, Option<crate::inventory::RootCredentials>), (DataSource, String)>;
 
 /// IAM: credential report + GetAccountAuthorizationDetails + ListAccessKeys for users with
 /// keys + MFA devices; per-user calls when the report cannot be had.
-async fn collect_iam(
-    config: &SdkConfig,
+pub(crate) async fn collect_iam(
+    iam: &aws_sdk_iam::Client,
     opts: &ScanOptions,
     as_of: DateTime<Utc>,
     collection: &mut Collection,
 ) -> IamResult {
     use aws_sdk_iam::types::EntityType;
-    let iam = aws_sdk_iam::Client::new(config);
     let iam_err = |e: String| (DataSource::Iam, e);
 
     // Users with ids, ARNs, tags and creation dates, in one paginated call.
@@ -390,7 +390,7 @@ async fn collect_iam(
         }
     }
 
-    let report = match credential_report(&iam, opts).await {
+    let report = match credential_report(iam, opts).await {
         Ok((rows, generated)) => {
             collection.credential_report_generated_at = generated;
             if let Some(g) = generated.filter(|g| as_of - *g > chrono::Duration::hours(4)) {
@@ -491,7 +491,7 @@ async fn collect_iam(
             }
             None => {
                 let used = password_used.get(&name).copied().flatten();
-                user.password = per_user_password(&iam, &name, used)
+                user.password = per_user_password(iam, &name, used)
                     .await
                     .map_err(iam_err)?;
                 for k in listed {
@@ -623,15 +623,14 @@ async fn credential_report(
 
 /// CloudTrail LookupEvents in us-east-1, one event name per call, paginated to the end, at
 /// most `cloudtrail_rps` requests per second.
-async fn collect_events(
-    config: &SdkConfig,
+pub(crate) async fn collect_events(
+    ct: &aws_sdk_cloudtrail::Client,
     account: &OrgAccount,
     opts: &ScanOptions,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Vec<Event>, String> {
     use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
-    let ct = aws_sdk_cloudtrail::Client::new(config);
     let interval = Duration::from_secs_f64(1.0 / opts.cloudtrail_rps.max(0.01));
     let mut next_slot = tokio::time::Instant::now();
     let mut events = Vec::new();
@@ -687,7 +686,7 @@ async fn collect_events(
 /// Scans the Organization: returns the inventory (failed accounts included, with reasons).
 pub async fn scan(opts: &ScanOptions, as_of: DateTime<Utc>) -> Result<Inventory, ScanError> {
     let config = load_config(opts).await?;
-    let org = discover(&config).await?;
+    let org = discover(&aws_sdk_organizations::Client::new(&config)).await?;
     let since = as_of - chrono::Duration::days(i64::from(opts.cloudtrail_days));
     let selected: Vec<OrgAccount> = org
         .accounts
