@@ -81,8 +81,15 @@ impl Moto {
 
     /// Runs the scan binary against the emulator with the seeded management credentials.
     fn scan(&self, seeded: &Value, out: &Path, extra: &[&str]) -> std::process::Output {
-        let creds = &seeded["credentials"];
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_iam-audit"));
+        self.scan_env(&mut cmd, seeded);
+        cmd.args(self.scan_args(out)).args(extra);
+        cmd.output().unwrap()
+    }
+
+    /// The hermetic environment of a scan: the seeded credentials and nothing of the host's.
+    fn scan_env(&self, cmd: &mut Command, seeded: &Value) {
+        let creds = &seeded["credentials"];
         for (k, _) in std::env::vars() {
             if k.starts_with("AWS_") {
                 cmd.env_remove(k);
@@ -98,16 +105,17 @@ impl Moto {
         )
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .args([
-            "scan",
-            "--endpoint-url",
-            &format!("http://127.0.0.1:{}", self.port),
-            "--out",
-        ])
-        .arg(out)
-        .args(extra);
-        cmd.output().unwrap()
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    }
+
+    fn scan_args(&self, out: &Path) -> Vec<String> {
+        vec![
+            "scan".into(),
+            "--endpoint-url".into(),
+            format!("http://127.0.0.1:{}", self.port),
+            "--out".into(),
+            out.to_str().unwrap().into(),
+        ]
     }
 }
 
@@ -532,4 +540,38 @@ fn empty_pages_with_tokens_lose_nothing() {
         read(calm.path(), "cloudtrail_events_"),
         read(paged.path(), "cloudtrail_events_")
     );
+}
+
+#[test]
+fn progress_bar_is_drawn_on_a_terminal_only() {
+    let moto = Moto::start();
+    let seeded = moto.call("POST", "/iam-audit/seed", Some(&seed_spec()));
+    // Not a terminal (a pipe, as in CI): the summary, no progress bar.
+    let out = tempfile::tempdir().unwrap();
+    let piped = moto.scan(
+        &seeded,
+        out.path(),
+        &["--fail-on", "none", "--exclude-accounts", "333333333333"],
+    );
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(!stderr.contains("accounts audited"), "{stderr}");
+    assert!(!stderr.contains('\r'), "{stderr}");
+    // A terminal (a pseudo-terminal from `script`): the bar is drawn on stderr.
+    let out = tempfile::tempdir().unwrap();
+    let mut line = format!("'{}'", env!("CARGO_BIN_EXE_iam-audit"));
+    for a in moto.scan_args(out.path()) {
+        line.push_str(&format!(" '{a}'"));
+    }
+    line.push_str(" --fail-on none --exclude-accounts 333333333333");
+    let mut cmd = Command::new("script");
+    moto.scan_env(&mut cmd, &seeded);
+    let tty = cmd
+        .args(["-qec", &line, "/dev/null"])
+        .env("TERM", "xterm")
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&tty.stdout);
+    assert_eq!(tty.status.code(), Some(0), "{screen}");
+    assert!(screen.contains("accounts audited"), "{screen}");
+    assert!(screen.contains("/3 accounts audited"), "{screen}");
 }

@@ -2,6 +2,7 @@
 //! `evaluate`.
 
 use std::collections::BTreeSet;
+use std::io::IsTerminal;
 
 use chrono::{SubsecRound, Utc};
 
@@ -53,14 +54,30 @@ pub fn run(args: &ScanArgs, quiet: bool) -> Result<Outcome, Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
-    let inv = runtime.block_on(async {
+    // A progress bar on stderr, only when a person is watching it.
+    let progress = if !quiet && std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let scanned = runtime.block_on(async {
         tokio::select! {
-            r = scan(&opts, as_of) => r.map_err(|e| Error::Usage(e.to_string())),
+            r = scan(&opts, as_of, &progress) => r.map_err(|e| Error::Usage(e.to_string())),
             _ = tokio::signal::ctrl_c() => Err(Error::Usage(
                 "interrupted: nothing was written".into(),
             )),
         }
-    })?;
+    });
+    progress.finish_and_clear();
+    let inv = scanned?;
     let run = analyze(inv, as_of, &s, &compiled, Vec::new())?;
     if !quiet {
         eprint!(

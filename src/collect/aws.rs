@@ -158,8 +158,10 @@ pub struct Org {
 
 /// Lists the accounts (paginated to a null token; empty pages are fine), their OU paths and
 /// tags.
-pub async fn discover(org: &aws_sdk_organizations::Client) -> Result<Org, ScanError> {
-    use aws_sdk_organizations::types::ParentType;
+pub async fn discover(
+    org: &aws_sdk_organizations::Client,
+    concurrency: usize,
+) -> Result<Org, ScanError> {
     let err = |e: String| ScanError::Discovery(e);
     let described = org
         .describe_organization()
@@ -193,68 +195,30 @@ pub async fn discover(org: &aws_sdk_organizations::Client) -> Result<Org, ScanEr
             });
         }
     }
-    // OU paths: walk parents up to the root, caching OU names.
-    let mut ou_names: HashMap<String, String> = HashMap::new();
-    for account in &mut accounts {
-        let mut child = account.id.clone();
-        let mut path = Vec::new();
-        let mut ids = Vec::new();
-        for _ in 0..8 {
-            let parents = org
-                .list_parents()
-                .child_id(&child)
-                .send()
-                .await
-                .map_err(|e| err(describe(&e)))?;
-            let Some(parent) = parents.parents().first() else {
-                break;
-            };
-            let pid = parent.id().unwrap_or_default().to_string();
-            if parent.r#type() == Some(&ParentType::Root) {
-                path.push("Root".to_string());
-                ids.push(pid);
-                break;
-            }
-            let name = match ou_names.get(&pid) {
-                Some(n) => n.clone(),
-                None => {
-                    let ou = org
-                        .describe_organizational_unit()
-                        .organizational_unit_id(&pid)
-                        .send()
-                        .await
-                        .map_err(|e| err(describe(&e)))?;
-                    let n = ou
-                        .organizational_unit()
-                        .and_then(|o| o.name())
-                        .unwrap_or(&pid)
-                        .to_string();
-                    ou_names.insert(pid.clone(), n.clone());
-                    n
-                }
-            };
-            path.push(name);
-            ids.push(pid.clone());
-            child = pid;
-        }
-        path.reverse();
-        ids.reverse();
+    // OU paths and tags, `concurrency` accounts at a time; each OU's name is asked once.
+    let ou_names: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<String>>>>> =
+        Arc::default();
+    let limit = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, account) in accounts.iter().enumerate() {
+        let (org, ou_names, limit, id) = (
+            org.clone(),
+            ou_names.clone(),
+            limit.clone(),
+            account.id.clone(),
+        );
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            (index, place_account(&org, &ou_names, &id).await)
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let (index, placed) = done.map_err(|e| err(format!("discovery task failed: {e}")))?;
+        let (path, ids, tags) = placed?;
+        let account = &mut accounts[index];
         account.ou_path = path;
         account.ou_ids = ids;
-        let mut tags = org
-            .list_tags_for_resource()
-            .resource_id(&account.id)
-            .into_paginator()
-            .send();
-        while let Some(page) = tags.next().await {
-            // Tags are a nicety: an account whose tags cannot be read is still audited.
-            let Ok(page) = page else { break };
-            for t in page.tags() {
-                account
-                    .tags
-                    .insert(t.key().to_string(), t.value().to_string());
-            }
-        }
+        account.tags = tags;
     }
     accounts.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(Org {
@@ -262,6 +226,80 @@ pub async fn discover(org: &aws_sdk_organizations::Client) -> Result<Org, ScanEr
         management_account: management,
         accounts,
     })
+}
+
+type OuNames = std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<String>>>>;
+
+/// An account's OU path (names and ids, root first) and tags.
+async fn place_account(
+    org: &aws_sdk_organizations::Client,
+    ou_names: &OuNames,
+    account: &str,
+) -> Result<(Vec<String>, Vec<String>, BTreeMap<String, String>), ScanError> {
+    use aws_sdk_organizations::types::ParentType;
+    let err = |e: String| ScanError::Discovery(e);
+    let mut child = account.to_string();
+    let mut path = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..8 {
+        let parents = org
+            .list_parents()
+            .child_id(&child)
+            .send()
+            .await
+            .map_err(|e| err(describe(&e)))?;
+        let Some(parent) = parents.parents().first() else {
+            break;
+        };
+        let pid = parent.id().unwrap_or_default().to_string();
+        if parent.r#type() == Some(&ParentType::Root) {
+            path.push("Root".to_string());
+            ids.push(pid);
+            break;
+        }
+        let cell = ou_names
+            .lock()
+            .map_err(|_| err("OU name cache poisoned".into()))?
+            .entry(pid.clone())
+            .or_default()
+            .clone();
+        let name = cell
+            .get_or_try_init(|| async {
+                let ou = org
+                    .describe_organizational_unit()
+                    .organizational_unit_id(&pid)
+                    .send()
+                    .await
+                    .map_err(|e| err(describe(&e)))?;
+                Ok::<_, ScanError>(
+                    ou.organizational_unit()
+                        .and_then(|o| o.name())
+                        .unwrap_or(&pid)
+                        .to_string(),
+                )
+            })
+            .await?
+            .clone();
+        path.push(name);
+        ids.push(pid.clone());
+        child = pid;
+    }
+    path.reverse();
+    ids.reverse();
+    let mut tags = BTreeMap::new();
+    let mut pages = org
+        .list_tags_for_resource()
+        .resource_id(account)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        // Tags are a nicety: an account whose tags cannot be read is still audited.
+        let Ok(page) = page else { break };
+        for t in page.tags() {
+            tags.insert(t.key().to_string(), t.value().to_string());
+        }
+    }
+    Ok((path, ids, tags))
 }
 
 /// Credentials for a member account through the audit role.
@@ -318,16 +356,22 @@ async fn collect_account(
     let fail = |c: &mut Collection, source: DataSource, message: String| {
         c.errors.push(CollectionError { source, message });
     };
+    // IAM and CloudTrail are independent: their calls overlap (CloudTrail mostly waits on
+    // its rate limit).
     let iam = aws_sdk_iam::Client::new(config);
-    let (users, root) = match collect_iam(&iam, opts, until, &mut collection).await {
+    let ct = aws_sdk_cloudtrail::Client::new(config);
+    let (iam_result, events_result) = tokio::join!(
+        collect_iam(&iam, opts, until, &mut collection),
+        collect_events(&ct, account, opts, since, until)
+    );
+    let (users, root) = match iam_result {
         Ok(x) => x,
         Err((source, message)) => {
             fail(&mut collection, source, message);
             (Vec::new(), None)
         }
     };
-    let ct = aws_sdk_cloudtrail::Client::new(config);
-    let events = match collect_events(&ct, account, opts, since, until).await {
+    let events = match events_result {
         Ok(e) => e,
         Err(message) => {
             fail(&mut collection, DataSource::Cloudtrail, message);
@@ -491,9 +535,7 @@ pub(crate) async fn collect_iam(
             }
             None => {
                 let used = password_used.get(&name).copied().flatten();
-                user.password = per_user_password(iam, &name, used)
-                    .await
-                    .map_err(iam_err)?;
+                user.password = per_user_password(iam, &name, used).await.map_err(iam_err)?;
                 for k in listed {
                     let used = iam
                         .get_access_key_last_used()
@@ -684,9 +726,18 @@ pub(crate) async fn collect_events(
 }
 
 /// Scans the Organization: returns the inventory (failed accounts included, with reasons).
-pub async fn scan(opts: &ScanOptions, as_of: DateTime<Utc>) -> Result<Inventory, ScanError> {
+pub async fn scan(
+    opts: &ScanOptions,
+    as_of: DateTime<Utc>,
+    progress: &indicatif::ProgressBar,
+) -> Result<Inventory, ScanError> {
     let config = load_config(opts).await?;
-    let org = discover(&aws_sdk_organizations::Client::new(&config)).await?;
+    progress.set_message("discovering accounts");
+    let org = discover(
+        &aws_sdk_organizations::Client::new(&config),
+        opts.concurrency,
+    )
+    .await?;
     let since = as_of - chrono::Duration::days(i64::from(opts.cloudtrail_days));
     let selected: Vec<OrgAccount> = org
         .accounts
@@ -743,11 +794,14 @@ pub async fn scan(opts: &ScanOptions, as_of: DateTime<Utc>) -> Result<Inventory,
             (account, result)
         });
     }
+    progress.set_length(tasks.len() as u64);
+    progress.set_message("accounts audited");
     let mut inv = Inventory::new(SourceKind::Scan);
     inv.collected_at = Some(as_of);
     inv.organization_id = org.id.clone();
     inv.skipped = skipped;
     while let Some(done) = tasks.join_next().await {
+        progress.inc(1);
         let Ok((account, result)) = done else {
             continue;
         };
