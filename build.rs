@@ -1,5 +1,6 @@
 //! Embeds the shipped rule packs (`rules/<pack>/pack.yaml` and the rule files it lists) into
-//! the binary, so `iam-audit` runs the stock pack with no files beside it.
+//! the binary with their fixtures (`tests/*.yaml`), so `iam-audit` runs and tests the stock
+//! pack with no files beside it.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -20,20 +21,24 @@ fn main() {
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_string();
-        let mut files: Vec<_> = std::fs::read_dir(&pack)
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-            .unwrap_or_default();
-        files.retain(|f| f.extension().is_some_and(|e| e == "yaml"));
-        files.sort();
         let _ = writeln!(out, "    ({name:?}, &[");
-        for f in files {
-            println!("cargo:rerun-if-changed={}", f.display());
-            let file = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "        ({file:?}, include_str!({:?})),",
-                f.display().to_string()
-            );
+        // The rule files, then the fixtures as `tests/<file>` (for `rules test builtin:NAME`).
+        for (folder, prefix) in [(pack.clone(), ""), (pack.join("tests"), "tests/")] {
+            println!("cargo:rerun-if-changed={}", folder.display());
+            let mut files: Vec<_> = std::fs::read_dir(&folder)
+                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+                .unwrap_or_default();
+            files.retain(|f| f.extension().is_some_and(|e| e == "yaml"));
+            files.sort();
+            for f in files {
+                println!("cargo:rerun-if-changed={}", f.display());
+                let file = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "        (\"{prefix}{file}\", include_str!({:?})),",
+                    f.display().to_string()
+                );
+            }
         }
         out.push_str("    ]),\n");
     }

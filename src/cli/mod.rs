@@ -3,6 +3,7 @@
 
 pub mod evaluate;
 pub mod exit;
+pub mod rules;
 #[cfg(feature = "aws")]
 pub mod scan;
 
@@ -30,6 +31,69 @@ pub enum Command {
     /// Collect every account of the AWS Organization, evaluate, write all outputs.
     #[cfg(feature = "aws")]
     Scan(ScanArgs),
+    /// Rule authoring: list, show, validate and test rule packs.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List the rules of the loaded packs (id, scope, severity, pack, title).
+    List(RulesListArgs),
+    /// Everything about one rule: metadata, params (default and effective), condition, fixtures.
+    Show(RulesShowArgs),
+    /// Check packs and report every problem at once, each with file:line:col (exit 2 on any).
+    Validate(RulesValidateArgs),
+    /// Run the packs' fixtures: a pass/fail matrix and a diff per failure (exit 1 on failure).
+    Test(RulesTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesListArgs {
+    /// Rule pack: a pack folder or `builtin:NAME` (repeatable; default builtin:stock).
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<String>,
+    /// Config file whose `rules:` to list.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// table or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesShowArgs {
+    /// The rule id.
+    pub id: String,
+    /// Rule pack: a pack folder or `builtin:NAME` (repeatable; default builtin:stock).
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<String>,
+    /// Config file (its rules and params).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override a param, to see its effective value: NAME=VALUE or RULE-ID.NAME=VALUE.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// text or json.
+    #[arg(long, default_value = "text")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesValidateArgs {
+    /// Pack folders (or a file in one), or `builtin:NAME`.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesTestArgs {
+    /// Pack folders, fixture files (`<pack>/tests/<rule>.yaml`), or `builtin:NAME`.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Only the fixtures of this rule (repeatable).
+    #[arg(long, value_name = "RULE-ID")]
+    pub rule: Vec<String>,
 }
 
 /// Flags of `scan`.
@@ -126,6 +190,12 @@ pub fn main() -> std::process::ExitCode {
         Command::Evaluate(args) => evaluate::run(args, cli.quiet),
         #[cfg(feature = "aws")]
         Command::Scan(args) => scan::run(args, cli.quiet),
+        Command::Rules(command) => {
+            return match rules::run(command) {
+                Ok(code) => std::process::ExitCode::from(code),
+                Err(e) => exit::report(Err(e)),
+            }
+        }
     };
     exit::report(outcome)
 }

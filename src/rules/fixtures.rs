@@ -33,6 +33,9 @@ pub struct FixtureFile {
 pub struct Case {
     pub name: String,
     pub expect: Expect,
+    /// With `expect: known-gap`: what the rule should do but does not yet.
+    #[serde(default)]
+    pub gap: Option<Expect>,
     /// Exact number of findings expected (with `expect: finding`).
     #[serde(default)]
     pub count: Option<usize>,
@@ -64,6 +67,20 @@ pub enum Expect {
     NoFinding,
     /// The rule cannot be evaluated on this input (a field it needs is missing).
     NotEvaluable,
+    /// A known gap: the rule should give `gap` but does not yet. The case passes while the
+    /// gap is there and fails once the rule gives `gap` (then change `expect` to it).
+    KnownGap,
+}
+
+impl Expect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expect::Finding => "finding",
+            Expect::NoFinding => "no-finding",
+            Expect::NotEvaluable => "not-evaluable",
+            Expect::KnownGap => "known-gap",
+        }
+    }
 }
 
 /// The result of one case.
@@ -72,15 +89,136 @@ pub struct CaseResult {
     pub rule: String,
     pub case: String,
     pub expect: Expect,
+    /// What the case expects, in words (`finding: 2 about [a, b]`).
+    pub expected: String,
+    /// What the rule did, in words.
+    pub actual: String,
     /// `None` when the case passed; what went wrong otherwise.
     pub failure: Option<String>,
+}
+
+/// What a rule did with a case's inventory.
+struct Actual {
+    /// (subject, message) of each finding.
+    findings: Vec<(String, String)>,
+    not_evaluable: bool,
+    error: Option<String>,
+}
+
+impl Actual {
+    fn outcome(&self) -> Expect {
+        if !self.findings.is_empty() {
+            Expect::Finding
+        } else if self.not_evaluable {
+            Expect::NotEvaluable
+        } else {
+            Expect::NoFinding
+        }
+    }
+
+    fn describe(&self) -> String {
+        if let Some(e) = &self.error {
+            return format!("rule error: {e}");
+        }
+        match self.outcome() {
+            Expect::Finding => {
+                let subjects: Vec<&str> = self.findings.iter().map(|(s, _)| s.as_str()).collect();
+                format!(
+                    "finding: {} about {subjects:?}: {}",
+                    self.findings.len(),
+                    self.findings[0].1
+                )
+            }
+            other => other.as_str().to_string(),
+        }
+    }
+}
+
+fn expected_text(case: &Case) -> String {
+    match case.expect {
+        Expect::Finding => {
+            let mut text = "finding".to_string();
+            if let Some(n) = case.count {
+                text.push_str(&format!(": {n}"));
+            }
+            if let Some(s) = &case.subjects {
+                let mut s = s.clone();
+                s.sort();
+                text.push_str(&format!(" about {s:?}"));
+            }
+            text
+        }
+        Expect::KnownGap => format!(
+            "known gap: should be {} but is not yet",
+            case.gap.map(Expect::as_str).unwrap_or("?")
+        ),
+        other => other.as_str().to_string(),
+    }
+}
+
+/// Judges a case: `None` when it passed.
+fn judge(case: &Case, actual: &Actual) -> Option<String> {
+    if let Some(e) = &actual.error {
+        return Some(format!("rule error: {e}"));
+    }
+    let got = actual.outcome();
+    match case.expect {
+        Expect::KnownGap => match case.gap {
+            None | Some(Expect::KnownGap) => {
+                Some("`expect: known-gap` needs `gap: finding | no-finding | not-evaluable` (what the rule should do)".into())
+            }
+            Some(ideal) if ideal == got => Some(format!(
+                "the known gap is closed: the rule now gives {}; change `expect` to `{}`",
+                got.as_str(),
+                got.as_str()
+            )),
+            Some(_) => None,
+        },
+        want if want != got => Some(format!(
+            "expected {}, got {}",
+            want.as_str(),
+            got.as_str()
+        )),
+        Expect::Finding => {
+            let mut problems = Vec::new();
+            if let Some(n) = case.count {
+                if n != actual.findings.len() {
+                    problems.push(format!(
+                        "expected {n} finding(s), got {}",
+                        actual.findings.len()
+                    ));
+                }
+            }
+            if let Some(want) = &case.subjects {
+                let mut want = want.clone();
+                want.sort();
+                let mut got: Vec<&str> = actual.findings.iter().map(|(s, _)| s.as_str()).collect();
+                got.sort();
+                if got != want {
+                    problems.push(format!("expected findings about {want:?}, got {got:?}"));
+                }
+            }
+            (!problems.is_empty()).then(|| problems.join("; "))
+        }
+        _ => None,
+    }
 }
 
 /// Runs the fixture file at `path` against `pack`.
 pub fn run_file(path: &Path, pack: &Pack) -> Result<Vec<CaseResult>, String> {
     let display = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{display}: {e}"))?;
-    let file: FixtureFile = parse_yaml(&display, &text)?;
+    run_text(&display, &text, pack)
+}
+
+/// Parses a fixture file (`display` names it in messages).
+pub fn parse(display: &str, text: &str) -> Result<FixtureFile, String> {
+    parse_yaml(display, text)
+}
+
+/// Runs a fixture file's text against `pack`.
+pub fn run_text(display: &str, text: &str, pack: &Pack) -> Result<Vec<CaseResult>, String> {
+    let file = parse(display, text)?;
     let Some(rule) = pack.rules.iter().find(|r| r.id == file.rule) else {
         return Err(format!(
             "{display}: rule `{}` is not in pack `{}`",
@@ -105,8 +243,12 @@ pub fn run_file(path: &Path, pack: &Pack) -> Result<Vec<CaseResult>, String> {
                 origin: OverrideOrigin::Config(format!("{display} case `{}`", case.name)),
             })
             .collect();
-        let failure = match single.compile(&overrides) {
-            Err(e) => Some(format!("rule does not compile: {e}")),
+        let actual = match single.compile(&overrides) {
+            Err(e) => Actual {
+                findings: Vec::new(),
+                not_evaluable: false,
+                error: Some(format!("the rule does not compile: {e}")),
+            },
             Ok(compiled) => {
                 let mut inv = Inventory::new(SourceKind::InventoryJson);
                 inv.unavailable = case.unavailable.clone();
@@ -121,73 +263,28 @@ pub fn run_file(path: &Path, pack: &Pack) -> Result<Vec<CaseResult>, String> {
                         classifier: Classifier::default(),
                     },
                 );
-                let found: Vec<_> = report
-                    .findings
-                    .iter()
-                    .filter(|f| f.rule.id == rule.id)
-                    .collect();
-                let not_eval = report.not_evaluable.iter().any(|n| n.rule_id == rule.id);
-                if let Some(e) = report.rule_errors.first() {
-                    Some(format!("rule error on {}: {}", e.record, e.message))
-                } else {
-                    match case.expect {
-                        Expect::Finding if found.is_empty() => Some(if not_eval {
-                            "expected a finding; the rule was not evaluable".to_string()
-                        } else {
-                            "expected a finding; the rule did not fire".to_string()
-                        }),
-                        Expect::Finding => {
-                            let mut problems = Vec::new();
-                            if let Some(n) = case.count {
-                                if n != found.len() {
-                                    problems.push(format!(
-                                        "expected {n} finding(s), got {}",
-                                        found.len()
-                                    ));
-                                }
-                            }
-                            if let Some(want) = &case.subjects {
-                                let mut want = want.clone();
-                                want.sort();
-                                let mut got: Vec<String> = found
-                                    .iter()
-                                    .map(|f| {
-                                        f.subject
-                                            .access_key_id
-                                            .clone()
-                                            .or_else(|| f.subject.username.clone())
-                                            .or_else(|| f.subject.account_id.clone())
-                                            .map(|s| s.to_string())
-                                            .unwrap_or_default()
-                                    })
-                                    .collect();
-                                got.sort();
-                                if got != want {
-                                    problems.push(format!(
-                                        "expected findings about {want:?}, got {got:?}"
-                                    ));
-                                }
-                            }
-                            (!problems.is_empty()).then(|| problems.join("; "))
-                        }
-                        Expect::NoFinding if !found.is_empty() => Some(format!(
-                            "expected no finding; got {}: {}",
-                            found.len(),
-                            found[0].message
-                        )),
-                        Expect::NoFinding if not_eval => {
-                            Some("expected no finding; the rule was not evaluable".to_string())
-                        }
-                        Expect::NoFinding => None,
-                        Expect::NotEvaluable if !found.is_empty() => Some(format!(
-                            "expected not evaluable; got a finding: {}",
-                            found[0].message
-                        )),
-                        Expect::NotEvaluable if !not_eval => {
-                            Some("expected not evaluable; the rule was evaluated".to_string())
-                        }
-                        Expect::NotEvaluable => None,
-                    }
+                Actual {
+                    findings: report
+                        .findings
+                        .iter()
+                        .filter(|f| f.rule.id == rule.id)
+                        .map(|f| {
+                            let subject = f
+                                .subject
+                                .access_key_id
+                                .clone()
+                                .or_else(|| f.subject.username.clone())
+                                .or_else(|| f.subject.account_id.clone())
+                                .map(|s| s.to_string())
+                                .unwrap_or_default();
+                            (subject, f.message.clone())
+                        })
+                        .collect(),
+                    not_evaluable: report.not_evaluable.iter().any(|n| n.rule_id == rule.id),
+                    error: report
+                        .rule_errors
+                        .first()
+                        .map(|e| format!("on {}: {}", e.record, e.message)),
                 }
             }
         };
@@ -195,7 +292,9 @@ pub fn run_file(path: &Path, pack: &Pack) -> Result<Vec<CaseResult>, String> {
             rule: rule.id.clone(),
             case: case.name.clone(),
             expect: case.expect,
-            failure,
+            expected: expected_text(case),
+            actual: actual.describe(),
+            failure: judge(case, &actual),
         });
     }
     Ok(results)

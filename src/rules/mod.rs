@@ -46,6 +46,73 @@ pub fn builtin_pack(name: &str) -> Result<Pack, Vec<String>> {
     Ok(pack)
 }
 
+/// The files of a pack named by a spec: `builtin:NAME`, a pack folder, or a file in one
+/// (`pack.yaml`, a rule file, or a fixture under `tests/`).
+pub fn pack_files(spec: &str) -> Result<Box<dyn pack::PackFiles>, String> {
+    if let Some(name) = spec.strip_prefix("builtin:") {
+        return match BUILTIN_PACKS.iter().find(|(n, _)| *n == name) {
+            Some((name, files)) => Ok(Box::new(EmbeddedFiles { name, files })),
+            None => Err(format!(
+                "{spec}: no such built-in pack (built-in: {})",
+                builtin_names().join(", ")
+            )),
+        };
+    }
+    let path = Path::new(spec);
+    let mut dir = if path.is_file() {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    } else {
+        path.to_path_buf()
+    };
+    if !dir.join("pack.yaml").is_file() && dir.file_name().is_some_and(|n| n == "tests") {
+        if let Some(parent) = dir.parent() {
+            dir = parent.to_path_buf();
+        }
+    }
+    if !path.exists() {
+        return Err(format!("{spec}: no such file or folder"));
+    }
+    if !dir.join("pack.yaml").is_file() {
+        return Err(format!(
+            "{spec}: not a rule pack (no pack.yaml manifest in this folder)"
+        ));
+    }
+    Ok(Box::new(pack::DirFiles(if dir.as_os_str().is_empty() {
+        std::path::PathBuf::from(".")
+    } else {
+        dir
+    })))
+}
+
+/// The origin a pack loaded from `spec` is given (`builtin:NAME` or its folder).
+fn origin_of(spec: &str, files: &dyn pack::PackFiles) -> String {
+    if spec.starts_with("builtin:") {
+        spec.to_string()
+    } else {
+        let manifest = files.display("pack.yaml");
+        manifest
+            .strip_suffix("pack.yaml")
+            .map(|d| d.trim_end_matches('/').to_string())
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| ".".into())
+    }
+}
+
+/// Loads the pack named by `spec` as far as it can (see [`pack::load_pack_partial`]).
+pub fn load_partial(spec: &str) -> (Option<Pack>, Vec<String>) {
+    match pack_files(spec) {
+        Err(e) => (None, vec![e]),
+        Ok(files) => {
+            let (pack, problems) = pack::load_pack_partial(files.as_ref());
+            let pack = pack.map(|mut p| {
+                p.origin = origin_of(spec, files.as_ref());
+                p
+            });
+            (pack, problems)
+        }
+    }
+}
+
 /// Names of the built-in packs.
 pub fn builtin_names() -> Vec<&'static str> {
     BUILTIN_PACKS.iter().map(|(n, _)| *n).collect()

@@ -83,6 +83,9 @@ pub struct Rule {
     pub condition: String,
     /// 1-based line of the condition's first line in the rule file.
     pub condition_line: u64,
+    /// Columns before the condition's text on its lines (indentation of a block scalar, or
+    /// what precedes a one-line value).
+    pub condition_col: u64,
     pub message: String,
     pub description: String,
     pub remediation: String,
@@ -106,6 +109,28 @@ pub struct Pack {
     pub origin: String,
 }
 
+impl Rule {
+    /// `line:col` in the rule file of a byte offset into the condition (or of its line
+    /// and column, both 1-based, as Rhai counts them).
+    pub fn position(&self, line: usize, col: usize) -> String {
+        let last = self.condition.trim_end().lines().count().max(1);
+        let line = line.clamp(1, last);
+        format!(
+            "{}:{}",
+            self.condition_line + line as u64 - 1,
+            self.condition_col + col.max(1) as u64
+        )
+    }
+
+    /// [`Rule::position`] of a byte offset into the condition.
+    pub fn position_of_offset(&self, offset: usize) -> String {
+        let before = self.condition.get(..offset).unwrap_or(&self.condition);
+        let line = before.matches('\n').count() + 1;
+        let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+        self.position(line, col)
+    }
+}
+
 impl Pack {
     pub fn param(&self, name: &str) -> Option<&ParamDecl> {
         self.params.iter().find(|p| p.name == name)
@@ -118,6 +143,8 @@ pub trait PackFiles {
     fn display(&self, file: &str) -> String;
     /// The file's text, or a message saying why it cannot be read.
     fn read(&self, file: &str) -> Result<String, String>;
+    /// The fixture files of the pack (`tests/<name>.yaml`), sorted.
+    fn fixture_files(&self) -> Vec<String>;
 }
 
 /// A pack folder on disk.
@@ -126,6 +153,20 @@ pub struct DirFiles(pub PathBuf);
 impl PackFiles for DirFiles {
     fn display(&self, file: &str) -> String {
         self.0.join(file).display().to_string()
+    }
+
+    fn fixture_files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.0.join("tests"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                    .filter(|n| n.ends_with(".yaml"))
+                    .map(|n| format!("tests/{n}"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
     }
 
     fn read(&self, file: &str) -> Result<String, String> {
@@ -154,6 +195,14 @@ impl PackFiles for EmbeddedFiles {
         format!("builtin:{}/{}", self.name, file)
     }
 
+    fn fixture_files(&self) -> Vec<String> {
+        self.files
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .filter(|n| n.starts_with("tests/"))
+            .collect()
+    }
+
     fn read(&self, file: &str) -> Result<String, String> {
         self.files
             .iter()
@@ -179,7 +228,13 @@ pub fn parse_yaml<T: serde::de::DeserializeOwned>(display: &str, text: &str) -> 
 /// Formats a serde-saphyr error as `file:line:col: message`.
 pub fn yaml_error(display: &str, e: &serde_saphyr::Error) -> String {
     let msg = e.to_string();
-    let first = msg.lines().next().unwrap_or("invalid YAML").to_string();
+    let mut first = msg.lines().next().unwrap_or("invalid YAML").to_string();
+    // The location is given once, in front: drop serde-saphyr's own "error: line L column C: ".
+    if let Some(rest) = first.strip_prefix("error: line ") {
+        if let Some((_, after)) = rest.split_once(": ") {
+            first = after.to_string();
+        }
+    }
     match e.location() {
         Some(loc) => format!("{display}:{}:{}: {first}", loc.line(), loc.column()),
         None => format!("{display}: {first}"),
@@ -203,11 +258,24 @@ fn is_param_name(s: &str) -> bool {
 
 /// Loads and validates one pack. Returns every problem found, each naming its file.
 pub fn load_pack(files: &dyn PackFiles) -> Result<Pack, Vec<String>> {
+    match load_pack_partial(files) {
+        (Some(pack), problems) if problems.is_empty() => Ok(pack),
+        (_, problems) => Err(problems),
+    }
+}
+
+/// Loads one pack as far as it can: the pack with every rule that is valid (none when the
+/// manifest itself cannot be read), and every problem found, each naming its file.
+pub fn load_pack_partial(files: &dyn PackFiles) -> (Option<Pack>, Vec<String>) {
     let manifest_name = files.display("pack.yaml");
-    let text = files
-        .read("pack.yaml")
-        .map_err(|e| vec![format!("{manifest_name}: {e}")])?;
-    let raw: RawPack = parse_yaml(&manifest_name, &text).map_err(|e| vec![e])?;
+    let text = match files.read("pack.yaml") {
+        Ok(t) => t,
+        Err(e) => return (None, vec![format!("{manifest_name}: {e}")]),
+    };
+    let raw: RawPack = match parse_yaml(&manifest_name, &text) {
+        Ok(r) => r,
+        Err(e) => return (None, vec![e]),
+    };
     let mut problems = Vec::new();
     if !is_slug(&raw.pack) {
         problems.push(format!(
@@ -243,6 +311,13 @@ pub fn load_pack(files: &dyn PackFiles) -> Result<Pack, Vec<String>> {
             problems.push(format!("{manifest_name}: rule `{id}` is listed twice"));
             continue;
         }
+        if !is_slug(id) {
+            // Never a path: `../x` or `a/b` would read outside the pack.
+            problems.push(format!(
+                "{manifest_name}: rule id `{id}` must be a kebab-case slug (a-z, 0-9, -)"
+            ));
+            continue;
+        }
         let file = format!("{id}.yaml");
         let display = files.display(&file);
         let text = match files.read(&file) {
@@ -255,25 +330,22 @@ pub fn load_pack(files: &dyn PackFiles) -> Result<Pack, Vec<String>> {
             }
         };
         match parse_yaml::<RawRule>(&display, &text) {
-            Ok(r) => match validate_rule(r, id, &raw.pack, &display, &declared) {
+            Ok(r) => match validate_rule(r, id, &raw.pack, &display, &declared, &text) {
                 Ok(rule) => rules.push(rule),
                 Err(mut e) => problems.append(&mut e),
             },
             Err(e) => problems.push(e),
         }
     }
-    if problems.is_empty() {
-        Ok(Pack {
-            name: raw.pack,
-            title: raw.title,
-            description: raw.description,
-            params,
-            rules,
-            origin: String::new(),
-        })
-    } else {
-        Err(problems)
-    }
+    let pack = Pack {
+        name: raw.pack,
+        title: raw.title,
+        description: raw.description,
+        params,
+        rules,
+        origin: String::new(),
+    };
+    (Some(pack), problems)
 }
 
 fn validate_rule(
@@ -282,6 +354,7 @@ fn validate_rule(
     pack: &str,
     display: &str,
     declared: &BTreeSet<&str>,
+    text: &str,
 ) -> Result<Rule, Vec<String>> {
     let mut problems = Vec::new();
     if r.id != stem {
@@ -306,20 +379,46 @@ fn validate_rule(
             problems.push(format!("{display}: `{field}` must not be empty"));
         }
     }
-    let condition_line = r.condition.referenced.line().max(1);
+    let (condition_line, condition_col) = condition_start(
+        text,
+        r.condition.referenced.line() as usize,
+        r.condition.referenced.column() as usize,
+    );
     let condition = r.condition.value;
     if condition.trim().is_empty() {
         problems.push(format!(
             "{display}:{condition_line}: `condition` must not be empty"
         ));
     }
-    for name in crate::rules::script::param_refs(&condition)
-        .into_iter()
-        .chain(crate::rules::script::param_refs(&r.message))
-    {
+    let probe = Rule {
+        id: String::new(),
+        title: String::new(),
+        severity: r.severity,
+        scope: r.scope,
+        condition: condition.clone(),
+        condition_line,
+        condition_col,
+        message: String::new(),
+        description: String::new(),
+        remediation: String::new(),
+        references: Vec::new(),
+        tags: Vec::new(),
+        pack: String::new(),
+        file: String::new(),
+    };
+    for (name, offset) in crate::rules::script::param_ref_offsets(&condition) {
         if !declared.contains(name.as_str()) {
             problems.push(format!(
-                "{display}:{condition_line}: `p.{name}` is not a param of pack `{pack}` (declared: {})",
+                "{display}:{}: `p.{name}` is not a param of pack `{pack}` (declared: {})",
+                probe.position_of_offset(offset),
+                declared.iter().copied().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    for name in crate::rules::script::param_refs(&r.message) {
+        if !declared.contains(name.as_str()) {
+            problems.push(format!(
+                "{display}: message: `p.{name}` is not a param of pack `{pack}` (declared: {})",
                 declared.iter().copied().collect::<Vec<_>>().join(", ")
             ));
         }
@@ -332,6 +431,7 @@ fn validate_rule(
             scope: r.scope,
             condition,
             condition_line,
+            condition_col,
             message: r.message.trim().to_string(),
             description: r.description.trim().to_string(),
             remediation: r.remediation.trim().to_string(),
@@ -343,6 +443,31 @@ fn validate_rule(
     } else {
         Err(problems)
     }
+}
+
+/// Where a condition's text starts in its file: (1-based line, columns before the text),
+/// from the position serde-saphyr gives for the value: its first character (for a block
+/// scalar, the first character of its text; a `|`/`>` indicator, if given instead, means the
+/// text starts on the next non-blank line at the block's indentation).
+fn condition_start(text: &str, line: usize, column: usize) -> (u64, u64) {
+    let line = line.max(1);
+    let lines: Vec<&str> = text.lines().collect();
+    let here = lines.get(line - 1).copied().unwrap_or_default();
+    let rest: String = here.chars().skip(column.saturating_sub(1)).collect();
+    if rest.starts_with('|') || rest.starts_with('>') {
+        for (i, l) in lines.iter().enumerate().skip(line) {
+            if !l.trim().is_empty() {
+                let indent = l.len() - l.trim_start().len();
+                return ((i + 1) as u64, indent as u64);
+            }
+        }
+        return (line as u64 + 1, 0);
+    }
+    let quoted = rest.starts_with('"') || rest.starts_with('\'');
+    (
+        line as u64,
+        (column.saturating_sub(1) + usize::from(quoted)) as u64,
+    )
 }
 
 /// Loads a pack from a folder (or from a `pack.yaml` path).

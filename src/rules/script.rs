@@ -867,6 +867,19 @@ pub fn field_refs(src: &str) -> Vec<String> {
     out
 }
 
+/// Every `p.<name>` in a condition with the byte offset of its `p`.
+pub fn param_ref_offsets(src: &str) -> Vec<(String, usize)> {
+    let code = code_only(src);
+    refs_regex()
+        .captures_iter(&code)
+        .filter(|c| &c[1] == "p")
+        .filter_map(|c| {
+            let start = c.get(0)?.start();
+            c.get(2).map(|m| (m.as_str().to_string(), start))
+        })
+        .collect()
+}
+
 /// Checks that every `var.field` a condition reads exists for the rule's scope.
 pub fn check_fields(rule: &Rule) -> Vec<String> {
     let vars = scope_variables(rule.scope);
@@ -885,7 +898,7 @@ pub fn check_fields(rule: &Rule) -> Vec<String> {
                 problems.push(format!(
                     "{}:{}: `{var}.{}` is not a field of `{var}` in scope `{}` (fields: {})",
                     rule.file,
-                    rule.condition_line,
+                    rule.position_of_offset(c.get(0).map(|m| m.start()).unwrap_or(0)),
                     f.as_str(),
                     rule.scope,
                     fields
@@ -914,17 +927,13 @@ pub fn compile_rule(
         Ok(ast) => Some(ast),
         Err(e) => {
             let pos = e.position();
-            let (line, col) = match (pos.line(), pos.position()) {
-                (Some(l), c) => {
-                    // An error at the end of input is reported on the last line, not after it.
-                    let last = rule.condition.trim_end().lines().count().max(1);
-                    let l = l.min(last);
-                    (rule.condition_line + l as u64 - 1, c.unwrap_or(0))
-                }
-                (None, _) => (rule.condition_line, 0),
+            // An error at the end of input is reported on the last line, not after it.
+            let pos = match (pos.line(), pos.position()) {
+                (Some(l), c) => rule.position(l, c.unwrap_or(1)),
+                (None, _) => rule.position(1, 1),
             };
             problems.push(format!(
-                "{}:{line}:{col}: condition does not compile: {}",
+                "{}:{pos}: condition does not compile: {}",
                 rule.file,
                 e.err_type()
             ));
