@@ -15,3 +15,4 @@ pub mod finding;
 pub mod inventory;
 pub mod rules;
 pub mod schema;
+pub mod waivers;

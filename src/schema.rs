@@ -36,5 +36,9 @@ pub fn all() -> Vec<(&'static str, String)> {
             schema_of::<crate::rules::fixtures::FixtureFile>(),
         ),
         ("config.schema.json", schema_of::<crate::config::Config>()),
+        (
+            "waivers.schema.json",
+            schema_of::<crate::waivers::WaiversFile>(),
+        ),
     ]
 }

@@ -47,36 +47,64 @@ fn shipped_packs_and_fixtures_validate() {
     let pack = validator("pack.schema.json");
     let rule = validator("rule.schema.json");
     let fixture = validator("fixture.schema.json");
-    let dir = root().join("rules/stock");
     let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).expect("pack dir") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "yaml") {
-            let v = if path.file_name().is_some_and(|n| n == "pack.yaml") {
-                &pack
-            } else {
-                &rule
-            };
-            let doc = yaml_to_json(&path);
-            let errors: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
-            assert!(errors.is_empty(), "{}: {errors:?}", path.display());
-            let first = std::fs::read_to_string(&path).unwrap_or_default();
-            assert!(
-                first.starts_with("# yaml-language-server: $schema="),
-                "{} must start with the yaml-language-server schema line",
-                path.display()
-            );
-            checked += 1;
+    let mut packs = 0;
+    for pack_dir in std::fs::read_dir(root().join("rules")).expect("rules dir") {
+        let dir = pack_dir.expect("entry").path();
+        if !dir.join("pack.yaml").is_file() {
+            continue;
+        }
+        packs += 1;
+        for entry in std::fs::read_dir(&dir).expect("pack dir") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let v = if path.file_name().is_some_and(|n| n == "pack.yaml") {
+                    &pack
+                } else {
+                    &rule
+                };
+                checked += check_yaml(v, &path);
+            }
+        }
+        for entry in std::fs::read_dir(dir.join("tests")).expect("tests dir") {
+            checked += check_yaml(&fixture, &entry.expect("entry").path());
         }
     }
-    for entry in std::fs::read_dir(dir.join("tests")).expect("tests dir") {
-        let path = entry.expect("entry").path();
-        let doc = yaml_to_json(&path);
-        let errors: Vec<String> = fixture.iter_errors(&doc).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{}: {errors:?}", path.display());
-        checked += 1;
-    }
-    assert!(checked >= 21, "checked only {checked} files");
+    assert!(packs >= 1 && checked >= 41, "checked only {checked} files");
+}
+
+/// Validates one YAML file that must start with the yaml-language-server schema line.
+fn check_yaml(v: &jsonschema::Validator, path: &Path) -> usize {
+    let doc = yaml_to_json(path);
+    let errors: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+    let first = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        first.starts_with("# yaml-language-server: $schema="),
+        "{} must start with the yaml-language-server schema line",
+        path.display()
+    );
+    1
+}
+
+#[test]
+fn example_config_and_waivers_validate_and_parse() {
+    check_yaml(
+        &validator("waivers.schema.json"),
+        &root().join("examples/waivers.yaml"),
+    );
+    let waivers = iam_audit::waivers::load(&root().join("examples/waivers.yaml")).unwrap();
+    assert_eq!(waivers.len(), 3);
+    let mut broken = yaml_to_json(&root().join("examples/waivers.yaml"));
+    broken["waivers"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("owner");
+    assert!(!validator("waivers.schema.json").is_valid(&broken));
+    check_yaml(
+        &validator("config.schema.json"),
+        &root().join("examples/iam-audit.yaml"),
+    );
 }
 
 #[test]
