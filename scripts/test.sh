@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: builds and runs every test of the crate.
 # Hermetic: no AWS config or credentials from the environment are read, no network but
-# loopback is used. Installs what it needs itself: Rust crates through cargo, and the pinned
-# moto AWS emulator (tests/moto/requirements.txt) in .venv-moto/ through scripts/moto.sh.
+# loopback is used. Installs what it needs itself: Rust crates through cargo, the pinned
+# moto AWS emulator (tests/moto/requirements.txt) in .venv-moto/ through scripts/moto.sh, and
+# the pinned cfn-lint (deploy/requirements-lint.txt) in .venv-cfn-lint/ through
+# scripts/cfn-lint.sh, which lints deploy/*.yaml and fails on any finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,5 +13,6 @@ for v in $(env | sed -n 's/^\(AWS_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
 
 bash scripts/moto.sh >/dev/null
+bash scripts/cfn-lint.sh
 # Every test target (benches are left to `cargo bench`).
 cargo test --locked "$@"

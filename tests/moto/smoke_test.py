@@ -32,6 +32,7 @@ from botocore.config import Config  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
 MGMT, PROD, DEV, NOROLE = "123456789012", "111111111111", "222222222222", "333333333333"
 ROLE = "OrganizationAccountAccessRole"
 
@@ -380,6 +381,82 @@ def _faults(h: Harness, ctx: dict[str, Any]) -> None:
     h.ok("POST", "/iam-audit/reset")
     assert h.ok("GET", "/iam-audit/calls")["total"] == 0
     assert h.ok("GET", "/iam-audit/faults")["rules"] == []
+
+
+@check("auth: least-privilege principals, stacks, trust policies and LookupEvents checked")
+def _auth(h: Harness, ctx: dict[str, Any]) -> None:
+    h.ok("POST", "/iam-audit/seed", SEED)  # a fresh seed (authentication off)
+    caller_policy = json.loads((ROOT / "deploy" / "iam-audit-caller-policy.json").read_text())
+    template = (ROOT / "deploy" / "iam-audit-role.yaml").read_text()
+    # The deploy template in a member, as a StackSet instance would make it.
+    stack = h.ok("POST", "/iam-audit/stack", {
+        "account": PROD, "template": template, "name": "iam-audit-role",
+        "parameters": {"ManagementAccountId": MGMT, "ExternalId": "smoke-external-id"}})
+    assert stack["outputs"]["RoleArn"] == f"arn:aws:iam::{PROD}:role/IamAuditRole", stack
+    # In dev, the template less iam:ListUsers and with cloudtrail:GetTrail for LookupEvents;
+    # a principal with the caller policy, and one with nothing but cloudtrail:LookupEvents.
+    no_ct = "\n".join(line for line in template.splitlines() if line.strip() != "- iam:ListUsers")
+    no_ct = no_ct.replace("Action: cloudtrail:LookupEvents", "Action: cloudtrail:GetTrail")
+    h.ok("POST", "/iam-audit/stack", {"account": DEV, "template": no_ct,
+                                      "parameters": {"ManagementAccountId": MGMT, "ExternalId": "x-dev"}})
+    caller = h.ok("POST", "/iam-audit/principal", {"name": "scanner", "policy": caller_policy})
+    assert caller["arn"] == f"arn:aws:iam::{MGMT}:user/scanner", caller
+    only_ct = h.ok("POST", "/iam-audit/principal", {"name": "ct-only", "policy": {
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "cloudtrail:LookupEvents", "Resource": "*"}]}})
+    assert h.ok("GET", "/iam-audit/auth") == {"enabled": False}
+    request = urllib.request.Request(h.endpoint + "/moto-api/reset-auth", data=b"0", method="POST",
+                                     headers={"Content-Type": "text/plain"})
+    with h.opener.open(request, timeout=10) as response:
+        assert response.status == 200
+    assert h.ok("GET", "/iam-audit/auth") == {"enabled": True}
+    status, answer = h.call("POST", "/iam-audit/principal", {"name": "late", "policy": caller_policy})
+    assert status == 400 and "reset-auth" in answer["error"], answer
+
+    def creds(p: dict[str, Any]) -> dict[str, Any]:
+        c = p["credentials"]
+        return {"AccessKeyId": c["access_key_id"], "SecretAccessKey": c["secret_access_key"], "SessionToken": None}
+
+    scanner, ct_only = creds(caller), creds(only_ct)
+    assert client(h, "organizations", scanner).describe_organization()["Organization"]["MasterAccountId"] == MGMT
+    # Organizations refusing a call, in its own (JSON) protocol, not moto's XML.
+    assert error_code(client(h, "organizations", ct_only).list_accounts) == ("AccessDeniedException", 400)
+    assert error_code(client(h, "organizations").list_accounts) == ("UnrecognizedClientException", 400)
+    # LookupEvents: allowed by the policy, refused without it, refused for unknown keys.
+    client(h, "cloudtrail", ct_only).lookup_events(MaxResults=1)
+    iam_ct_only, bodies = client(h, "iam", ct_only), []
+    iam_ct_only.meta.events.register("after-call.iam.ListUsers",
+                                     lambda http_response, **_: bodies.append(http_response.content))
+    assert error_code(iam_ct_only.list_users) == ("AccessDenied", 403)
+    # In IAM's own error shape (moto's <Errors> wrapper is one the AWS SDK for Rust cannot read).
+    assert b"<ErrorResponse" in bodies[0] and b"<Errors>" not in bodies[0], bodies
+    assert b"<Error><Type>Sender</Type><Code>AccessDenied</Code>" in bodies[0], bodies
+    assert error_code(client(h, "cloudtrail").lookup_events) == ("UnrecognizedClientException", 400)
+    # AssumeRole: the caller's policy (the role name) and the role's trust (the external id).
+    sts = client(h, "sts", scanner)
+    arn = f"arn:aws:iam::{PROD}:role/IamAuditRole"
+    assert error_code(lambda: sts.assume_role(RoleArn=arn, RoleSessionName="smoke")) == ("AccessDenied", 403)
+    assert error_code(lambda: sts.assume_role(RoleArn=arn, RoleSessionName="smoke", ExternalId="wrong")) == (
+        "AccessDenied", 403)
+    assert error_code(lambda: sts.assume_role(RoleArn=f"arn:aws:iam::{PROD}:role/{ROLE}", RoleSessionName="smoke")) == (
+        "AccessDenied", 403), "the caller policy allows the audit role only"
+    assert error_code(lambda: client(h, "sts", ct_only).assume_role(
+        RoleArn=arn, RoleSessionName="smoke", ExternalId="smoke-external-id")) == ("AccessDenied", 403)
+    role = sts.assume_role(RoleArn=arn, RoleSessionName="smoke", ExternalId="smoke-external-id")["Credentials"]
+    # The role's inline policy (from the template) is what moto checks in the member.
+    iam = client(h, "iam", role)
+    assert [u["UserName"] for u in iam.list_users()["Users"]] == ["alice", "bob", "carol"]
+    assert error_code(lambda: iam.list_roles()) == ("AccessDenied", 403)
+    client(h, "cloudtrail", role).lookup_events(MaxResults=1)
+    dev = sts.assume_role(RoleArn=f"arn:aws:iam::{DEV}:role/IamAuditRole", RoleSessionName="smoke",
+                          ExternalId="x-dev")["Credentials"]
+    assert error_code(client(h, "iam", dev).list_users) == ("AccessDenied", 403)
+    assert error_code(client(h, "cloudtrail", dev).lookup_events) == ("AccessDeniedException", 400)
+    calls = h.ok("GET", "/iam-audit/calls?log=1")
+    denied = [e for e in calls["log"] if e.get("error") in ("AccessDenied", "AccessDeniedException")]
+    assert len(denied) == 9, denied
+    assert any("sts:ExternalId" in e.get("denied", "") for e in calls["log"]), calls["log"]
+    h.ok("POST", "/iam-audit/seed", SEED)  # authentication off again
+    assert h.ok("GET", "/iam-audit/auth") == {"enabled": False}
 
 
 @check("control: a bad spec is a 400 that says what is wrong")

@@ -1,6 +1,8 @@
 """The WSGI middleware in front of moto: identifies each AWS request (service, operation,
 account, region), counts it, injects faults, answers what moto cannot (LookupEvents, AssumeRole
-of a missing or denied role, empty pages), and serves the /iam-audit/* control endpoints.
+of a missing or denied role, empty pages), completes moto's authorization mode (access.py:
+LookupEvents and trust policies checked, auth errors in each protocol's shape), and serves the
+/iam-audit/* control endpoints.
 
 How a request's account is known (as moto does it, core/responses.py get_current_account):
 the `x-moto-account-id` header if present; else the access key id in the SigV4 Authorization
@@ -29,7 +31,7 @@ from moto.core.responses import BaseResponse
 from moto.iam.models import get_account_id_from, iam_backends
 from moto.sts.models import sts_backends
 
-from . import cloudtrail, patches, seed
+from . import access, cloudtrail, patches, seed
 from .faults import JSON_PAGED, Reply, error_reply, parse_faults, reply_for_rule
 from .state import STATE
 from .util import SpecError, decode_token, encode_token, nonce
@@ -46,6 +48,10 @@ TARGET_SERVICES = {
     "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101": "cloudtrail",
 }
 EMPTY_TOKEN_PREFIX = "iam-audit-empty:"
+ERROR_CODE_RES = (
+    re.compile(rb"<Code>([^<]+)</Code>"),  # query protocol (IAM, STS) and moto's XML errors
+    re.compile(rb'"__type"\s*:\s*"(?:[^"#]*#)?([^"]+)"'),  # JSON protocol
+)
 
 
 class NoSuchEndpoint(Exception):
@@ -147,7 +153,21 @@ def _principal(req: AwsRequest) -> str:
         assumed = sts_backends[req.account]["aws"].get_assumed_role_from_access_key(req.access_key)
         if assumed is not None:
             return assumed.arn
+        arns = access.caller_arns(req.account, req.access_key)
+        if ":user/" in arns[0]:
+            return arns[0]
     return f"arn:aws:iam::{req.account}:user/iam-audit"
+
+
+def _record_error(entry: dict[str, Any], status: int, body: bytes) -> None:
+    """The error code of an error answer, in the call log entry ("error")."""
+    if status < 400:
+        return
+    for pattern in ERROR_CODE_RES:
+        match = pattern.search(body[:4096])
+        if match:
+            entry["error"] = match.group(1).decode("utf-8", "replace")
+            return
 
 
 def _json_reply(status: int, payload: Any, content_type: str = "application/json") -> Reply:
@@ -200,26 +220,43 @@ class HarnessApp:
 
         if req.json is not None:
             self._restore_empty_token(req, environ)
-        special = self._special(req, entry, empty_page)
+        special = self._special(environ, req, entry, empty_page)
         if special is not None:
             return self._send(special, start_response, entry)
 
-        def recording_start_response(status: str, headers: Any, *args: Any) -> Any:
-            entry["status"] = int(status.split(" ", 1)[0])
-            return start_response(status, headers, *args)
+        answered: dict[str, Any] = {}
+
+        def capturing_start_response(status: str, headers: Any, *args: Any) -> Any:
+            answered["status"], answered["headers"], answered["args"] = status, headers, args
+            return lambda _data: None  # moto's Flask apps never use write()
 
         STATE.request.empty_page = empty_page
         try:
             # moto's handlers run in this thread; materialise the body before unsetting.
-            return list(self.moto_app(environ, recording_start_response))
+            chunks = list(self.moto_app(environ, capturing_start_response))
         finally:
             STATE.request.empty_page = False
+        status = int(str(answered["status"]).split(" ", 1)[0])
+        body = b"".join(chunks)
+        translated = access.translate_moto_error(req.service, status, body, str(entry["seq"]))
+        if translated is not None:
+            return self._send(translated, start_response, entry)
+        entry["status"] = status
+        _record_error(entry, status, body)
+        start_response(answered["status"], answered["headers"], *answered["args"])
+        return chunks
 
-    def _special(self, req: AwsRequest, entry: dict[str, Any], empty_page: bool) -> Reply | None:
+    def _special(self, environ: dict[str, Any], req: AwsRequest, entry: dict[str, Any],
+                 empty_page: bool) -> Reply | None:
         """Answers the harness gives itself instead of moto; None to let moto answer."""
         if req.op == "sts:AssumeRole":
-            return self._check_assume_role(req, str(entry["seq"]))
+            return self._check_assume_role(environ, req, entry)
         if req.op == "cloudtrail:LookupEvents":
+            # Answered here, not by moto: checked here as moto would (authentication mode).
+            denied = access.authorize(environ, req.service, req.operation, req.account, req.body,
+                                      key=str(entry["seq"]))
+            if denied is not None:
+                return denied
             try:
                 answer = cloudtrail.lookup_events(req.account, req.region, req.json or {}, empty_page)
             except cloudtrail.LookupError_ as err:
@@ -232,19 +269,37 @@ class HarnessApp:
             return _json_reply(200, answer, "application/x-amz-json-1.1")
         return None
 
-    def _check_assume_role(self, req: AwsRequest, key: str) -> Reply | None:
+    def _check_assume_role(self, environ: dict[str, Any], req: AwsRequest, entry: dict[str, Any]) -> Reply | None:
         """moto lets anyone assume any role, existing or not; AWS answers AccessDenied when the
-        role does not exist or its trust policy does not allow the caller."""
+        role does not exist or its trust policy does not allow the caller. In moto's
+        authentication mode the caller's own policies are checked first (as moto would), then
+        the role's trust policy, which moto evaluates only for a role of the caller's account."""
+        key = str(entry["seq"])
         role_arn = req.form.get("RoleArn", "")
         match = ROLE_ARN_RE.match(role_arn)
         if match is None:
             return None  # let moto validate
+        auth = access.enabled()
+        if auth:
+            denied = access.authorize(environ, req.service, req.operation, req.account, req.body,
+                                      resource=role_arn, key=key)
+            if denied is not None:
+                return denied
         account, name = match.group(1), match.group(2)
-        exists = any(role.name == name for role in list(iam_backends[account]["global"].roles.values()))
+        role = next((r for r in list(iam_backends[account]["global"].roles.values()) if r.name == name), None)
         with STATE.lock:
-            denied = (account, name) in STATE.denied_roles
-        if exists and not denied:
+            denied_role = (account, name) in STATE.denied_roles
+        reason = None
+        if role is None:
+            reason = "the role does not exist"
+        elif denied_role:
+            reason = "the role is marked denied"
+        elif auth and account != req.account:
+            arns = access.caller_arns(req.account, req.access_key)
+            reason = access.trust_denial(role, req.account, arns, req.form.get("ExternalId"))
+        if reason is None:
             return None
+        entry["denied"] = f"sts:AssumeRole {role_arn}: {reason}"
         message = f"User: {_principal(req)} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
         return error_reply("sts", 403, "AccessDenied", message, key)
 
@@ -267,6 +322,7 @@ class HarnessApp:
     def _send(reply: Reply, start_response: StartResponse, entry: dict[str, Any] | None = None) -> list[bytes]:
         if entry is not None:
             entry["status"] = reply.status
+            _record_error(entry, reply.status, reply.body)
         try:
             reason = HTTPStatus(reply.status).phrase
         except ValueError:
@@ -304,6 +360,14 @@ class HarnessApp:
                 return 200, seed.seed(data, self.endpoint)
         if route == ("GET", "/iam-audit/seeded"):
             return 200, STATE.seeded
+        if route == ("POST", "/iam-audit/principal"):
+            with self.seed_lock:
+                return 200, access.create_principal(data, self.endpoint)
+        if route == ("POST", "/iam-audit/stack"):
+            with self.seed_lock:
+                return 200, access.deploy_stack(data, self.endpoint)
+        if route == ("GET", "/iam-audit/auth"):
+            return 200, {"enabled": access.enabled()}
         if route == ("POST", "/iam-audit/backdate"):
             return 200, seed.backdate(data)
         if route == ("POST", "/iam-audit/events"):

@@ -15,10 +15,14 @@
    empty page (the empty_page fault).
 4. ListVirtualMFADevices lists the root user's virtual MFA device (User.Arn ":root"), and
    no longer answers a marker to an empty page when the last page is exactly full.
+5. Inline policies of roles, users and groups are stored as JSON text: moto's CloudFormation
+   stored an `AWS::IAM::Role`'s `Policies` as objects, which moto's own policy evaluation
+   (authentication mode) cannot read (KeyError, HTTP 500) and GetRolePolicy answered badly.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -57,6 +61,7 @@ def install() -> None:
     _patch_credential_report()
     _patch_iam_pagination()
     _patch_virtual_mfa_listing()
+    _patch_inline_policy_storage()
 
 
 # --- 1. account ids ---------------------------------------------------------------------
@@ -315,3 +320,18 @@ def _patch_virtual_mfa_listing() -> None:
         return page, following
 
     backend_cls.list_virtual_mfa_devices = list_virtual_mfa_devices
+
+
+# --- 5. inline policies as JSON text --------------------------------------------------------
+
+
+def _patch_inline_policy_storage() -> None:
+    for cls in (iam_models.Role, iam_models.User, iam_models.Group):
+        original = cls.put_policy
+
+        def put_policy(self: Any, policy_name: str, policy_json: Any, _original: Any = original) -> None:
+            if not isinstance(policy_json, str):
+                policy_json = json.dumps(policy_json)
+            _original(self, policy_name, policy_json)
+
+        cls.put_policy = put_policy  # type: ignore[method-assign]

@@ -1,0 +1,157 @@
+//! The deploy/ artifacts agree with each other: the member role template's inline policy is
+//! exactly deploy/iam-audit-member-policy.json, the caller template's managed policy is exactly
+//! deploy/iam-audit-caller-policy.json (its role name and partition being parameters), the
+//! caller may assume exactly the role the template makes, and the caller's actions are the
+//! member's plus discovery and AssumeRole. That the actions are what the scan needs, no more
+//! and no less, is proven against the emulator in tests/policy_moto.rs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+fn deploy(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn json_file(name: &str) -> Value {
+    serde_json::from_str(&deploy(name)).unwrap_or_else(|e| panic!("deploy/{name}: {e}"))
+}
+
+/// A CloudFormation template as plain data: short-form intrinsics (`!Ref X`, `!Sub "..."`)
+/// lose their tag and keep their value, which is all these checks look at.
+fn template(name: &str) -> Value {
+    serde_saphyr::from_str(&deploy(name)).unwrap_or_else(|e| panic!("deploy/{name}: {e}"))
+}
+
+/// Every action of a policy document (`Action` as a string or a list).
+fn actions(policy: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for statement in policy["Statement"].as_array().expect("Statement list") {
+        assert_eq!(statement["Effect"], "Allow", "{statement}");
+        match &statement["Action"] {
+            Value::String(a) => {
+                out.insert(a.clone());
+            }
+            Value::Array(list) => {
+                out.extend(list.iter().map(|a| a.as_str().unwrap().to_string()));
+            }
+            other => panic!("Action {other}"),
+        }
+    }
+    out
+}
+
+const DISCOVERY: [&str; 5] = [
+    "organizations:DescribeOrganization",
+    "organizations:DescribeOrganizationalUnit",
+    "organizations:ListAccounts",
+    "organizations:ListParents",
+    "organizations:ListTagsForResource",
+];
+
+#[test]
+fn the_role_template_inlines_exactly_the_member_policy() {
+    let member = json_file("iam-audit-member-policy.json");
+    let role = template("iam-audit-role.yaml");
+    let policies = role["Resources"]["AuditRole"]["Properties"]["Policies"]
+        .as_array()
+        .unwrap();
+    assert_eq!(policies.len(), 1, "the role carries one inline policy");
+    let inline = &policies[0]["PolicyDocument"];
+    assert_eq!(
+        actions(inline),
+        actions(&member),
+        "deploy/iam-audit-role.yaml and deploy/iam-audit-member-policy.json name different actions"
+    );
+    assert_eq!(
+        inline, &member,
+        "deploy/iam-audit-role.yaml's inline policy differs from deploy/iam-audit-member-policy.json"
+    );
+    // Read-only but for the credential report; nothing but IAM and CloudTrail in a member.
+    for a in actions(&member) {
+        let (service, op) = a.split_once(':').unwrap();
+        assert!(service == "iam" || service == "cloudtrail", "{a}");
+        assert!(
+            ["Get", "List", "Lookup"].iter().any(|p| op.starts_with(p))
+                || a == "iam:GenerateCredentialReport",
+            "{a} is not a read"
+        );
+    }
+}
+
+#[test]
+fn the_caller_template_is_exactly_the_caller_policy() {
+    let caller = json_file("iam-audit-caller-policy.json");
+    let tpl = template("iam-audit-caller.yaml");
+    let role_name = tpl["Parameters"]["AuditRoleName"]["Default"].clone();
+    assert_eq!(role_name, "IamAuditRole");
+    let mut doc = tpl["Resources"]["ScanPolicy"]["Properties"]["PolicyDocument"].clone();
+    for statement in doc["Statement"].as_array_mut().unwrap() {
+        if let Value::String(r) = &statement["Resource"] {
+            let r = r
+                .replace("${AWS::Partition}", "aws")
+                .replace("${AuditRoleName}", role_name.as_str().unwrap());
+            statement["Resource"] = json!(r);
+        }
+    }
+    assert_eq!(
+        doc, caller,
+        "deploy/iam-audit-caller.yaml's policy differs from deploy/iam-audit-caller-policy.json"
+    );
+}
+
+#[test]
+fn the_caller_policy_is_the_member_policy_plus_discovery_and_assume_role() {
+    let caller = json_file("iam-audit-caller-policy.json");
+    let member = json_file("iam-audit-member-policy.json");
+    let mut want = actions(&member);
+    want.extend(DISCOVERY.iter().map(|s| s.to_string()));
+    want.insert("sts:AssumeRole".into());
+    assert_eq!(actions(&caller), want);
+    // AssumeRole on the audit role only, in any account; everything else on "*".
+    for statement in caller["Statement"].as_array().unwrap() {
+        if statement["Action"] == "sts:AssumeRole" {
+            assert_eq!(statement["Resource"], "arn:aws:iam::*:role/IamAuditRole");
+        } else {
+            assert_eq!(statement["Resource"], "*", "{statement}");
+        }
+    }
+}
+
+#[test]
+fn the_role_template_trusts_the_management_account_with_an_external_id() {
+    let role = template("iam-audit-role.yaml");
+    let params = &role["Parameters"];
+    // The role name the caller policy allows, and what `--role-name` must be given.
+    assert_eq!(params["RoleName"]["Default"], "IamAuditRole");
+    assert!(params["ManagementAccountId"]["Default"].is_null());
+    assert!(
+        params["ExternalId"]["Default"].is_null(),
+        "the external id is required"
+    );
+    let props = &role["Resources"]["AuditRole"]["Properties"];
+    let trust = props["AssumeRolePolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    assert_eq!(trust.len(), 1);
+    assert_eq!(trust[0]["Action"], "sts:AssumeRole");
+    assert_eq!(
+        trust[0]["Principal"]["AWS"],
+        "arn:${AWS::Partition}:iam::${ManagementAccountId}:root"
+    );
+    assert_eq!(
+        trust[0]["Condition"]["StringEquals"]["sts:ExternalId"],
+        "ExternalId"
+    );
+    // StackSet-ready: no account id written anywhere in the templates.
+    let digits = regex::Regex::new(r"\b[0-9]{12}\b").unwrap();
+    for name in ["iam-audit-role.yaml", "iam-audit-caller.yaml"] {
+        assert!(!digits.is_match(&deploy(name)), "an account id in {name}");
+    }
+}
