@@ -38,6 +38,9 @@ pub struct Config {
     /// Output folder, relative to this file.
     #[serde(default)]
     pub out: Option<PathBuf>,
+    /// Waivers file, relative to this file.
+    #[serde(default)]
+    pub waivers: Option<PathBuf>,
     /// Days to remediate by severity.
     #[serde(default)]
     pub sla_days: Option<SlaDays>,
@@ -65,6 +68,9 @@ impl Config {
         }
         if let Some(out) = &cfg.out {
             cfg.out = Some(base.join(out));
+        }
+        if let Some(w) = &cfg.waivers {
+            cfg.waivers = Some(base.join(w));
         }
         Ok(cfg)
     }

@@ -84,6 +84,18 @@ impl Report {
             .filter(|f| f.severity >= severity)
             .count()
     }
+
+    /// Findings that gate at `fail_on` (see [`crate::finding::Finding::gates`]).
+    pub fn count_gating(&self, fail_on: Option<Severity>, new_only: bool) -> usize {
+        fail_on
+            .map(|s| {
+                self.findings
+                    .iter()
+                    .filter(|f| f.gates(s, new_only))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
 }
 
 #[derive(Default)]

@@ -104,6 +104,14 @@ pub enum Status {
     Remediated,
 }
 
+/// With `--baseline`: whether a finding was already in the baseline run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    New,
+    Unchanged,
+}
+
 /// What a finding is about: the identity the rule looked at.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Subject {
@@ -143,6 +151,10 @@ pub struct Finding {
     /// The fields that made the rule fire.
     pub evidence: Evidence,
     pub status: Status,
+    /// With `--baseline`: new or unchanged.
+    pub change: Option<Change>,
+    /// The waiver in force that covers it (then `status` is `Waived`).
+    pub waiver: Option<Arc<crate::waivers::Located>>,
 }
 
 impl Finding {
@@ -161,7 +173,17 @@ impl Finding {
             message,
             evidence,
             status: Status::Open,
+            change: None,
+            waiver: None,
         }
+    }
+
+    /// Whether the finding counts against `--fail-on`: at or above it, not waived, and new
+    /// when only new findings gate.
+    pub fn gates(&self, fail_on: Severity, new_only: bool) -> bool {
+        self.severity >= fail_on
+            && self.status == Status::Open
+            && (!new_only || self.change == Some(Change::New))
     }
 
     /// The order findings are written in: most severe first, then rule, then subject.

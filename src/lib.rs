@@ -5,6 +5,7 @@
 //! [`engine::Report`]; [`emit`] translates the report into files.
 
 pub mod analysis;
+pub mod baseline;
 pub mod cli;
 pub mod collect;
 pub mod config;

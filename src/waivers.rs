@@ -146,11 +146,15 @@ pub struct Applied {
 pub fn apply(findings: &mut [Finding], waivers: &[Located], as_of: DateTime<Utc>) -> Applied {
     let mut out = Applied::default();
     let mut used = vec![false; waivers.len()];
+    let shared: Vec<std::sync::Arc<Located>> =
+        waivers.iter().cloned().map(std::sync::Arc::new).collect();
     for f in findings.iter_mut() {
         for (i, w) in waivers.iter().enumerate() {
             if as_of < w.waiver.ends_at() && w.waiver.matches(f) {
                 if f.status != Status::Waived {
                     out.waived += 1;
+                    // The first waiver in the file that covers a finding is the one shown.
+                    f.waiver = Some(shared[i].clone());
                 }
                 f.status = Status::Waived;
                 used[i] = true;

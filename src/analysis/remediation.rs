@@ -66,26 +66,34 @@ pub struct Task<'a> {
     pub finding: &'a Finding,
 }
 
-/// Tasks for the open findings, most urgent first (due date, then severity, then subject).
+/// Tasks for the open findings, most urgent first (due date, then severity, then subject),
+/// then the waived ones (due when their waiver ends).
 pub fn tasks<'a>(findings: &'a [Finding], as_of: &DateTime<Utc>, sla: &SlaDays) -> Vec<Task<'a>> {
     let mut out: Vec<Task<'a>> = findings
         .iter()
-        .filter(|f| f.status == Status::Open)
+        .filter(|f| matches!(f.status, Status::Open | Status::Waived))
         .filter_map(|f| {
             sla.days(f.severity).map(|d| Task {
                 priority: 0,
-                due: *as_of + Duration::days(i64::from(d)),
+                // A waived finding is due when its waiver ends.
+                due: match &f.waiver {
+                    Some(w) if f.status == Status::Waived => w.waiver.ends_at(),
+                    _ => *as_of + Duration::days(i64::from(d)),
+                },
                 finding: f,
             })
         })
         .collect();
+    // Open tasks first, then the waived ones.
     out.sort_by(|a, b| {
         (
+            a.finding.status == Status::Waived,
             a.due,
             std::cmp::Reverse(a.finding.severity),
             a.finding.sort_key(),
         )
             .cmp(&(
+                b.finding.status == Status::Waived,
                 b.due,
                 std::cmp::Reverse(b.finding.severity),
                 b.finding.sort_key(),

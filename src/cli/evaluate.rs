@@ -40,6 +40,13 @@ pub struct Settings {
     pub classifier: Classifier,
     pub sla: crate::analysis::remediation::SlaDays,
     pub stock_keys_only: bool,
+    /// Findings JSON of an earlier run.
+    pub baseline: Option<PathBuf>,
+    /// Gate only on findings new since the baseline.
+    pub new_only: bool,
+    /// The waivers file's entries (read and checked up front), with `--waivers`.
+    pub waivers: Option<Vec<crate::waivers::Located>>,
+    pub sarif: crate::emit::SarifInclude,
 }
 
 /// Parses `critical|high|medium|low|none`.
@@ -105,6 +112,26 @@ pub fn settings(common: &CommonArgs) -> Result<Settings, Error> {
         classifier: Classifier { name_pattern },
         sla: cfg.and_then(|c| c.sla_days).unwrap_or_default(),
         stock_keys_only: common.stock_keys_only,
+        baseline: common.baseline.clone(),
+        new_only: common.new_only,
+        waivers: match common
+            .waivers
+            .clone()
+            .or_else(|| cfg.and_then(|c| c.waivers.clone()))
+        {
+            Some(path) => Some(crate::waivers::load(&path).map_err(|problems| {
+                Error::Usage(format!(
+                    "waivers file error{}:\n{}",
+                    if problems.len() > 1 { "s" } else { "" },
+                    problems.join("\n")
+                ))
+            })?),
+            None => None,
+        },
+        sarif: match &common.sarif_include {
+            Some(list) => crate::emit::SarifInclude::parse(list).map_err(Error::Usage)?,
+            None => crate::emit::SarifInclude::default(),
+        },
     })
 }
 
@@ -177,8 +204,13 @@ pub fn analyze(
         keys = inv.key_count(),
         "inventory loaded"
     );
+    // The baseline is read before the work, so a wrong path fails fast.
+    let baseline = match &s.baseline {
+        Some(p) => Some((p.clone(), crate::baseline::load(p)?)),
+        None => None,
+    };
     let started = std::time::Instant::now();
-    let report = evaluate(
+    let mut report = evaluate(
         Arc::new(inv),
         compiled,
         &EvalOptions {
@@ -210,8 +242,16 @@ pub fn analyze(
         .iter()
         .map(|r| (r.rule.id.clone(), (r.rule.severity, r.rule.scope)))
         .collect();
+    let waivers = s.waivers.as_ref().map(|w| {
+        let applied = crate::waivers::apply(&mut report.findings, w, as_of);
+        warn_waivers(&applied);
+        crate::emit::json::WaiversV1::from(&applied)
+    });
+    let baseline =
+        baseline.map(|(path, old)| crate::baseline::apply(&mut report.findings, old, &path));
+    let gating = report.count_gating(s.fail_on, s.new_only);
     let outcome = Outcome {
-        gating_findings: s.fail_on.map(|f| report.count_at_least(f)).unwrap_or(0),
+        gating_findings: gating,
         rule_errors: report.rule_errors.len(),
         incomplete: report
             .inventory
@@ -223,6 +263,10 @@ pub fn analyze(
         &report,
         &RunInfo {
             fail_on: s.fail_on,
+            new_only: s.new_only,
+            gating: gating as u64,
+            waivers,
+            baseline,
             exit_code: outcome.code(),
             params,
             severities: &severities,
@@ -239,6 +283,8 @@ pub fn analyze(
             stock_keys_only: s.stock_keys_only,
             inputs,
             sla: s.sla,
+            rules: compiled.rules.iter().map(|r| r.rule.clone()).collect(),
+            sarif: s.sarif,
         },
     )?;
     tracing::info!(
@@ -253,6 +299,35 @@ pub fn analyze(
         skipped,
         outcome,
     })
+}
+
+/// Says on stderr what needs an owner's attention in the waivers file.
+fn warn_waivers(a: &crate::waivers::Applied) {
+    for w in &a.expired {
+        tracing::warn!(
+            "{}: the waiver of `{}` expired on {}: it no longer applies",
+            w.at,
+            w.waiver.rule,
+            w.waiver.expires
+        );
+    }
+    for w in &a.stale {
+        tracing::warn!(
+            "{}: the waiver of `{}` matches no finding (stale: remove it)",
+            w.at,
+            w.waiver.rule
+        );
+    }
+    for w in &a.expiring {
+        tracing::warn!(
+            "{}: the waiver of `{}` expires on {} (within {} days; owner {})",
+            w.at,
+            w.waiver.rule,
+            w.waiver.expires,
+            crate::waivers::EXPIRING_SOON_DAYS,
+            w.waiver.owner
+        );
+    }
 }
 
 /// The command: runs, prints the summary on stderr, returns the outcome.

@@ -1,6 +1,7 @@
 //! Command-line interface: arguments, one module per command, and the one place where results
 //! become exit codes.
 
+pub mod diff;
 pub mod evaluate;
 pub mod exit;
 pub mod rules;
@@ -31,9 +32,25 @@ pub enum Command {
     /// Collect every account of the AWS Organization, evaluate, write all outputs.
     #[cfg(feature = "aws")]
     Scan(ScanArgs),
+    /// Compare two runs' findings JSON: new, resolved, unchanged findings and metric changes.
+    Diff(DiffArgs),
     /// Rule authoring: list, show, validate and test rule packs.
     #[command(subcommand)]
     Rules(RulesCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier run's `findings_<stamp>.json`.
+    pub old: PathBuf,
+    /// The later run's `findings_<stamp>.json`.
+    pub new: PathBuf,
+    /// table or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Also list the unchanged findings in the table.
+    #[arg(long)]
+    pub unchanged: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +183,19 @@ pub struct CommonArgs {
     /// without keys).
     #[arg(long)]
     pub stock_keys_only: bool,
+    /// Findings JSON of an earlier run: each finding is marked new or unchanged, and the
+    /// findings that are gone are listed as resolved.
+    #[arg(long, value_name = "OLD_findings.json")]
+    pub baseline: Option<PathBuf>,
+    /// Gate (--fail-on) only on findings that are new since --baseline.
+    #[arg(long, requires = "baseline")]
+    pub new_only: bool,
+    /// Waivers file (YAML): findings accepted by an owner for a reason until a date.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+    /// Also put these in the SARIF file, comma-separated: info, waived [default: neither]
+    #[arg(long, value_name = "LIST")]
+    pub sarif_include: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -190,6 +220,12 @@ pub fn main() -> std::process::ExitCode {
         Command::Evaluate(args) => evaluate::run(args, cli.quiet),
         #[cfg(feature = "aws")]
         Command::Scan(args) => scan::run(args, cli.quiet),
+        Command::Diff(args) => {
+            return match diff::run(args) {
+                Ok(code) => std::process::ExitCode::from(code),
+                Err(e) => exit::report(Err(e)),
+            }
+        }
         Command::Rules(command) => {
             return match rules::run(command) {
                 Ok(code) => std::process::ExitCode::from(code),

@@ -147,6 +147,8 @@ pub struct OrgAccount {
     pub ou_path: Vec<String>,
     pub ou_ids: Vec<String>,
     pub tags: BTreeMap<String, String>,
+    /// What discovery could not read about the account.
+    pub notes: Vec<String>,
 }
 
 /// The Organization: its id, the management account and every account.
@@ -192,6 +194,7 @@ pub async fn discover(
                 ou_path: Vec::new(),
                 ou_ids: Vec::new(),
                 tags: BTreeMap::new(),
+                notes: Vec::new(),
             });
         }
     }
@@ -214,11 +217,12 @@ pub async fn discover(
     }
     while let Some(done) = tasks.join_next().await {
         let (index, placed) = done.map_err(|e| err(format!("discovery task failed: {e}")))?;
-        let (path, ids, tags) = placed?;
+        let (path, ids, tags, notes) = placed?;
         let account = &mut accounts[index];
         account.ou_path = path;
         account.ou_ids = ids;
         account.tags = tags;
+        account.notes = notes;
     }
     accounts.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(Org {
@@ -230,12 +234,20 @@ pub async fn discover(
 
 type OuNames = std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<String>>>>;
 
+/// An account's OU path (names, ids), tags, and notes on what could not be read.
+type Placed = (
+    Vec<String>,
+    Vec<String>,
+    BTreeMap<String, String>,
+    Vec<String>,
+);
+
 /// An account's OU path (names and ids, root first) and tags.
 async fn place_account(
     org: &aws_sdk_organizations::Client,
     ou_names: &OuNames,
     account: &str,
-) -> Result<(Vec<String>, Vec<String>, BTreeMap<String, String>), ScanError> {
+) -> Result<Placed, ScanError> {
     use aws_sdk_organizations::types::ParentType;
     let err = |e: String| ScanError::Discovery(e);
     let mut child = account.to_string();
@@ -292,14 +304,25 @@ async fn place_account(
         .resource_id(account)
         .into_paginator()
         .send();
+    let mut notes = Vec::new();
     while let Some(page) = pages.next().await {
-        // Tags are a nicety: an account whose tags cannot be read is still audited.
-        let Ok(page) = page else { break };
+        // An account whose tags cannot be read is still audited, but the gap is said: a
+        // production tag may be missing from the classification.
+        let page = match page {
+            Ok(p) => p,
+            Err(e) => {
+                notes.push(format!(
+                    "the account's tags could not be read (ListTagsForResource: {}); tag-based classification may miss it",
+                    describe(&e)
+                ));
+                break;
+            }
+        };
         for t in page.tags() {
             tags.insert(t.key().to_string(), t.value().to_string());
         }
     }
-    Ok((path, ids, tags))
+    Ok((path, ids, tags, notes))
 }
 
 /// Credentials for a member account through the audit role.
@@ -813,6 +836,7 @@ pub async fn scan(
                 out.users = c.users;
                 out.root = c.root;
                 out.collection = c.collection;
+                out.collection.notes.splice(0..0, account.notes.clone());
                 inv.events.extend(c.events);
             }
             Err((source, message)) => {

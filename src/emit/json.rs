@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::metrics::OrgMetrics;
 use crate::engine::Report;
-use crate::finding::{Scope, Severity, Status};
+use crate::finding::{Change, Scope, Severity, Status};
 use crate::inventory::{CollectionStatus, SourceKind};
 
 /// Version of the findings JSON format written by this build.
@@ -25,11 +25,99 @@ pub struct FindingsV1 {
     pub source: SourceV1,
     /// The gate of the run (`critical`, ..., `none`).
     pub fail_on: String,
+    /// Only findings new since the baseline gate (`--new-only`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new_only: bool,
     pub accounts: AccountsV1,
     /// Effective params of every rule: `rule-id → param → value`.
     pub params: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
     pub summary: SummaryV1,
+    /// With `--waivers`: what the waivers did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waivers: Option<WaiversV1>,
+    /// With `--baseline`: the comparison with the earlier run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineV1>,
     pub findings: Vec<FindingV1>,
+}
+
+/// A waiver, as the outputs show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaiverV1 {
+    pub rule: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub reason: String,
+    pub owner: String,
+    /// The last day it applies (`YYYY-MM-DD`, UTC).
+    pub expires: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// `file:line` of the entry.
+    pub at: String,
+}
+
+impl From<&crate::waivers::Located> for WaiverV1 {
+    fn from(l: &crate::waivers::Located) -> WaiverV1 {
+        let w = &l.waiver;
+        WaiverV1 {
+            rule: w.rule.clone(),
+            account: w.account.clone(),
+            user: w.user.clone(),
+            key: w.key.clone(),
+            reason: w.reason.clone(),
+            owner: w.owner.clone(),
+            expires: w.expires.format("%Y-%m-%d").to_string(),
+            ticket: w.ticket.clone(),
+            at: l.at.clone(),
+        }
+    }
+}
+
+/// What the waivers file did in this run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaiversV1 {
+    /// Findings marked waived (they do not gate).
+    pub waived_findings: u64,
+    /// Waivers past their date: they no longer apply.
+    pub expired: Vec<WaiverV1>,
+    /// Waivers in force that matched no finding.
+    pub stale: Vec<WaiverV1>,
+    /// Waivers in force that expire within 14 days.
+    pub expiring_soon: Vec<WaiverV1>,
+}
+
+impl From<&crate::waivers::Applied> for WaiversV1 {
+    fn from(a: &crate::waivers::Applied) -> WaiversV1 {
+        WaiversV1 {
+            waived_findings: a.waived as u64,
+            expired: a.expired.iter().map(WaiverV1::from).collect(),
+            stale: a.stale.iter().map(WaiverV1::from).collect(),
+            expiring_soon: a.expiring.iter().map(WaiverV1::from).collect(),
+        }
+    }
+}
+
+/// The comparison with a baseline run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineV1 {
+    /// The baseline findings file.
+    pub file: String,
+    /// The baseline's `as_of`.
+    pub as_of: String,
+    /// Findings not in the baseline.
+    pub new: u64,
+    /// Findings also in the baseline.
+    pub unchanged: u64,
+    /// Findings of the baseline that are gone, as the baseline wrote them.
+    pub resolved: Vec<FindingV1>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -169,11 +257,22 @@ pub struct FindingV1 {
     pub remediation: String,
     pub tags: Vec<String>,
     pub status: Status,
+    /// With `--baseline`: new or unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
+    /// The waiver that covers it (`status: waived`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<WaiverV1>,
 }
 
 /// What the run knew besides the report.
 pub struct RunInfo<'a> {
     pub fail_on: Option<Severity>,
+    pub new_only: bool,
+    /// Findings that gate (see [`crate::finding::Finding::gates`]).
+    pub gating: u64,
+    pub waivers: Option<WaiversV1>,
+    pub baseline: Option<BaselineV1>,
     pub exit_code: u8,
     pub params: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
     pub severities: &'a BTreeMap<String, (Severity, Scope)>,
@@ -209,10 +308,7 @@ pub fn envelope(report: &Report, run: &RunInfo) -> FindingsV1 {
     for f in &report.findings {
         by_severity.add(f.severity);
     }
-    let gating = run
-        .fail_on
-        .map(|s| report.count_at_least(s) as u64)
-        .unwrap_or(0);
+    let gating = run.gating;
     FindingsV1 {
         schema_version: FINDINGS_SCHEMA_VERSION,
         tool: ToolV1 {
@@ -236,6 +332,7 @@ pub fn envelope(report: &Report, run: &RunInfo) -> FindingsV1 {
             .map(|s| s.as_str())
             .unwrap_or("none")
             .to_string(),
+        new_only: run.new_only,
         accounts: AccountsV1 {
             audited,
             incomplete,
@@ -294,6 +391,8 @@ pub fn envelope(report: &Report, run: &RunInfo) -> FindingsV1 {
                 .collect(),
             metrics: report.metrics.clone(),
         },
+        waivers: run.waivers.clone(),
+        baseline: run.baseline.clone(),
         // Findings are streamed by `write_findings`, never copied into the envelope.
         findings: Vec::new(),
     }
@@ -316,6 +415,10 @@ struct FindingOut<'a> {
     remediation: &'a str,
     tags: &'a [String],
     status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change: Option<Change>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waiver: Option<WaiverV1>,
 }
 
 /// Writes the findings file: the envelope pretty-printed, each finding on one line.
@@ -350,6 +453,8 @@ pub fn write_findings(
                 remediation: &f.rule.remediation,
                 tags: &f.rule.tags,
                 status: f.status,
+                change: f.change,
+                waiver: f.waiver.as_deref().map(WaiverV1::from),
             },
         )?;
     }

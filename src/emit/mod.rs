@@ -59,6 +59,35 @@ pub struct OutputOptions {
     /// Input files that must never be overwritten (an output with the same path is skipped).
     pub inputs: Vec<PathBuf>,
     pub sla: SlaDays,
+    /// The rules of the run (SARIF rule metadata).
+    pub rules: Vec<std::sync::Arc<crate::rules::pack::Rule>>,
+    /// What the SARIF file includes beyond open findings above info.
+    pub sarif: SarifInclude,
+}
+
+/// `--sarif-include`: info findings and waived findings are left out of SARIF unless asked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SarifInclude {
+    pub info: bool,
+    pub waived: bool,
+}
+
+impl SarifInclude {
+    pub fn parse(s: &str) -> Result<SarifInclude, String> {
+        let mut out = SarifInclude::default();
+        for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            match item {
+                "info" => out.info = true,
+                "waived" => out.waived = true,
+                other => {
+                    return Err(format!(
+                        "--sarif-include `{other}`: expected info, waived or both"
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Writes the content of one output file.

@@ -8,7 +8,7 @@ use crate::inventory::stock_csv::neutralize;
 
 /// Header of the remediation list.
 pub const HEADER: &str =
-    "priority,severity,due_date,account_id,account_name,username,access_key_id,rule_id,action";
+    "priority,severity,due_date,account_id,account_name,username,access_key_id,rule_id,action,status,waiver";
 
 /// Writes the remediation list of a report.
 pub fn write(report: &Report, sla: &SlaDays, w: &mut dyn Write) -> std::io::Result<()> {
@@ -22,6 +22,24 @@ pub fn write(report: &Report, sla: &SlaDays, w: &mut dyn Write) -> std::io::Resu
         let action = format!("{} {}", f.message, first_sentence(&f.rule.remediation));
         let priority = t.priority.to_string();
         let due = t.due.format("%Y-%m-%d").to_string();
+        // A waived task stays on the list, marked, with its waiver (it is due when that ends).
+        let waiver = f
+            .waiver
+            .as_deref()
+            .map(|w| {
+                format!(
+                    "until {} by {}: {}",
+                    w.waiver.expires.format("%Y-%m-%d"),
+                    w.waiver.owner,
+                    w.waiver.reason
+                )
+            })
+            .unwrap_or_default();
+        let status = match f.status {
+            crate::finding::Status::Open => "open",
+            crate::finding::Status::Waived => "waived",
+            crate::finding::Status::Remediated => "remediated",
+        };
         let row = [
             priority.as_str(),
             f.severity.as_str(),
@@ -32,6 +50,8 @@ pub fn write(report: &Report, sla: &SlaDays, w: &mut dyn Write) -> std::io::Resu
             s.access_key_id.as_deref().unwrap_or(""),
             f.rule.id.as_str(),
             action.as_str(),
+            status,
+            waiver.as_str(),
         ];
         csv.write_record(row.iter().map(|c| neutralize(c).into_owned()))?;
     }

@@ -65,6 +65,27 @@ pub fn render(f: &FindingsV1, written: &[PathBuf], skipped: &[PathBuf]) -> Strin
         "\nFindings: {} critical, {} high, {} medium, {} low, {} info",
         c.critical, c.high, c.medium, c.low, c.info
     );
+    if let Some(w) = &f.waivers {
+        let _ = writeln!(
+            s,
+            "Waived: {} finding(s) (they do not gate); waivers expired: {}, stale: {}, expiring within 14 days: {}",
+            w.waived_findings,
+            w.expired.len(),
+            w.stale.len(),
+            w.expiring_soon.len()
+        );
+    }
+    if let Some(b) = &f.baseline {
+        let _ = writeln!(
+            s,
+            "Since the baseline ({}, as of {}): {} new, {} unchanged, {} resolved",
+            b.file,
+            b.as_of,
+            b.new,
+            b.unchanged,
+            b.resolved.len()
+        );
+    }
     if let Some(cov) = m.mfa_coverage_pct {
         let prod = f
             .summary
@@ -138,10 +159,12 @@ pub fn render(f: &FindingsV1, written: &[PathBuf], skipped: &[PathBuf]) -> Strin
     }
     let gate = match Severity::parse(&f.fail_on) {
         Some(sev) => format!(
-            "{} finding(s) at or above {} (--fail-on {})",
+            "{} {}finding(s) at or above {} (--fail-on {}{})",
             f.summary.gating_findings,
+            if f.new_only { "new " } else { "" },
             sev.as_str(),
-            sev.as_str()
+            sev.as_str(),
+            if f.new_only { " --new-only" } else { "" }
         ),
         None => "gate off (--fail-on none)".to_string(),
     };
