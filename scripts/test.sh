@@ -4,7 +4,8 @@
 # loopback is used. Installs what it needs itself: Rust crates through cargo, the pinned
 # moto AWS emulator (tests/moto/requirements.txt) in .venv-moto/ through scripts/moto.sh, and
 # the pinned cfn-lint (deploy/requirements-lint.txt) in .venv-cfn-lint/ through
-# scripts/cfn-lint.sh, which lints deploy/*.yaml and fails on any finding.
+# scripts/cfn-lint.sh, which lints deploy/*.yaml and fails on any finding, and the pinned
+# action-validator (npm, tools/action-validator/) for examples/github-actions/*.yml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,5 +15,6 @@ export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_M
 
 bash scripts/moto.sh >/dev/null
 bash scripts/cfn-lint.sh
+bash scripts/action-validator.sh
 # Every test target (benches are left to `cargo bench`).
 cargo test --locked "$@"
