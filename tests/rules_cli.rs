@@ -63,6 +63,8 @@ fn shipped_packs() -> Vec<String> {
         .collect();
     packs.sort();
     assert!(packs.contains(&"rules/stock".to_string()));
+    // The README's authoring guide's example pack.
+    packs.push("examples/rules/my-team".to_string());
     packs
 }
 

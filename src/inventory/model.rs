@@ -91,6 +91,9 @@ pub enum Field {
     PasswordLastChanged,
     #[serde(rename = "user.mfa_devices")]
     MfaDevices,
+    /// The region of a key's last use (the stock report has only its service).
+    #[serde(rename = "key.last_used_region")]
+    KeyLastUsedRegion,
     #[serde(rename = "account.tags")]
     AccountTags,
     #[serde(rename = "account.ou_path")]
@@ -113,6 +116,7 @@ impl Field {
             Field::UserTags => "user.tags",
             Field::PasswordLastChanged => "user.password_last_changed",
             Field::MfaDevices => "user.mfa_devices",
+            Field::KeyLastUsedRegion => "key.last_used_region",
             Field::AccountTags => "account.tags",
             Field::AccountOuPath => "account.ou_path",
             Field::AccountCollection => "account.collection",
@@ -128,13 +132,14 @@ impl Field {
 }
 
 /// Every [`Field`], in order.
-pub const ALL_FIELDS: [Field; 11] = [
+pub const ALL_FIELDS: [Field; 12] = [
     Field::UserId,
     Field::UserArn,
     Field::UserCreated,
     Field::UserTags,
     Field::PasswordLastChanged,
     Field::MfaDevices,
+    Field::KeyLastUsedRegion,
     Field::AccountTags,
     Field::AccountOuPath,
     Field::AccountCollection,

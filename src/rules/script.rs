@@ -448,8 +448,9 @@ fn register_types(engine: &mut Engine) {
         .register_get("service", |r: &mut KeyRec| {
             opt_str(r.key().last_used_service.as_ref())
         })
-        .register_get("region", |r: &mut KeyRec| {
-            opt_str(r.key().last_used_region.as_ref())
+        .register_get("region", |r: &mut KeyRec| -> RhaiResult<Dynamic> {
+            need(&r.ctx, Field::KeyLastUsedRegion)?;
+            Ok(opt_str(r.key().last_used_region.as_ref()))
         })
         .register_get("user", |r: &mut KeyRec| r.user_rec())
         .register_get("account", |r: &mut KeyRec| AccountRec {
