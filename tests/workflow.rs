@@ -7,7 +7,10 @@
 use serde_json::Value;
 
 fn workflow() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/github-actions/iam-audit.yml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/github-actions/iam-audit.yml"
+    );
     serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

@@ -4,3 +4,5 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod credential_report;
+#[cfg(all(test, feature = "aws"))]
+mod mock_tests;
