@@ -381,8 +381,23 @@ async fn collect_account(
     };
     // IAM and CloudTrail are independent: their calls overlap (CloudTrail mostly waits on
     // its rate limit).
-    let iam = aws_sdk_iam::Client::new(config);
-    let ct = aws_sdk_cloudtrail::Client::new(config);
+    // Throttling is per account in AWS: each account gets its own retry quota and adaptive
+    // rate limiter, so one throttled account does not slow or starve the others.
+    let iam = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::from(config)
+            .retry_partition(aws_sdk_iam::config::retry::RetryPartition::new(format!(
+                "iam-{}",
+                account.id
+            )))
+            .build(),
+    );
+    let ct = aws_sdk_cloudtrail::Client::from_conf(
+        aws_sdk_cloudtrail::config::Builder::from(config)
+            .retry_partition(aws_sdk_cloudtrail::config::retry::RetryPartition::new(
+                format!("cloudtrail-{}", account.id),
+            ))
+            .build(),
+    );
     let (iam_result, events_result) = tokio::join!(
         collect_iam(&iam, opts, until, &mut collection),
         collect_events(&ct, account, opts, since, until)
@@ -433,6 +448,9 @@ pub(crate) async fn collect_iam(
 ) -> IamResult {
     use aws_sdk_iam::types::EntityType;
     let iam_err = |e: String| (DataSource::Iam, e);
+    // Ask for the credential report first: IAM builds it while the users are listed. (A
+    // refusal here is met again, and handled, when the report is polled.)
+    let _ = iam.generate_credential_report().send().await;
 
     // Users with ids, ARNs, tags and creation dates, in one paginated call.
     let mut details = Vec::new();
@@ -449,11 +467,14 @@ pub(crate) async fn collect_iam(
 
     // Virtual MFA devices: everything else a user has is hardware or FIDO.
     let mut virtual_serials = BTreeSet::new();
+    let mut root_has_virtual = false;
     let mut pages = iam.list_virtual_mfa_devices().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| iam_err(format!("ListVirtualMFADevices: {}", describe(&e))))?;
         for d in page.virtual_mfa_devices() {
             virtual_serials.insert(d.serial_number().to_string());
+            // The root user's virtual device is listed with the root ARN as its user.
+            root_has_virtual |= d.user().is_some_and(|u| u.arn().ends_with(":root"));
         }
     }
 
@@ -482,11 +503,14 @@ pub(crate) async fn collect_iam(
         .flatten()
         .map(|r| (r.user.as_str(), r))
         .collect();
-    let root = report
-        .iter()
-        .flatten()
-        .find(|r| r.is_root())
-        .map(|r| r.root_credentials());
+    let root = report.iter().flatten().find(|r| r.is_root()).map(|r| {
+        let mut root = r.root_credentials();
+        // MFA on and no virtual device for root: it is a hardware or FIDO device.
+        if root.mfa_enabled {
+            root.hardware_mfa = Some(!root_has_virtual);
+        }
+        root
+    });
     // Without the report, ListUsers gives every password's last use (a call per 100 users).
     let mut password_used: HashMap<String, Option<DateTime<Utc>>> = HashMap::new();
     if report.is_none() {
@@ -677,8 +701,8 @@ async fn credential_report(
         }
         if started.elapsed() + wait > opts.report_deadline {
             return Err(format!(
-                "the credential report was not ready within {} s",
-                opts.report_deadline.as_secs()
+                "the credential report was not ready within {:.1} s",
+                opts.report_deadline.as_secs_f64()
             ));
         }
         tokio::time::sleep(wait).await;
@@ -736,10 +760,16 @@ pub(crate) async fn collect_events(
                         .collect(),
                 });
             }
-            token = out
+            let next = out
                 .next_token()
                 .map(str::to_string)
                 .filter(|t| !t.is_empty());
+            if next.is_some() && next == token {
+                return Err(format!(
+                    "LookupEvents {name}: the service answered the same page token twice; stopped to avoid a loop"
+                ));
+            }
+            token = next;
             if token.is_none() {
                 break;
             }

@@ -51,9 +51,14 @@ fn partition() -> aws_sdk_iam::config::retry::RetryPartition {
     aws_sdk_iam::config::retry::RetryPartition::new(format!("mock-tests-{n}"))
 }
 
+/// An IAM client answering `rules` in order, after the credential report request that
+/// `collect_iam` sends first (so the report is generated while users are listed).
 fn iam_client(rules: &[&Rule]) -> aws_sdk_iam::Client {
     let p = partition();
-    mock_client!(aws_sdk_iam, RuleMode::Sequential, rules, move |c| c
+    let early = generate(&[aws_sdk_iam::types::ReportStateType::Started]);
+    let mut all = vec![&early];
+    all.extend_from_slice(rules);
+    mock_client!(aws_sdk_iam, RuleMode::Sequential, &all, move |c| c
         .retry_config(retry())
         .retry_partition(p.clone()))
 }
@@ -145,10 +150,21 @@ fn virtual_mfa(serials: &[&str]) -> Rule {
     let devices: Vec<_> = serials
         .iter()
         .map(|s| {
-            aws_sdk_iam::types::VirtualMfaDevice::builder()
-                .serial_number(*s)
-                .build()
-                .expect("complete test data")
+            let mut d = aws_sdk_iam::types::VirtualMfaDevice::builder().serial_number(*s);
+            // The root user's device is listed with the root ARN as its user.
+            if s.ends_with(":mfa/root-account-mfa-device") {
+                d = d.user(
+                    aws_sdk_iam::types::User::builder()
+                        .path("/")
+                        .user_name("")
+                        .user_id("111111111111")
+                        .arn("arn:aws:iam::111111111111:root")
+                        .create_date(sdk_time("2020-01-01 00:00:00"))
+                        .build()
+                        .expect("complete test data"),
+                );
+            }
+            d.build().expect("complete test data")
         })
         .collect();
     mock!(aws_sdk_iam::Client::list_virtual_mfa_devices).then_output(move || {
@@ -409,7 +425,8 @@ fn alice_and_bob() -> Vec<aws_sdk_iam::types::UserDetail> {
 fn root_credentials() -> crate::inventory::RootCredentials {
     crate::inventory::RootCredentials {
         mfa_enabled: true,
-        hardware_mfa: None,
+        // No root device among the virtual ones: a hardware or FIDO device.
+        hardware_mfa: Some(true),
         access_key_present: false,
         last_console_login: Some(t("2026-02-20 17:45:02")),
     }
@@ -577,7 +594,11 @@ async fn credential_report_in_progress_then_complete_is_used() {
 async fn credential_report_not_ready_on_get_is_polled_again() {
     use aws_sdk_iam::types::ReportStateType::Complete;
     let gaad = gaad_rule(None, alice_and_bob(), None);
-    let mfa = virtual_mfa(&["arn:aws:iam::111111111111:mfa/bob-phone"]);
+    // Here the root user's MFA is a virtual device.
+    let mfa = virtual_mfa(&[
+        "arn:aws:iam::111111111111:mfa/bob-phone",
+        "arn:aws:iam::111111111111:mfa/root-account-mfa-device",
+    ]);
     let gen1 = generate(&[Complete]);
     // What IAM answers while the report is being generated: 410, ReportInProgress.
     let not_ready = mock!(aws_sdk_iam::Client::get_credential_report)
@@ -602,7 +623,13 @@ async fn credential_report_not_ready_on_get_is_polled_again() {
         .await
         .expect("collected");
     assert_eq!(users, expected);
-    assert_eq!(root, Some(root_credentials()));
+    assert_eq!(
+        root,
+        Some(crate::inventory::RootCredentials {
+            hardware_mfa: Some(false),
+            ..root_credentials()
+        })
+    );
     assert_eq!(collection.notes, Vec::<String>::new());
     assert_calls(&[
         ("GenerateCredentialReport 1", &gen1, 1),
@@ -709,7 +736,7 @@ async fn credential_report_never_ready_falls_back_to_per_user_calls() {
     assert_eq!(
         collection.notes,
         vec![
-            "credential report unavailable (the credential report was not ready within 1 s); collected with per-user calls instead"
+            "credential report unavailable (the credential report was not ready within 1.0 s); collected with per-user calls instead"
                 .to_string()
         ]
     );
@@ -1229,6 +1256,40 @@ async fn lookup_events_pages_give_every_event_once() {
             event("CreateUser", "ops", "2026-03-01 10:00:00", "u3"),
             event("DeleteUser", "ops", "2026-03-02 10:00:00", "u0"),
         ]
+    );
+    for (i, r) in rules.iter().enumerate() {
+        assert_eq!(r.num_calls(), 1, "rule {i}");
+    }
+}
+
+#[tokio::test]
+async fn lookup_events_stops_on_a_repeated_token() {
+    let rules = [
+        lookup("CreateUser", None, vec![], Some("t1")),
+        // The service hands back the token it was given: following it would never end.
+        lookup("CreateUser", Some("t1"), vec![], Some("t1")),
+    ];
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let ct = ct_client(&refs);
+    let account = OrgAccount {
+        id: "111111111111".into(),
+        name: "management".into(),
+        status: "ACTIVE".into(),
+        ou_path: vec![],
+        ou_ids: vec![],
+        tags: Default::default(),
+        notes: vec![],
+    };
+    let opts = ScanOptions {
+        event_names: vec!["CreateUser".into()],
+        ..opts()
+    };
+    let err = aws::collect_events(&ct, &account, &opts, t("2025-12-06 12:00:00"), t(AS_OF))
+        .await
+        .expect_err("a repeated token is an error");
+    assert_eq!(
+        err,
+        "LookupEvents CreateUser: the service answered the same page token twice; stopped to avoid a loop"
     );
     for (i, r) in rules.iter().enumerate() {
         assert_eq!(r.num_calls(), 1, "rule {i}");

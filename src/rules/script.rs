@@ -190,6 +190,16 @@ fn need(ctx: &EvalCtx, field: Field) -> RhaiResult<()> {
     }
 }
 
+/// The account's root credentials, or "unavailable" when the input has none for it (a
+/// source without root data, or an account missing from the root report).
+fn root(r: &AccountRec) -> RhaiResult<crate::inventory::RootCredentials> {
+    need(&r.ctx, Field::Root)?;
+    r.account()
+        .root
+        .clone()
+        .ok_or_else(|| unavailable(Field::Root.as_str()))
+}
+
 fn opt_time(t: Option<&DateTime<Utc>>) -> Dynamic {
     t.map(|t| Dynamic::from(format_stock(t)))
         .unwrap_or(Dynamic::UNIT)
@@ -296,10 +306,13 @@ pub const ACCOUNT_FIELDS: &[(&str, &str)] = &[
     ("collection_complete", "every data source was collected"),
     ("collection_status", "`complete`, `partial` or `failed`"),
     ("collection_errors", "what could not be collected, as text"),
-    ("root_mfa_enabled", "the root user has MFA"),
+    (
+        "root_mfa_enabled",
+        "the root user has MFA (every `root_*` field: not evaluable without root data for the account)",
+    ),
     (
         "root_hardware_mfa",
-        "the root user's MFA is a hardware device, `()` when unknown",
+        "the root user has MFA and it is a hardware or FIDO device (not a virtual one); not evaluable when MFA is on and its kind unknown",
     ),
     ("root_access_key_present", "the root user has an access key"),
     (
@@ -627,61 +640,37 @@ fn register_types(engine: &mut Engine) {
         )
         .register_get(
             "root_mfa_enabled",
-            |r: &mut AccountRec| -> RhaiResult<Dynamic> {
-                need(&r.ctx, Field::Root)?;
-                Ok(r.account()
-                    .root
-                    .as_ref()
-                    .map(|x| Dynamic::from(x.mfa_enabled))
-                    .unwrap_or(Dynamic::UNIT))
-            },
+            |r: &mut AccountRec| -> RhaiResult<Dynamic> { Ok(Dynamic::from(root(r)?.mfa_enabled)) },
         )
         .register_get(
             "root_hardware_mfa",
             |r: &mut AccountRec| -> RhaiResult<Dynamic> {
-                need(&r.ctx, Field::Root)?;
-                Ok(r.account()
-                    .root
-                    .as_ref()
-                    .and_then(|x| x.hardware_mfa)
-                    .map(Dynamic::from)
-                    .unwrap_or(Dynamic::UNIT))
+                let root = root(r)?;
+                match (root.mfa_enabled, root.hardware_mfa) {
+                    (false, _) => Ok(Dynamic::from(false)),
+                    (true, Some(hw)) => Ok(Dynamic::from(hw)),
+                    // MFA on, kind unknown (the stock root report does not say it).
+                    (true, None) => Err(unavailable("account.root_hardware_mfa")),
+                }
             },
         )
         .register_get(
             "root_access_key_present",
             |r: &mut AccountRec| -> RhaiResult<Dynamic> {
-                need(&r.ctx, Field::Root)?;
-                Ok(r.account()
-                    .root
-                    .as_ref()
-                    .map(|x| Dynamic::from(x.access_key_present))
-                    .unwrap_or(Dynamic::UNIT))
+                Ok(Dynamic::from(root(r)?.access_key_present))
             },
         )
         .register_get(
             "root_last_login",
             |r: &mut AccountRec| -> RhaiResult<Dynamic> {
-                need(&r.ctx, Field::Root)?;
-                Ok(opt_time(
-                    r.account()
-                        .root
-                        .as_ref()
-                        .and_then(|x| x.last_console_login.as_ref()),
-                ))
+                Ok(opt_time(root(r)?.last_console_login.as_ref()))
             },
         )
         .register_get(
             "root_days_since_login",
             |r: &mut AccountRec| -> RhaiResult<Dynamic> {
-                need(&r.ctx, Field::Root)?;
-                Ok(opt_days(
-                    &r.ctx,
-                    r.account()
-                        .root
-                        .as_ref()
-                        .and_then(|x| x.last_console_login.as_ref()),
-                ))
+                let last = root(r)?.last_console_login;
+                Ok(opt_days(&r.ctx, last.as_ref()))
             },
         );
     engine.register_fn(
