@@ -18,3 +18,6 @@ bash scripts/cfn-lint.sh
 bash scripts/action-validator.sh
 # Every test target (benches are left to `cargo bench`).
 cargo test --locked "$@"
+# The SARIF files, through Microsoft's SARIF Multitool with GitHub's rule kinds (pinned npm
+# package in .tools/sarif/; see the script).
+bash scripts/sarif-multitool.sh

@@ -166,7 +166,7 @@ pub struct CommonArgs {
     /// Output folder [default: .]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Output formats, comma-separated: csv, json [default: csv,json]
+    /// Output formats, comma-separated: csv, json, sarif [default: csv,json,sarif]
     #[arg(long, value_name = "LIST")]
     pub format: Option<String>,
     /// Exit 1 when a finding is at or above this severity: critical, high, medium, low, none

@@ -4,6 +4,7 @@
 
 pub mod json;
 pub mod remediation;
+pub mod sarif;
 pub mod summary;
 
 use std::collections::BTreeSet;
@@ -26,6 +27,8 @@ pub enum Format {
     Csv,
     /// Findings JSON and inventory JSON.
     Json,
+    /// Findings SARIF (GitHub code scanning).
+    Sarif,
 }
 
 impl Format {
@@ -36,11 +39,12 @@ impl Format {
             .map(|f| match f {
                 "csv" => Ok(Format::Csv),
                 "json" => Ok(Format::Json),
-                "sarif" | "html" | "md" => Err(format!(
-                    "--format {f}: not available in this version (available: csv, json)"
+                "sarif" => Ok(Format::Sarif),
+                "html" | "md" => Err(format!(
+                    "--format {f}: not available in this version (available: csv, json, sarif)"
                 )),
                 other => Err(format!(
-                    "--format {other}: unknown format (available: csv, json)"
+                    "--format {other}: unknown format (available: csv, json, sarif)"
                 )),
             })
             .collect()
@@ -177,6 +181,12 @@ pub fn write_outputs(
         jobs.push((
             format!("inventory_{stamp}.json"),
             Box::new(move |w| write_inventory(inv, w)),
+        ));
+    }
+    if opts.formats.contains(&Format::Sarif) {
+        jobs.push((
+            format!("findings_{stamp}.sarif"),
+            Box::new(move |w| sarif::write(report, findings, opts, w)),
         ));
     }
     let mut written = Vec::new();
