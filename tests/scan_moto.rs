@@ -176,10 +176,12 @@ fn seed_spec() -> Value {
     })
 }
 
+/// The output file whose name starts with `prefix` (the `.sarif` twin of `findings_` aside).
 fn read(dir: &Path, prefix: &str) -> String {
     let entry = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_none_or(|e| e != "sarif"))
         .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
         .unwrap_or_else(|| panic!("no {prefix}* in {}", dir.display()));
     std::fs::read_to_string(entry).unwrap()
@@ -206,6 +208,29 @@ fn scan_collects_a_seeded_organization() {
     let run = moto.scan(&seeded, out.path(), &[]);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{stderr}");
+
+    // The SARIF of a scan names the Organization and reports the account it could not audit.
+    let sarif_path = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "sarif"))
+        .expect("a SARIF file");
+    let sarif: Value = serde_json::from_slice(&std::fs::read(sarif_path).unwrap()).unwrap();
+    let run0 = &sarif["runs"][0];
+    let org = seeded["organization_id"].as_str().unwrap();
+    assert!(
+        run0["automationDetails"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("iam-audit/{org}/")),
+        "{}",
+        run0["automationDetails"]
+    );
+    assert!(run0["results"].as_array().unwrap().iter().any(|r| {
+        r["ruleId"] == "account-not-audited"
+            && r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                == "aws/333333333333/iam"
+    }));
 
     // The stock report, row by row, with the seeded key ids and back-dated times.
     let report = read(out.path(), "iam_audit_report_");
