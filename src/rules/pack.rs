@@ -13,6 +13,9 @@ use serde_saphyr::Spanned;
 use crate::finding::{Scope, Severity};
 use crate::rules::params::{ParamDecl, ParamType, ParamValue};
 
+/// More rules than any pack needs.
+pub const MAX_RULES: usize = 1_000;
+
 /// Largest pack file accepted (bytes); a bigger file is refused before parsing.
 pub const MAX_PACK_FILE_BYTES: usize = 1 << 20;
 
@@ -170,16 +173,50 @@ impl PackFiles for DirFiles {
     }
 
     fn read(&self, file: &str) -> Result<String, String> {
-        let path = self.0.join(file);
-        let meta = std::fs::metadata(&path).map_err(|e| e.to_string())?;
-        if meta.len() > MAX_PACK_FILE_BYTES as u64 {
-            return Err(format!(
-                "file is {} bytes; a pack file may be at most {} bytes",
-                meta.len(),
-                MAX_PACK_FILE_BYTES
-            ));
+        use std::io::Read;
+        // Only a path down from the pack folder: never `..`, `/...` or `./`.
+        if !Path::new(file)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(format!("`{file}` is not a path inside the pack folder"));
         }
-        let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+        let path = self.0.join(file);
+        // Through symbolic links too, only a file inside the pack folder is read.
+        let base = if self.0.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            self.0.as_path()
+        };
+        let folder = std::fs::canonicalize(base).map_err(|e| e.to_string())?;
+        let real = std::fs::canonicalize(&path).map_err(|e| e.to_string())?;
+        if !real.starts_with(&folder) {
+            return Err(
+                "it is a symbolic link to a file outside the pack folder; refused".to_string(),
+            );
+        }
+        // Never open a pipe or a device: opening a pipe blocks, a device may never end.
+        let meta = std::fs::metadata(&real).map_err(|e| e.to_string())?;
+        if !meta.is_file() {
+            return Err("not a regular file".to_string());
+        }
+        let too_big = |len: u64| {
+            format!("file is {len} bytes; a pack file may be at most {MAX_PACK_FILE_BYTES} bytes")
+        };
+        if meta.len() > MAX_PACK_FILE_BYTES as u64 {
+            return Err(too_big(meta.len()));
+        }
+        // Bounded even if the file grows after the check.
+        let mut bytes = Vec::new();
+        std::fs::File::open(&real)
+            .and_then(|f| {
+                f.take(MAX_PACK_FILE_BYTES as u64 + 1)
+                    .read_to_end(&mut bytes)
+            })
+            .map_err(|e| e.to_string())?;
+        if bytes.len() > MAX_PACK_FILE_BYTES {
+            return Err(too_big(bytes.len() as u64));
+        }
         String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))
     }
 }
@@ -222,7 +259,26 @@ pub fn parse_yaml<T: serde::de::DeserializeOwned>(display: &str, text: &str) -> 
             MAX_PACK_FILE_BYTES
         ));
     }
-    serde_saphyr::from_str::<T>(text).map_err(|e| yaml_error(display, &e))
+    // Far below serde-saphyr's defaults, which suit documents of hundreds of megabytes: a pack
+    // file is at most a megabyte, nests a few levels and has little use for aliases, so an
+    // alias bomb or a deep nest stops here within milliseconds and a few megabytes.
+    let options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_depth: 32,
+            flow_nesting_limit: 32,
+            max_anchors: 1_000,
+            max_aliases: 1_000,
+            max_documents: 1,
+            max_total_scalar_bytes: 4 * MAX_PACK_FILE_BYTES,
+            max_recorded_anchor_events: 20_000,
+            max_recorded_anchor_bytes: 4 * MAX_PACK_FILE_BYTES,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 20_000,
+            max_replay_stack_depth: 32,
+        },
+    };
+    serde_saphyr::from_str_with_options::<T>(text, options).map_err(|e| yaml_error(display, &e))
 }
 
 /// Formats a serde-saphyr error as `file:line:col: message`.
@@ -234,6 +290,46 @@ pub fn yaml_error(display: &str, e: &serde_saphyr::Error) -> String {
         if let Some((_, after)) = rest.split_once(": ") {
             first = after.to_string();
         }
+    }
+    // Budget breaches in words (serde-saphyr shows its Debug form).
+    {
+        use serde_saphyr::budget::BudgetBreach as B;
+        use serde_saphyr::Error as E;
+        const ALIASES: &str = "aliases expand to too much YAML (an alias bomb?)";
+        let mut inner = e;
+        while let E::WithSnippet { error, .. } | E::AliasError { error, .. } = inner {
+            inner = error;
+        }
+        let plain = match inner {
+            E::Budget { breach, .. } => Some(match breach {
+                B::Depth { depth } => format!("YAML nested too deeply ({depth} levels)"),
+                B::Nodes { nodes } => format!("too many YAML nodes ({nodes})"),
+                B::Events { events } => format!("too many YAML events ({events})"),
+                B::Documents { documents } => {
+                    format!("{documents} YAML documents; one is expected")
+                }
+                B::ScalarBytes { total_scalar_bytes } => format!(
+                    "text values add up to {total_scalar_bytes} bytes or more (aliases \
+                     repeating long text?)"
+                ),
+                B::Aliases { .. }
+                | B::Anchors { .. }
+                | B::AliasAnchorRatio { .. }
+                | B::RecordedAnchorEvents { .. }
+                | B::RecordedAnchorBytes { .. } => ALIASES.to_string(),
+                other => format!("YAML over budget: {other:?}"),
+            }),
+            E::AliasReplayLimitExceeded { .. }
+            | E::AliasExpansionLimitExceeded { .. }
+            | E::AliasReplayStackDepthExceeded { .. } => Some(format!("{ALIASES}: {first}")),
+            _ if first == "recursion limit exceeded" => Some("YAML nested too deeply".to_string()),
+            _ => None,
+        };
+        if let Some(plain) = plain {
+            first = plain;
+        }
+        // Advice for the program, not for the author of the file.
+        first = first.replace(", set DuplicateKeyPolicy in Options if acceptable", "");
     }
     match e.location() {
         Some(loc) => format!("{display}:{}:{}: {first}", loc.line(), loc.column()),
@@ -276,6 +372,16 @@ pub fn load_pack_partial(files: &dyn PackFiles) -> (Option<Pack>, Vec<String>) {
         Ok(r) => r,
         Err(e) => return (None, vec![e]),
     };
+    if raw.rules.len() > MAX_RULES {
+        // Refused before a rule file is read or compiled.
+        return (
+            None,
+            vec![format!(
+                "{manifest_name}: lists {} rules; a pack may have at most {MAX_RULES}",
+                raw.rules.len()
+            )],
+        );
+    }
     let mut problems = Vec::new();
     if !is_slug(&raw.pack) {
         problems.push(format!(
@@ -483,7 +589,20 @@ pub fn load_dir(path: &Path) -> Result<Pack, Vec<String>> {
             path.display()
         )]);
     }
-    let mut pack = load_pack(&DirFiles(dir.clone()))?;
+    /// Problems listed for one pack in a run; the rest are counted (`rules validate` lists all).
+    const MAX_PROBLEMS: usize = 50;
+    let files = DirFiles(dir.clone());
+    let manifest = files.display("pack.yaml");
+    let mut pack = load_pack(&files).map_err(|mut problems| {
+        if problems.len() > MAX_PROBLEMS {
+            let more = problems.len() - MAX_PROBLEMS;
+            problems.truncate(MAX_PROBLEMS);
+            problems.push(format!(
+                "{manifest}: ... and {more} more problems in this pack"
+            ));
+        }
+        problems
+    })?;
     pack.origin = dir.display().to_string();
     Ok(pack)
 }

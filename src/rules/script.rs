@@ -8,6 +8,7 @@
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,20 @@ pub const UNAVAILABLE: &str = "iam-audit:unavailable:";
 pub const MAX_OPERATIONS: u64 = 200_000;
 /// Wall-clock time one evaluation may spend.
 pub const MAX_EVAL_TIME: Duration = Duration::from_millis(250);
+/// Largest condition accepted (bytes). Stock conditions are under 500 bytes; Rhai's optimizer
+/// takes time quadratic in the number of statements of a block, so a pack-sized condition
+/// (a million bytes of `1;`) would take minutes to compile.
+pub const MAX_CONDITION_BYTES: usize = 16 * 1024;
+/// Largest message template accepted (bytes): every finding of the rule carries one.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
+/// Records of a batch on which a rule may exceed a sandbox limit (operations, wall clock, data
+/// size, call depth) before it is no longer run on the rest of the batch: each such record
+/// costs up to [`MAX_EVAL_TIME`], so a runaway condition would otherwise cost that much on
+/// every record of the inventory.
+pub const MAX_LIMIT_HITS: u32 = 2;
+/// Longest error text kept from a failed evaluation (a condition can `throw` 64 kB on every
+/// record).
+pub const MAX_ERROR_CHARS: usize = 500;
 
 /// Everything a record handle points into. Built once per evaluation run.
 pub struct EvalCtx {
@@ -353,7 +368,34 @@ pub fn scope_variables(
 }
 
 thread_local! {
-    static EVAL_STARTED: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// [`clock_ms`] when the running evaluation did its first operation.
+    static EVAL_STARTED: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Milliseconds since the clock thread started, advanced by that thread every few
+/// milliseconds: the wall-clock limit is checked on every operation for the price of an
+/// atomic load (one native operation on a 10,000-element array can take milliseconds, so
+/// checking only every N operations would let an evaluation overrun by N times that).
+static CLOCK_MS: AtomicU64 = AtomicU64::new(0);
+
+fn clock_ms() -> u64 {
+    CLOCK_MS.load(Ordering::Relaxed)
+}
+
+/// Starts the clock thread once per process. Should it fail to start, the clock stands still
+/// and only the operations limit applies.
+fn start_clock() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        let origin = Instant::now();
+        let _ = std::thread::Builder::new()
+            .name("iam-audit-clock".into())
+            .stack_size(64 * 1024)
+            .spawn(move || loop {
+                std::thread::sleep(Duration::from_millis(5));
+                CLOCK_MS.store(origin.elapsed().as_millis() as u64, Ordering::Relaxed);
+            });
+    });
 }
 
 /// Must be called before each evaluation so the wall-clock limit measures that evaluation.
@@ -394,20 +436,26 @@ pub fn build_engine() -> Engine {
         .set_max_functions(32)
         .on_print(|_| {})
         .on_debug(|_, _, _| {});
-    engine.disable_symbol("eval");
+    // Not available: a condition that uses them does not compile.
+    for symbol in ["eval", "print", "debug"] {
+        engine.disable_symbol(symbol);
+    }
+    start_clock();
     engine.on_progress(|ops| {
-        if ops % 1024 != 0 {
+        // Every fourth operation: a quarter of the cost, and an overrun of at most three
+        // operations.
+        if ops % 4 != 0 {
             return None;
         }
+        let now = clock_ms();
         EVAL_STARTED.with(|c| match c.get() {
             None => {
-                c.set(Some(Instant::now()));
+                c.set(Some(now));
                 None
             }
-            Some(t) if t.elapsed() > MAX_EVAL_TIME => Some(Dynamic::from(format!(
-                "evaluation exceeded the wall-clock limit of {} ms",
-                MAX_EVAL_TIME.as_millis()
-            ))),
+            Some(t) if now.saturating_sub(t) > MAX_EVAL_TIME.as_millis() as u64 => Some(
+                Dynamic::from(format!("{WALL_CLOCK} of {} ms", MAX_EVAL_TIME.as_millis())),
+            ),
             Some(_) => None,
         })
     });
@@ -910,6 +958,25 @@ pub fn compile_rule(
     params: EffectiveParams,
     shared: Option<ParamsRec>,
 ) -> Result<CompiledRule, Vec<String>> {
+    let mut too_big = Vec::new();
+    if rule.condition.len() > MAX_CONDITION_BYTES {
+        too_big.push(format!(
+            "{}:{}: condition is {} bytes; a condition may be at most {MAX_CONDITION_BYTES}",
+            rule.file,
+            rule.position(1, 1),
+            rule.condition.len()
+        ));
+    }
+    if rule.message.len() > MAX_MESSAGE_BYTES {
+        too_big.push(format!(
+            "{}: message is {} bytes; a message may be at most {MAX_MESSAGE_BYTES}",
+            rule.file,
+            rule.message.len()
+        ));
+    }
+    if !too_big.is_empty() {
+        return Err(too_big);
+    }
     let p = shared.unwrap_or_else(|| params_rec(&params));
     let scope = compile_scope(rule.scope, &p);
     let mut problems = check_fields(&rule);
@@ -1100,6 +1167,8 @@ pub struct Evaluator<'e> {
     engine: &'e Engine,
     global: rhai::GlobalRuntimeState,
     caches: Vec<rhai::Caches>,
+    /// Per slot: evaluations that exceeded a sandbox limit, and the first such error.
+    limit_hits: Vec<(u32, String)>,
 }
 
 impl<'e> Evaluator<'e> {
@@ -1109,11 +1178,44 @@ impl<'e> Evaluator<'e> {
             engine,
             global: engine.new_global_runtime_state(),
             caches: (0..slots).map(|_| rhai::Caches::new()).collect(),
+            limit_hits: vec![(0, String::new()); slots],
         }
     }
 
-    /// Evaluates `ast` in `scope` with the cache of `slot`.
+    /// Evaluates `ast` in `scope` with the cache of `slot`. Once evaluations of a slot have
+    /// exceeded a sandbox limit [`MAX_LIMIT_HITS`] times, it fails at once instead. Errors
+    /// are cut to [`MAX_ERROR_CHARS`].
     pub fn eval(&mut self, slot: usize, scope: &mut Scope, ast: &AST) -> RhaiResult<Dynamic> {
+        let (hits, first) = &self.limit_hits[slot];
+        if *hits >= MAX_LIMIT_HITS {
+            let first = first.strip_prefix("Runtime error: ").unwrap_or(first);
+            return Err(EvalAltResult::ErrorSystem(
+                String::new(),
+                format!(
+                    "not evaluated: the condition exceeded a sandbox limit on {hits} earlier \
+                     records ({first})"
+                )
+                .into(),
+            )
+            .into());
+        }
+        let result = self.eval_raw(slot, scope, ast).map_err(|mut e| {
+            bound_error(&mut e);
+            e
+        });
+        if let Err(e) = &result {
+            if exceeds_limit(e) {
+                let (hits, first) = &mut self.limit_hits[slot];
+                if *hits == 0 {
+                    *first = e.to_string();
+                }
+                *hits += 1;
+            }
+        }
+        result
+    }
+
+    fn eval_raw(&mut self, slot: usize, scope: &mut Scope, ast: &AST) -> RhaiResult<Dynamic> {
         start_evaluation();
         let global = &mut self.global;
         global.num_operations = Default::default();
@@ -1128,6 +1230,56 @@ impl<'e> Evaluator<'e> {
             .eval_statements_raw(global, caches, scope, ast.statements());
         global.lib.clear();
         result
+    }
+}
+
+/// Whether an evaluation failed on a sandbox limit (as opposed to an error of its logic).
+fn exceeds_limit(e: &EvalAltResult) -> bool {
+    use EvalAltResult as E;
+    match e {
+        E::ErrorInFunctionCall(_, _, inner, _) => exceeds_limit(inner),
+        E::ErrorTooManyOperations(_)
+        | E::ErrorStackOverflow(_)
+        | E::ErrorDataTooLarge(..)
+        | E::ErrorTooManyVariables(_) => true,
+        E::ErrorRuntime(v, _) => v
+            .read_lock::<ImmutableString>()
+            .is_some_and(|s| s.starts_with(WALL_CLOCK)),
+        _ => false,
+    }
+}
+
+/// Start of the error of an evaluation stopped by the wall-clock limit.
+const WALL_CLOCK: &str = "evaluation exceeded the wall-clock limit";
+
+/// Bounds the text of an error, in place (no allocation for the common, short errors): a
+/// thrown value is cut to [`MAX_ERROR_CHARS`], and a stop by the wall-clock limit says so
+/// (Rhai shows only "Script terminated").
+fn bound_error(e: &mut EvalAltResult) {
+    use EvalAltResult as E;
+    let replacement = match e {
+        E::ErrorInFunctionCall(_, _, inner, _) => {
+            bound_error(inner);
+            None
+        }
+        E::ErrorTerminated(token, pos) => Some(E::ErrorRuntime(token.to_string().into(), *pos)),
+        E::ErrorRuntime(v, _) => {
+            let short = v
+                .read_lock::<ImmutableString>()
+                .is_some_and(|s| s.len() <= MAX_ERROR_CHARS);
+            if !short {
+                let text = v.to_string();
+                if text.len() > MAX_ERROR_CHARS {
+                    let cut: String = text.chars().take(MAX_ERROR_CHARS).collect();
+                    *v = format!("{cut}... ({} bytes in all)", text.len()).into();
+                }
+            }
+            None
+        }
+        _ => None,
+    };
+    if let Some(r) = replacement {
+        *e = r;
     }
 }
 
