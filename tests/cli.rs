@@ -531,3 +531,56 @@ fn scan_without_credentials_says_how_to_get_some() {
         .stderr(predicates::str::contains("no AWS credentials"))
         .stderr(predicates::str::contains("iam-audit evaluate examples/"));
 }
+
+#[test]
+fn the_stock_csv_hint_is_for_fields_the_whole_input_lacks() {
+    let out = tempfile::tempdir().unwrap();
+    // The stock pack on the CSVs: user tags and the rest are missing from the input.
+    let stock = bin()
+        .args([
+            "evaluate",
+            EXAMPLE_CSV,
+            "--events",
+            EXAMPLE_EVENTS,
+            "--root",
+            EXAMPLE_ROOT,
+        ])
+        .args(["--fail-on", "none", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(stock.stderr).unwrap();
+    assert!(
+        stderr.contains("A stock CSV lacks these fields"),
+        "{stderr}"
+    );
+    // A rule missing only the root MFA kind of some accounts (a per-record gap): no hint.
+    let dir = one_rule_pack(
+        "root-hw",
+        "id: root-hw\ntitle: T\nseverity: high\nscope: account\ncondition: \"!account.root_hardware_mfa\"\nmessage: m\ndescription: d\nremediation: r\n",
+    );
+    let root_only = bin()
+        .args([
+            "evaluate",
+            EXAMPLE_CSV,
+            "--events",
+            EXAMPLE_EVENTS,
+            "--root",
+            EXAMPLE_ROOT,
+        ])
+        .args(["--fail-on", "none", "--rules"])
+        .arg(dir.path())
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(root_only.stderr).unwrap();
+    assert!(
+        stderr.contains("root-hw: ") && stderr.contains("needs account.root_hardware_mfa"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("A stock CSV lacks these fields"),
+        "{stderr}"
+    );
+}

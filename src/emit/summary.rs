@@ -118,7 +118,15 @@ pub fn render(f: &FindingsV1, written: &[PathBuf], skipped: &[PathBuf]) -> Strin
                 n.missing_fields.join(", ")
             );
         }
-        if f.source.kind == crate::inventory::SourceKind::StockCsv {
+        // The hint is for fields the whole input lacks, not for gaps of single records
+        // (an account without root data, a root MFA device of unknown kind).
+        let input_gap = f
+            .summary
+            .not_evaluable
+            .iter()
+            .flat_map(|n| &n.missing_fields)
+            .any(|m| f.source.unavailable.contains(m));
+        if f.source.kind == crate::inventory::SourceKind::StockCsv && input_gap {
             let _ = writeln!(
                 s,
                 "  A stock CSV lacks these fields; evaluate an inventory_<stamp>.json for every rule."
