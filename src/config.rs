@@ -51,10 +51,16 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, InputError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| InputError::new(path, format!("cannot read config: {e}")))?;
-        let mut cfg: Config = serde_saphyr::from_str(&text).map_err(|e| {
-            let msg = e.to_string();
-            let first = msg.lines().next().unwrap_or("invalid YAML").to_string();
-            let err = InputError::new(path, first);
+        let max = crate::rules::pack::MAX_PACK_FILE_BYTES;
+        if text.len() > max {
+            return Err(InputError::new(
+                path,
+                format!("config is {} bytes; at most {max} are accepted", text.len()),
+            ));
+        }
+        let options = crate::rules::pack::yaml_options();
+        let mut cfg: Config = serde_saphyr::from_str_with_options(&text, options).map_err(|e| {
+            let err = InputError::new(path, crate::rules::pack::yaml_message(&e));
             match e.location() {
                 Some(l) => err.at(l.line(), Some(l.column())),
                 None => err,

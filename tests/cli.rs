@@ -584,3 +584,43 @@ fn the_stock_csv_hint_is_for_fields_the_whole_input_lacks() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_hostile_config_file_is_refused_quickly_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("bomb.yaml");
+    // A billion laughs inside `params` (a field that takes any value).
+    let mut text = String::from("params:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let prev = (b'a' + i - 1) as char;
+        let cur = (b'a' + i) as char;
+        text.push_str(&format!(
+            "  {cur}: &{cur} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+        ));
+    }
+    std::fs::write(&bomb, text).unwrap();
+    let started = std::time::Instant::now();
+    let out = bin()
+        .args(["evaluate", EXAMPLE_JSON, "--config"])
+        .arg(&bomb)
+        .output()
+        .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains(&bomb.display().to_string()), "{stderr}");
+    assert!(stderr.contains("alias"), "{stderr}");
+    let big = dir.path().join("big.yaml");
+    std::fs::write(&big, format!("# {}\n", "x".repeat(2 << 20))).unwrap();
+    let out = bin()
+        .args(["evaluate", EXAMPLE_JSON, "--config"])
+        .arg(&big)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("bytes; at most 1048576 are accepted"),
+        "{stderr}"
+    );
+}

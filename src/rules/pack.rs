@@ -259,10 +259,16 @@ pub fn parse_yaml<T: serde::de::DeserializeOwned>(display: &str, text: &str) -> 
             MAX_PACK_FILE_BYTES
         ));
     }
-    // Far below serde-saphyr's defaults, which suit documents of hundreds of megabytes: a pack
-    // file is at most a megabyte, nests a few levels and has little use for aliases, so an
-    // alias bomb or a deep nest stops here within milliseconds and a few megabytes.
-    let options = serde_saphyr::options! {
+    let options = yaml_options();
+    serde_saphyr::from_str_with_options::<T>(text, options).map_err(|e| yaml_error(display, &e))
+}
+
+/// serde-saphyr options for the project's own YAML files (packs, fixtures, config, waivers).
+/// Far below serde-saphyr's defaults, which suit documents of hundreds of megabytes: such a
+/// file is at most a megabyte, nests a few levels and has little use for aliases, so an alias
+/// bomb or a deep nest stops within milliseconds and a few megabytes.
+pub fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_depth: 32,
             flow_nesting_limit: 32,
@@ -277,12 +283,20 @@ pub fn parse_yaml<T: serde::de::DeserializeOwned>(display: &str, text: &str) -> 
             max_total_replayed_events: 20_000,
             max_replay_stack_depth: 32,
         },
-    };
-    serde_saphyr::from_str_with_options::<T>(text, options).map_err(|e| yaml_error(display, &e))
+    }
 }
 
 /// Formats a serde-saphyr error as `file:line:col: message`.
 pub fn yaml_error(display: &str, e: &serde_saphyr::Error) -> String {
+    let first = yaml_message(e);
+    match e.location() {
+        Some(loc) => format!("{display}:{}:{}: {first}", loc.line(), loc.column()),
+        None => format!("{display}: {first}"),
+    }
+}
+
+/// What went wrong, in words, without the location.
+pub fn yaml_message(e: &serde_saphyr::Error) -> String {
     let msg = e.to_string();
     let mut first = msg.lines().next().unwrap_or("invalid YAML").to_string();
     // The location is given once, in front: drop serde-saphyr's own "error: line L column C: ".
@@ -331,10 +345,7 @@ pub fn yaml_error(display: &str, e: &serde_saphyr::Error) -> String {
         // Advice for the program, not for the author of the file.
         first = first.replace(", set DuplicateKeyPolicy in Options if acceptable", "");
     }
-    match e.location() {
-        Some(loc) => format!("{display}:{}:{}: {first}", loc.line(), loc.column()),
-        None => format!("{display}: {first}"),
-    }
+    first
 }
 
 fn is_slug(s: &str) -> bool {
