@@ -9,13 +9,14 @@
 //! account and name the call. The harness checks `LookupEvents` (which it answers itself) and
 //! the role's trust policy (external id) in this mode too. Loopback only; no AWS config read.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
 
 use chrono::{Duration, SecondsFormat, Utc};
+use common::{ago, hermetic, read, root, Moto};
 use serde_json::{json, Value};
 
 const MGMT: &str = "123456789012";
@@ -23,10 +24,6 @@ const PROD: &str = "111111111111";
 const DEV: &str = "222222222222";
 const ROLE: &str = "IamAuditRole";
 const EXTERNAL_ID: &str = "iam-audit-policy-test";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn deploy(name: &str) -> String {
     std::fs::read_to_string(root().join("deploy").join(name)).unwrap()
@@ -84,34 +81,6 @@ fn without(template: &str, action: &str) -> String {
     text
 }
 
-/// The harness's python, installing the pinned moto on first use.
-fn python() -> String {
-    let out = Command::new("bash")
-        .arg("scripts/moto.sh")
-        .current_dir(root())
-        .output()
-        .expect("run scripts/moto.sh");
-    assert!(
-        out.status.success(),
-        "scripts/moto.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-/// One emulator per test; it exits when dropped (its stdin closes).
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Keys of the scanning principal (never printed).
 struct Keys {
     id: String,
@@ -119,53 +88,6 @@ struct Keys {
 }
 
 impl Moto {
-    fn start() -> Moto {
-        let mut child = Command::new(python())
-            .arg("tests/moto/server.py")
-            .current_dir(root())
-            .env_remove("MOTO_ACCOUNT_ID")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the moto harness");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("harness said {line:?}"));
-        Moto { child, port }
-    }
-
-    fn raw(&self, method: &str, path: &str, content_type: &str, body: &str) -> (String, String) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut answer = String::new();
-        s.read_to_string(&mut answer).unwrap();
-        let (head, text) = answer.split_once("\r\n\r\n").unwrap();
-        (head.to_string(), text.to_string())
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let (head, text) = self.raw(method, path, "application/json", &body);
-        assert!(
-            head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-            "{path}: {head}\n{}",
-            text.chars().take(2000).collect::<String>()
-        );
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-
     /// Seeds the Organization, deploys the role template (as given per member) in each member,
     /// makes the scanning user with only the caller policy, then turns moto's authorization on.
     fn least_privilege_org(member_templates: &[(&str, String)]) -> (Moto, Keys) {
@@ -215,29 +137,20 @@ impl Moto {
     /// environment.
     fn scan(&self, keys: &Keys, out: &Path, extra: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_iam-audit"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("AWS_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.env("AWS_ACCESS_KEY_ID", &keys.id)
-            .env("AWS_SECRET_ACCESS_KEY", &keys.secret)
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .args([
-                "scan",
-                "--endpoint-url",
-                &format!("http://127.0.0.1:{}", self.port),
-                "--role-name",
-                ROLE,
-                "--quiet",
-                "--fail-on",
-                "none",
-                "--out",
-            ])
-            .arg(out)
-            .args(extra);
+        hermetic(&mut cmd, &keys.id, &keys.secret);
+        cmd.args([
+            "scan",
+            "--endpoint-url",
+            &format!("http://127.0.0.1:{}", self.port),
+            "--role-name",
+            ROLE,
+            "--quiet",
+            "--fail-on",
+            "none",
+            "--out",
+        ])
+        .arg(out)
+        .args(extra);
         cmd.output().unwrap()
     }
 
@@ -259,10 +172,6 @@ impl Moto {
         self.call("POST", "/iam-audit/reset", None);
         calls["log"].as_array().unwrap().clone()
     }
-}
-
-fn ago(days: i64) -> String {
-    (Utc::now() - Duration::days(days)).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// Users with and without passwords, keys and MFA devices (so that every call of both the
@@ -293,15 +202,6 @@ fn seed_spec() -> Value {
              "events": [{"name": "DeactivateMFADevice", "time": ago(1), "user": "dave"}]}
         ]
     })
-}
-
-fn read(dir: &Path, prefix: &str) -> String {
-    let entry = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
-        .unwrap_or_else(|| panic!("no {prefix}* in {}", dir.display()));
-    std::fs::read_to_string(entry).unwrap()
 }
 
 fn account<'a>(inv: &'a Value, id: &str) -> &'a Value {

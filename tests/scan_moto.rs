@@ -4,81 +4,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::path::Path;
+use std::process::Command;
 
 use chrono::{Duration, SecondsFormat, Utc};
+use common::{ago, hermetic, read, Moto};
 use serde_json::{json, Value};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The harness's python, installing the pinned moto on first use.
-fn python() -> String {
-    let out = Command::new("bash")
-        .arg("scripts/moto.sh")
-        .current_dir(root())
-        .output()
-        .expect("run scripts/moto.sh");
-    assert!(
-        out.status.success(),
-        "scripts/moto.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-/// One emulator per test; it exits when dropped (its stdin closes).
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
+/// How these tests run the scan.
 impl Moto {
-    fn start() -> Moto {
-        let mut child = Command::new(python())
-            .arg("tests/moto/server.py")
-            .current_dir(root())
-            .env_remove("MOTO_ACCOUNT_ID")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the moto harness");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("harness said {line:?}"));
-        Moto { child, port }
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut answer = String::new();
-        s.read_to_string(&mut answer).unwrap();
-        let (head, text) = answer.split_once("\r\n\r\n").unwrap();
-        assert!(
-            head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-            "{path}: {head}\n{text}"
-        );
-        serde_json::from_str(text).unwrap_or(Value::Null)
-    }
-
     /// Runs the scan binary against the emulator with the seeded management credentials.
     fn scan(&self, seeded: &Value, out: &Path, extra: &[&str]) -> std::process::Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_iam-audit"));
@@ -90,36 +26,13 @@ impl Moto {
     /// The hermetic environment of a scan: the seeded credentials and nothing of the host's.
     fn scan_env(&self, cmd: &mut Command, seeded: &Value) {
         let creds = &seeded["credentials"];
-        for (k, _) in std::env::vars() {
-            if k.starts_with("AWS_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.env(
-            "AWS_ACCESS_KEY_ID",
+        hermetic(
+            cmd,
             creds["access_key_id"].as_str().unwrap(),
-        )
-        .env(
-            "AWS_SECRET_ACCESS_KEY",
             creds["secret_access_key"].as_str().unwrap(),
-        )
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+        );
     }
 
-    fn scan_args(&self, out: &Path) -> Vec<String> {
-        vec![
-            "scan".into(),
-            "--endpoint-url".into(),
-            format!("http://127.0.0.1:{}", self.port),
-            "--out".into(),
-            out.to_str().unwrap().into(),
-        ]
-    }
-}
-
-impl Moto {
     /// Runs the scan and checks its exit code.
     fn scan_expect(&self, seeded: &Value, out: &Path, extra: &[&str], code: i32) {
         let run = self.scan(seeded, out, extra);
@@ -130,17 +43,6 @@ impl Moto {
             String::from_utf8_lossy(&run.stderr)
         );
     }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn ago(days: i64) -> String {
-    (Utc::now() - Duration::days(days)).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 fn stock(t: &str) -> String {
@@ -174,17 +76,6 @@ fn seed_spec() -> Value {
             {"id": "444444444444", "name": "Retired", "ou": "/Sandbox", "status": "SUSPENDED"}
         ]
     })
-}
-
-/// The output file whose name starts with `prefix` (the `.sarif` twin of `findings_` aside).
-fn read(dir: &Path, prefix: &str) -> String {
-    let entry = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_none_or(|e| e != "sarif"))
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
-        .unwrap_or_else(|| panic!("no {prefix}* in {}", dir.display()));
-    std::fs::read_to_string(entry).unwrap()
 }
 
 fn findings(dir: &Path) -> Value {

@@ -1,0 +1,143 @@
+//! What the tests that run `iam-audit scan` against the moto harness (`tests/moto/`) share:
+//! starting the emulator, calling its control endpoints, a hermetic environment for the
+//! binary, reading its outputs. Each test binary uses part of it.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use chrono::{Duration, SecondsFormat, Utc};
+use serde_json::Value;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The harness's python, installing the pinned moto on first use.
+pub fn python() -> String {
+    let out = Command::new("bash")
+        .arg("scripts/moto.sh")
+        .current_dir(root())
+        .output()
+        .expect("run scripts/moto.sh");
+    assert!(
+        out.status.success(),
+        "scripts/moto.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// One emulator per test; it exits when dropped (its stdin closes).
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let mut child = Command::new(python())
+            .arg("tests/moto/server.py")
+            .current_dir(root())
+            .env_remove("MOTO_ACCOUNT_ID")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the moto harness");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("PORT ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("harness said {line:?}"));
+        Moto { child, port }
+    }
+
+    /// One HTTP request to the harness: (status line and headers, body).
+    pub fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> (String, String) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        let (head, text) = answer.split_once("\r\n\r\n").unwrap();
+        (head.to_string(), text.to_string())
+    }
+
+    /// A control endpoint with a JSON body; it must answer 200.
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let (head, text) = self.raw(method, path, "application/json", &body);
+        assert!(
+            head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+            "{path}: {head}\n{}",
+            text.chars().take(2000).collect::<String>()
+        );
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// The `scan` arguments that point the binary at this emulator.
+    pub fn scan_args(&self, out: &Path) -> Vec<String> {
+        vec![
+            "scan".into(),
+            "--endpoint-url".into(),
+            format!("http://127.0.0.1:{}", self.port),
+            "--out".into(),
+            out.to_str().unwrap().into(),
+        ]
+    }
+}
+
+/// The binary's environment: these keys and nothing of the host's AWS configuration.
+pub fn hermetic(cmd: &mut Command, key_id: &str, secret: &str) {
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", key_id)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+}
+
+/// `days` ago, RFC 3339 to the second.
+pub fn ago(days: i64) -> String {
+    (Utc::now() - Duration::days(days)).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The output file whose name starts with `prefix` (the `.sarif` twin of `findings_` aside).
+pub fn read(dir: &Path, prefix: &str) -> String {
+    let entry = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_none_or(|e| e != "sarif"))
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix}* in {}", dir.display()));
+    std::fs::read_to_string(entry).unwrap()
+}
