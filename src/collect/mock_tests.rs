@@ -1202,6 +1202,19 @@ fn event(name: &str, actor: &str, time: &str, resource: &str) -> Event {
     }
 }
 
+/// The account whose events the CloudTrail tests read.
+fn management() -> OrgAccount {
+    OrgAccount {
+        id: "111111111111".into(),
+        name: "management".into(),
+        status: "ACTIVE".into(),
+        ou_path: vec![],
+        ou_ids: vec![],
+        tags: Default::default(),
+        notes: vec![],
+    }
+}
+
 #[tokio::test]
 async fn lookup_events_pages_give_every_event_once() {
     let rules = [
@@ -1232,15 +1245,7 @@ async fn lookup_events_pages_give_every_event_once() {
     ];
     let refs: Vec<&Rule> = rules.iter().collect();
     let ct = ct_client(&refs);
-    let account = OrgAccount {
-        id: "111111111111".into(),
-        name: "management".into(),
-        status: "ACTIVE".into(),
-        ou_path: vec![],
-        ou_ids: vec![],
-        tags: Default::default(),
-        notes: vec![],
-    };
+    let account = management();
     let opts = ScanOptions {
         event_names: vec!["CreateUser".into(), "DeleteUser".into()],
         ..opts()
@@ -1271,15 +1276,7 @@ async fn lookup_events_stops_on_a_repeated_token() {
     ];
     let refs: Vec<&Rule> = rules.iter().collect();
     let ct = ct_client(&refs);
-    let account = OrgAccount {
-        id: "111111111111".into(),
-        name: "management".into(),
-        status: "ACTIVE".into(),
-        ou_path: vec![],
-        ou_ids: vec![],
-        tags: Default::default(),
-        notes: vec![],
-    };
+    let account = management();
     let opts = ScanOptions {
         event_names: vec!["CreateUser".into()],
         ..opts()
