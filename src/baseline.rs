@@ -48,7 +48,6 @@ pub fn load(path: &Path) -> Result<FindingsV1, Error> {
 /// baseline's findings that are gone).
 pub fn apply(findings: &mut [Finding], old: FindingsV1, file: &Path) -> BaselineV1 {
     let before: BTreeSet<&str> = old.findings.iter().map(|f| f.id.as_str()).collect();
-    let mut now = BTreeSet::new();
     let (mut new, mut unchanged) = (0, 0);
     for f in findings.iter_mut() {
         if before.contains(f.id.as_str()) {
@@ -58,12 +57,12 @@ pub fn apply(findings: &mut [Finding], old: FindingsV1, file: &Path) -> Baseline
             f.change = Some(Change::New);
             new += 1;
         }
-        now.insert(f.id.clone());
     }
+    let now: BTreeSet<&str> = findings.iter().map(|f| f.id.as_str()).collect();
     let resolved = old
         .findings
         .iter()
-        .filter(|f| !now.contains(&f.id))
+        .filter(|f| !now.contains(f.id.as_str()))
         .cloned()
         .collect();
     BaselineV1 {

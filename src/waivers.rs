@@ -78,9 +78,11 @@ impl Waiver {
     }
 }
 
-/// A waiver with where it was written.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A waiver with where it was written (as the findings JSON shows it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
 pub struct Located {
+    #[serde(flatten)]
     pub waiver: Waiver,
     /// `file:line` of the entry.
     pub at: String,

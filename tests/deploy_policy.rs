@@ -7,44 +7,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
+mod common;
 
+use common::{actions, deploy, policy};
 use serde_json::{json, Value};
-
-fn deploy(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("deploy")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn json_file(name: &str) -> Value {
-    serde_json::from_str(&deploy(name)).unwrap_or_else(|e| panic!("deploy/{name}: {e}"))
-}
 
 /// A CloudFormation template as plain data: short-form intrinsics (`!Ref X`, `!Sub "..."`)
 /// lose their tag and keep their value, which is all these checks look at.
 fn template(name: &str) -> Value {
     serde_saphyr::from_str(&deploy(name)).unwrap_or_else(|e| panic!("deploy/{name}: {e}"))
-}
-
-/// Every action of a policy document (`Action` as a string or a list).
-fn actions(policy: &Value) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for statement in policy["Statement"].as_array().expect("Statement list") {
-        assert_eq!(statement["Effect"], "Allow", "{statement}");
-        match &statement["Action"] {
-            Value::String(a) => {
-                out.insert(a.clone());
-            }
-            Value::Array(list) => {
-                out.extend(list.iter().map(|a| a.as_str().unwrap().to_string()));
-            }
-            other => panic!("Action {other}"),
-        }
-    }
-    out
 }
 
 const DISCOVERY: [&str; 5] = [
@@ -57,7 +28,7 @@ const DISCOVERY: [&str; 5] = [
 
 #[test]
 fn the_role_template_inlines_exactly_the_member_policy() {
-    let member = json_file("iam-audit-member-policy.json");
+    let member = policy("iam-audit-member-policy.json");
     let role = template("iam-audit-role.yaml");
     let policies = role["Resources"]["AuditRole"]["Properties"]["Policies"]
         .as_array()
@@ -87,7 +58,7 @@ fn the_role_template_inlines_exactly_the_member_policy() {
 
 #[test]
 fn the_caller_template_is_exactly_the_caller_policy() {
-    let caller = json_file("iam-audit-caller-policy.json");
+    let caller = policy("iam-audit-caller-policy.json");
     let tpl = template("iam-audit-caller.yaml");
     let role_name = tpl["Parameters"]["AuditRoleName"]["Default"].clone();
     assert_eq!(role_name, "IamAuditRole");
@@ -108,8 +79,8 @@ fn the_caller_template_is_exactly_the_caller_policy() {
 
 #[test]
 fn the_caller_policy_is_the_member_policy_plus_discovery_and_assume_role() {
-    let caller = json_file("iam-audit-caller-policy.json");
-    let member = json_file("iam-audit-member-policy.json");
+    let caller = policy("iam-audit-caller-policy.json");
+    let member = policy("iam-audit-member-policy.json");
     let mut want = actions(&member);
     want.extend(DISCOVERY.iter().map(|s| s.to_string()));
     want.insert("sts:AssumeRole".into());

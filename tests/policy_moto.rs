@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use chrono::{Duration, SecondsFormat, Utc};
-use common::{ago, hermetic, read, root, Moto};
+use common::{actions, ago, deploy, hermetic, policy, read, Moto};
 use serde_json::{json, Value};
 
 const MGMT: &str = "123456789012";
@@ -24,31 +24,6 @@ const PROD: &str = "111111111111";
 const DEV: &str = "222222222222";
 const ROLE: &str = "IamAuditRole";
 const EXTERNAL_ID: &str = "iam-audit-policy-test";
-
-fn deploy(name: &str) -> String {
-    std::fs::read_to_string(root().join("deploy").join(name)).unwrap()
-}
-
-fn policy(name: &str) -> Value {
-    serde_json::from_str(&deploy(name)).unwrap()
-}
-
-/// Every action of a policy document.
-fn actions(policy: &Value) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for statement in policy["Statement"].as_array().unwrap() {
-        match &statement["Action"] {
-            Value::String(a) => {
-                out.insert(a.clone());
-            }
-            Value::Array(list) => {
-                out.extend(list.iter().map(|a| a.as_str().unwrap().to_string()));
-            }
-            other => panic!("Action {other}"),
-        }
-    }
-    out
-}
 
 /// The role template with one action taken out of its inline policy (a whole statement when
 /// the action is the statement's only one).

@@ -64,6 +64,25 @@ pub fn parse_fail_on(s: &str) -> Result<Option<Severity>, Error> {
     }
 }
 
+/// The packs to load and the param overrides, from `--rules` (else the config file's `rules`),
+/// the config file's params, then `--param` (later overrides win).
+pub fn rules_and_overrides(
+    rules: &[String],
+    config: Option<(&std::path::Path, &Config)>,
+    params: &[String],
+) -> Result<(Vec<String>, Vec<ParamOverride>), Error> {
+    let mut overrides = config.map(|(p, c)| c.overrides(p)).unwrap_or_default();
+    for p in params {
+        overrides.push(ParamOverride::parse_cli(p).map_err(Error::Usage)?);
+    }
+    let rules = if rules.is_empty() {
+        config.map(|(_, c)| c.rules.clone()).unwrap_or_default()
+    } else {
+        rules.to_vec()
+    };
+    Ok((rules, overrides))
+}
+
 /// Resolves the common flags with the config file.
 pub fn settings(common: &CommonArgs) -> Result<Settings, Error> {
     let config = match &common.config {
@@ -71,18 +90,11 @@ pub fn settings(common: &CommonArgs) -> Result<Settings, Error> {
         None => None,
     };
     let cfg = config.as_ref().map(|(_, c)| c);
-    let mut overrides = config
-        .as_ref()
-        .map(|(p, c)| c.overrides(p))
-        .unwrap_or_default();
-    for p in &common.params {
-        overrides.push(ParamOverride::parse_cli(p).map_err(Error::Usage)?);
-    }
-    let rules = if !common.rules.is_empty() {
-        common.rules.clone()
-    } else {
-        cfg.map(|c| c.rules.clone()).unwrap_or_default()
-    };
+    let (rules, overrides) = rules_and_overrides(
+        &common.rules,
+        config.as_ref().map(|(p, c)| (p.as_path(), c)),
+        &common.params,
+    )?;
     let formats = match (&common.format, cfg.and_then(|c| c.format.as_ref())) {
         (Some(f), _) => Format::parse_list(f).map_err(Error::Usage)?,
         (None, Some(list)) => Format::parse_list(&list.join(",")).map_err(Error::Usage)?,

@@ -65,14 +65,21 @@ pub enum RulesCommand {
     Test(RulesTestArgs),
 }
 
+/// Which packs `rules list` and `rules show` look at.
 #[derive(Debug, Args)]
-pub struct RulesListArgs {
+pub struct PackArgs {
     /// Rule pack: a pack folder or `builtin:NAME` (repeatable; default builtin:stock).
     #[arg(long = "rules", value_name = "PATH")]
     pub rules: Vec<String>,
-    /// Config file whose `rules:` to list.
+    /// Config file (its `rules` and params).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesListArgs {
+    #[command(flatten)]
+    pub packs: PackArgs,
     /// table or json.
     #[arg(long, default_value = "table")]
     pub format: String,
@@ -82,12 +89,8 @@ pub struct RulesListArgs {
 pub struct RulesShowArgs {
     /// The rule id.
     pub id: String,
-    /// Rule pack: a pack folder or `builtin:NAME` (repeatable; default builtin:stock).
-    #[arg(long = "rules", value_name = "PATH")]
-    pub rules: Vec<String>,
-    /// Config file (its rules and params).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub packs: PackArgs,
     /// Override a param, to see its effective value: NAME=VALUE or RULE-ID.NAME=VALUE.
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,

@@ -5,8 +5,11 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
+use crate::cli::evaluate::rules_and_overrides;
 use crate::cli::exit::{ERROR, FINDINGS, OK};
-use crate::cli::{RulesCommand, RulesListArgs, RulesShowArgs, RulesTestArgs, RulesValidateArgs};
+use crate::cli::{
+    PackArgs, RulesCommand, RulesListArgs, RulesShowArgs, RulesTestArgs, RulesValidateArgs,
+};
 use crate::config::Config;
 use crate::error::Error;
 use crate::rules::fixtures::{self, Expect};
@@ -25,31 +28,18 @@ pub fn run(command: &RulesCommand) -> Result<u8, Error> {
 }
 
 /// The packs and overrides named by `--rules`, `--config` and `--param`.
-fn selection(
-    rules: &[String],
-    config: Option<&std::path::Path>,
-    params: &[String],
-) -> Result<(RuleSet, Vec<ParamOverride>), Error> {
-    let cfg = config
-        .map(|p| Config::load(p).map(|c| (p, c)))
-        .transpose()?;
-    let mut overrides = cfg
-        .as_ref()
-        .map(|(p, c)| c.overrides(p))
-        .unwrap_or_default();
-    for p in params {
-        overrides.push(ParamOverride::parse_cli(p).map_err(Error::Usage)?);
-    }
-    let specs = if rules.is_empty() {
-        cfg.map(|(_, c)| c.rules).unwrap_or_default()
-    } else {
-        rules.to_vec()
+fn selection(packs: &PackArgs, params: &[String]) -> Result<(RuleSet, Vec<ParamOverride>), Error> {
+    let config = match &packs.config {
+        Some(p) => Some((p.as_path(), Config::load(p)?)),
+        None => None,
     };
+    let (specs, overrides) =
+        rules_and_overrides(&packs.rules, config.as_ref().map(|(p, c)| (*p, c)), params)?;
     Ok((RuleSet::load(&specs)?, overrides))
 }
 
 fn list(a: &RulesListArgs) -> Result<u8, Error> {
-    let (set, _) = selection(&a.rules, a.config.as_deref(), &[])?;
+    let (set, _) = selection(&a.packs, &[])?;
     let mut out = String::new();
     if a.format == "json" {
         let rows: Vec<_> = set
@@ -107,7 +97,7 @@ fn fixture_cases(pack: &Pack, rule: &Rule) -> Result<(String, Vec<(Expect, Strin
 }
 
 fn show(a: &RulesShowArgs) -> Result<u8, Error> {
-    let (set, overrides) = selection(&a.rules, a.config.as_deref(), &a.params)?;
+    let (set, overrides) = selection(&a.packs, &a.params)?;
     let Some((pack, rule)) = set.rules().find(|(_, r)| r.id == a.id) else {
         let ids: Vec<&str> = set.rules().map(|(_, r)| r.id.as_str()).collect();
         return Err(Error::Usage(format!(
@@ -258,7 +248,7 @@ fn validate(a: &RulesValidateArgs) -> u8 {
                                     "{display}: `rule: {}` must equal the file stem `{stem}`",
                                     f.rule
                                 ));
-                            } else if !ids.contains(stem) && !pack_has_broken_rule(&pack, stem) {
+                            } else if !pack.listed.iter().any(|id| id == stem) {
                                 problems.push(format!(
                                     "{display}: no rule `{stem}` in pack `{}`",
                                     pack.name
@@ -331,17 +321,6 @@ fn validate(a: &RulesValidateArgs) -> u8 {
         println!("{} problem(s)", problems.len());
         ERROR
     }
-}
-
-/// A rule id listed in the manifest whose file did not load (its fixture is not an orphan).
-fn pack_has_broken_rule(pack: &Pack, id: &str) -> bool {
-    pack_files(&pack.origin)
-        .ok()
-        .and_then(|f| f.read("pack.yaml").ok())
-        .is_some_and(|text| {
-            text.lines()
-                .any(|l| l.trim().trim_start_matches('-').trim() == id)
-        })
 }
 
 /// Runs fixtures; prints a pass/fail matrix and a diff per failure.

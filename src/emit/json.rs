@@ -41,43 +41,8 @@ pub struct FindingsV1 {
     pub findings: Vec<FindingV1>,
 }
 
-/// A waiver, as the outputs show it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WaiverV1 {
-    pub rule: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    pub reason: String,
-    pub owner: String,
-    /// The last day it applies (`YYYY-MM-DD`, UTC).
-    pub expires: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ticket: Option<String>,
-    /// `file:line` of the entry.
-    pub at: String,
-}
-
-impl From<&crate::waivers::Located> for WaiverV1 {
-    fn from(l: &crate::waivers::Located) -> WaiverV1 {
-        let w = &l.waiver;
-        WaiverV1 {
-            rule: w.rule.clone(),
-            account: w.account.clone(),
-            user: w.user.clone(),
-            key: w.key.clone(),
-            reason: w.reason.clone(),
-            owner: w.owner.clone(),
-            expires: w.expires.format("%Y-%m-%d").to_string(),
-            ticket: w.ticket.clone(),
-            at: l.at.clone(),
-        }
-    }
-}
+/// A waiver as the outputs show it: the entry of the waivers file and where it was written.
+pub type WaiverV1 = crate::waivers::Located;
 
 /// What the waivers file did in this run.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -97,9 +62,9 @@ impl From<&crate::waivers::Applied> for WaiversV1 {
     fn from(a: &crate::waivers::Applied) -> WaiversV1 {
         WaiversV1 {
             waived_findings: a.waived as u64,
-            expired: a.expired.iter().map(WaiverV1::from).collect(),
-            stale: a.stale.iter().map(WaiverV1::from).collect(),
-            expiring_soon: a.expiring.iter().map(WaiverV1::from).collect(),
+            expired: a.expired.clone(),
+            stale: a.stale.clone(),
+            expiring_soon: a.expiring.clone(),
         }
     }
 }
@@ -418,7 +383,7 @@ struct FindingOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     change: Option<Change>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    waiver: Option<WaiverV1>,
+    waiver: Option<&'a WaiverV1>,
 }
 
 /// Writes the findings file: the envelope pretty-printed, each finding on one line.
@@ -454,7 +419,7 @@ pub fn write_findings(
                 tags: &f.rule.tags,
                 status: f.status,
                 change: f.change,
-                waiver: f.waiver.as_deref().map(WaiverV1::from),
+                waiver: f.waiver.as_deref(),
             },
         )?;
     }

@@ -416,7 +416,7 @@ struct Input<'a> {
     organization_id: Option<&'a str>,
     /// RFC 3339.
     as_of: &'a str,
-    source_kind: String,
+    source_kind: crate::inventory::SourceKind,
     incomplete: &'a [IncompleteAccountV1],
     skipped: &'a [SkippedAccountV1],
     rules: &'a [Arc<Rule>],
@@ -887,10 +887,7 @@ pub fn build(report: &Report, findings: &FindingsV1, opts: &OutputOptions) -> Sa
         not_evaluable: &report.not_evaluable,
         organization_id: report.inventory.organization_id.as_deref(),
         as_of: &findings.as_of,
-        source_kind: serde_json::to_value(findings.source.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        source_kind: findings.source.kind,
         incomplete: &findings.accounts.incomplete,
         skipped: &findings.accounts.skipped,
         rules: &opts.rules,
@@ -969,7 +966,7 @@ mod tests {
             not_evaluable: &[],
             organization_id: None,
             as_of: "2026-03-06T12:00:00Z",
-            source_kind: "scan".into(),
+            source_kind: crate::inventory::SourceKind::Scan,
             incomplete: &[],
             skipped: &[],
             rules: &[],

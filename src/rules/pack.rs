@@ -108,6 +108,8 @@ pub struct Pack {
     pub description: String,
     pub params: Vec<ParamDecl>,
     pub rules: Vec<Rule>,
+    /// Every rule id the manifest lists (also those whose file did not load).
+    pub listed: Vec<String>,
     /// `builtin:<name>` or the folder it was read from.
     pub origin: String,
 }
@@ -460,6 +462,7 @@ pub fn load_pack_partial(files: &dyn PackFiles) -> (Option<Pack>, Vec<String>) {
         description: raw.description,
         params,
         rules,
+        listed: raw.rules,
         origin: String::new(),
     };
     (Some(pack), problems)

@@ -1,9 +1,11 @@
-//! What the tests that run `iam-audit scan` against the moto harness (`tests/moto/`) share:
-//! starting the emulator, calling its control endpoints, a hermetic environment for the
-//! binary, reading its outputs. Each test binary uses part of it.
+//! What the tests that run `iam-audit scan` against the moto harness (`tests/moto/`) and the
+//! `deploy/` tests share: starting the emulator, calling its control endpoints, a hermetic
+//! environment for the binary, reading its outputs, reading the deploy policies. Each test
+//! binary uses part of it.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -140,4 +142,33 @@ pub fn read(dir: &Path, prefix: &str) -> String {
         .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
         .unwrap_or_else(|| panic!("no {prefix}* in {}", dir.display()));
     std::fs::read_to_string(entry).unwrap()
+}
+
+/// A file of `deploy/`.
+pub fn deploy(name: &str) -> String {
+    let path = root().join("deploy").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A policy document of `deploy/`.
+pub fn policy(name: &str) -> Value {
+    serde_json::from_str(&deploy(name)).unwrap_or_else(|e| panic!("deploy/{name}: {e}"))
+}
+
+/// Every action of a policy document (`Action` as a string or a list); every statement allows.
+pub fn actions(policy: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for statement in policy["Statement"].as_array().expect("Statement list") {
+        assert_eq!(statement["Effect"], "Allow", "{statement}");
+        match &statement["Action"] {
+            Value::String(a) => {
+                out.insert(a.clone());
+            }
+            Value::Array(list) => {
+                out.extend(list.iter().map(|a| a.as_str().unwrap().to_string()));
+            }
+            other => panic!("Action {other}"),
+        }
+    }
+    out
 }
