@@ -491,3 +491,137 @@ fn progress_bar_is_drawn_on_a_terminal_only() {
     assert!(screen.contains("accounts audited"), "{screen}");
     assert!(screen.contains("/3 accounts audited"), "{screen}");
 }
+
+#[test]
+fn ou_and_cloudtrail_days_narrow_the_scan() {
+    let moto = Moto::start();
+    let seeded = moto.call("POST", "/iam-audit/seed", Some(&seed_spec()));
+    // Only the accounts under the Workloads OU (by name), with one day of CloudTrail: the
+    // DeactivateMFADevice event of a day (and a few seconds) ago is outside that window.
+    let out = tempfile::tempdir().unwrap();
+    let extra = [
+        "--ou",
+        "Workloads",
+        "--cloudtrail-days",
+        "1",
+        "--fail-on",
+        "none",
+    ];
+    moto.scan_expect(&seeded, out.path(), &extra, 0);
+    let inv: Value = serde_json::from_str(&read(out.path(), "inventory_")).unwrap();
+    let ids: Vec<&str> = inv["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["111111111111", "222222222222"]);
+    assert_eq!(
+        inv["events"].as_array().unwrap().len(),
+        0,
+        "{}",
+        inv["events"]
+    );
+    assert!(!has(
+        &findings(out.path()),
+        "mfa-deactivated",
+        "222222222222",
+        None
+    ));
+    // The same by OU id, with the default 90 days: the event is back.
+    let dev_ou = seeded["ous"]["/Workloads/Dev"].as_str().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    moto.scan_expect(
+        &seeded,
+        out.path(),
+        &["--ou", dev_ou, "--fail-on", "none"],
+        0,
+    );
+    let f = findings(out.path());
+    assert!(has(&f, "mfa-deactivated", "222222222222", None));
+    assert_eq!(f["accounts"]["audited"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_named_profile_supplies_the_credentials() {
+    let moto = Moto::start();
+    let seeded = moto.call("POST", "/iam-audit/seed", Some(&seed_spec()));
+    let creds = &seeded["credentials"];
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = dir.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        format!(
+            "[audit]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            creds["access_key_id"].as_str().unwrap(),
+            creds["secret_access_key"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let run = |profile: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_iam-audit"));
+        hermetic(&mut cmd, "", "");
+        cmd.env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+            .args(moto.scan_args(out.path()))
+            .args([
+                "--profile",
+                profile,
+                "--accounts",
+                "111111111111",
+                "--fail-on",
+                "none",
+            ])
+            .output()
+            .unwrap()
+    };
+    let ok = run("audit");
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(findings(out.path())["accounts"]["audited"][0]["id"] == "111111111111");
+    let missing = run("nobody");
+    assert_eq!(missing.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("no AWS credentials"), "{stderr}");
+}
+
+#[test]
+fn ctrl_c_writes_nothing() {
+    let moto = Moto::start();
+    let seeded = moto.call("POST", "/iam-audit/seed", Some(&seed_spec()));
+    // Every call takes 300 ms: the scan is still collecting when it is interrupted.
+    moto.call(
+        "POST",
+        "/iam-audit/faults",
+        Some(&json!({"latency_ms": 300})),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_iam-audit"));
+    moto.scan_env(&mut cmd, &seeded);
+    let child = cmd
+        .args(moto.scan_args(out.path()))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let done = child.wait_with_output().unwrap();
+    assert_eq!(done.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(
+        stderr.contains("interrupted: nothing was written"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
+    assert!(left.is_empty(), "files left: {left:?}");
+}
