@@ -625,3 +625,42 @@ fn ctrl_c_writes_nothing() {
     let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
     assert!(left.is_empty(), "files left: {left:?}");
 }
+
+#[test]
+fn an_account_past_its_deadline_is_reported_and_the_others_complete() {
+    let moto = Moto::start();
+    let seeded = moto.call("POST", "/iam-audit/seed", Some(&seed_spec()));
+    // Every call of one member account takes 10 s; the deadline, 6 s, is ample for the others
+    // (their 7 LookupEvents at 2 requests/s take 3 s).
+    moto.call(
+        "POST",
+        "/iam-audit/faults",
+        Some(&json!({"latency": {"ms": 10000, "account": "111111111111"}})),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let extra = [
+        "--account-deadline",
+        "6",
+        "--exclude-accounts",
+        "333333333333",
+        "--fail-on",
+        "none",
+    ];
+    moto.scan_expect(&seeded, out.path(), &extra, 3);
+    let f = findings(out.path());
+    let incomplete = f["accounts"]["incomplete"].as_array().unwrap();
+    assert_eq!(incomplete.len(), 1, "{incomplete:?}");
+    assert_eq!(incomplete[0]["id"], "111111111111");
+    assert_eq!(incomplete[0]["status"], "failed");
+    assert_eq!(
+        incomplete[0]["reasons"][0],
+        "deadline: not finished within 6 s"
+    );
+    assert!(has(&f, "account-not-audited", "111111111111", None));
+    assert!(has(
+        &f,
+        "shared-credentials",
+        "222222222222",
+        Some("shared-dev")
+    ));
+}

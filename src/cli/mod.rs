@@ -147,6 +147,9 @@ pub struct ScanArgs {
     /// calls.
     #[arg(long, default_value_t = 120)]
     pub report_deadline: u64,
+    /// Seconds one account may take in all; past it the account is reported as not audited.
+    #[arg(long, default_value_t = 900)]
+    pub account_deadline: u64,
     /// Send every AWS call to this endpoint (the SDK's AWS_ENDPOINT_URL* variables work too).
     #[arg(long)]
     pub endpoint_url: Option<String>,

@@ -47,6 +47,7 @@ pub fn run(args: &ScanArgs, quiet: bool) -> Result<Outcome, Error> {
         concurrency: args.concurrency.max(1),
         cloudtrail_days: args.cloudtrail_days.clamp(1, 90),
         report_deadline: std::time::Duration::from_secs(args.report_deadline.max(1)),
+        account_deadline: std::time::Duration::from_secs(args.account_deadline.max(1)),
         ..ScanOptions::default()
     };
     let as_of = Utc::now().trunc_subsecs(0);
