@@ -590,6 +590,41 @@ async fn credential_report_in_progress_then_complete_is_used() {
     }
 }
 
+/// A report generated `generated` (UTC) for a scan at AS_OF: the notes of the collection.
+async fn notes_with_report_generated(generated: &'static str) -> Vec<String> {
+    use aws_sdk_iam::types::ReportStateType::Complete;
+    let gaad = gaad_rule(None, alice_and_bob(), None);
+    let mfa = virtual_mfa(&["arn:aws:iam::111111111111:mfa/bob-phone"]);
+    let gen = generate(&[Complete]);
+    let get = get_report(report(&[ROOT_ROW, ALICE_ROW, BOB_ROW]), generated);
+    let (tail, _) = report_path_tail();
+    let mut all = vec![&gaad, &mfa, &gen, &get];
+    all.extend(tail.iter());
+    let iam = iam_client(&all);
+    let mut collection = Collection::default();
+    aws::collect_iam(&iam, &opts(), t(AS_OF), &mut collection)
+        .await
+        .expect("collected");
+    assert_eq!(
+        collection.credential_report_generated_at,
+        Some(t(generated))
+    );
+    collection.notes
+}
+
+#[tokio::test]
+async fn a_report_older_than_four_hours_is_said_to_be_stale() {
+    assert_eq!(
+        notes_with_report_generated("2026-03-06 07:59:59").await,
+        ["the credential report was generated at 2026-03-06 07:59:59 UTC, more than 4 hours before the scan: last-use times may be stale"]
+    );
+    // Exactly four hours is not more than four hours.
+    assert_eq!(
+        notes_with_report_generated("2026-03-06 08:00:00").await,
+        Vec::<String>::new()
+    );
+}
+
 #[tokio::test]
 async fn credential_report_not_ready_on_get_is_polled_again() {
     use aws_sdk_iam::types::ReportStateType::Complete;
