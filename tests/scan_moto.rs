@@ -71,7 +71,9 @@ fn seed_spec() -> Value {
                     {"status": "Active", "created": ago(20), "last_used": {"date": ago(1), "service": "s3", "region": "us-east-1"}}]},
                 {"name": "alice", "created": ago(100), "password": {"last_used": ago(3), "last_changed": ago(10)}, "mfa": "hardware"}
              ],
-             "events": [{"name": "DeactivateMFADevice", "time": ago(1), "user": "alice"}]},
+             // A day and an hour ago: outside a one-day window even when the scan starts within the
+             // same second as the seeding (the window's start is inclusive).
+             "events": [{"name": "DeactivateMFADevice", "time": (Utc::now() - Duration::hours(25)).to_rfc3339_opts(SecondsFormat::Secs, true), "user": "alice"}]},
             {"id": "333333333333", "name": "Sandbox", "ou": "/Sandbox", "audit_role": "missing"},
             {"id": "444444444444", "name": "Retired", "ou": "/Sandbox", "status": "SUSPENDED"}
         ]
@@ -497,7 +499,7 @@ fn ou_and_cloudtrail_days_narrow_the_scan() {
     let moto = Moto::start();
     let seeded = moto.call("POST", "/iam-audit/seed", Some(&seed_spec()));
     // Only the accounts under the Workloads OU (by name), with one day of CloudTrail: the
-    // DeactivateMFADevice event of a day (and a few seconds) ago is outside that window.
+    // DeactivateMFADevice event of a day and an hour ago is outside that window.
     let out = tempfile::tempdir().unwrap();
     let extra = [
         "--ou",
