@@ -32,7 +32,7 @@ pub struct Config {
     /// Gate: `critical`, `high`, `medium`, `low` or `none`.
     #[serde(default)]
     pub fail_on: Option<String>,
-    /// Output formats (`csv`, `json`, `sarif`).
+    /// Output formats (`csv`, `json`, `sarif`, `html`, `md`; default all of them).
     #[serde(default)]
     pub format: Option<Vec<String>>,
     /// Output folder, relative to this file.

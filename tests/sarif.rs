@@ -573,7 +573,7 @@ fn info_and_waived_are_left_out_unless_asked() {
 }
 
 #[test]
-fn format_list_accepts_sarif_alone_and_still_refuses_html() {
+fn format_list_accepts_sarif_alone_and_refuses_an_unknown_format() {
     let out = tempfile::tempdir().unwrap();
     evaluate(&[EXAMPLE_JSON, "--format", "sarif"], out.path());
     let mut names: Vec<String> = std::fs::read_dir(out.path())
@@ -583,12 +583,15 @@ fn format_list_accepts_sarif_alone_and_still_refuses_html() {
     names.sort();
     assert_eq!(names, [format!("findings_{STAMP}.sarif")]);
     let refused = bin()
-        .args(["evaluate", EXAMPLE_JSON, "--format", "sarif,html", "--out"])
+        .args(["evaluate", EXAMPLE_JSON, "--format", "sarif,pdf", "--out"])
         .arg(out.path())
         .assert()
         .code(2);
     let err = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
-    assert!(err.contains("html"), "{err}");
+    assert!(
+        err.contains("--format pdf: unknown format (available: csv, json, sarif, html, md)"),
+        "{err}"
+    );
 }
 
 #[test]

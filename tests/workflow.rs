@@ -47,7 +47,7 @@ fn the_example_workflow_is_wired_as_documented() {
     for part in [
         "iam-audit scan",
         "--baseline baseline/findings.json",
-        "--format csv,json,sarif",
+        "--format csv,json,sarif,html,md",
         "--fail-on critical",
         "--waivers waivers.yaml",
         "--external-id",
@@ -55,6 +55,13 @@ fn the_example_workflow_is_wired_as_documented() {
     ] {
         assert!(scan.contains(part), "scan step lacks `{part}`");
     }
+    // The Markdown report becomes the job summary; every output is kept as an artifact.
+    let summary = step(steps, "Job summary")["run"].as_str().unwrap();
+    assert!(summary.contains("out/report_*.md") && summary.contains("$GITHUB_STEP_SUMMARY"));
+    assert!(position("Scan") < position("Job summary"));
+    let kept = step(steps, "Keep the reports");
+    assert!(uses(kept).starts_with("actions/upload-artifact@"));
+    assert_eq!(kept["with"]["path"], "out/");
     // Upload only with complete coverage; otherwise a step says why.
     let upload = step(steps, "Upload SARIF");
     assert!(uses(upload).starts_with("github/codeql-action/upload-sarif@"));

@@ -98,7 +98,7 @@ pub fn settings(common: &CommonArgs) -> Result<Settings, Error> {
     let formats = match (&common.format, cfg.and_then(|c| c.format.as_ref())) {
         (Some(f), _) => Format::parse_list(f).map_err(Error::Usage)?,
         (None, Some(list)) => Format::parse_list(&list.join(",")).map_err(Error::Usage)?,
-        (None, None) => BTreeSet::from([Format::Csv, Format::Json, Format::Sarif]),
+        (None, None) => Format::all(),
     };
     let fail_on = match (&common.fail_on, cfg.and_then(|c| c.fail_on.as_ref())) {
         (Some(f), _) | (None, Some(f)) => parse_fail_on(f)?,

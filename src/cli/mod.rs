@@ -172,7 +172,7 @@ pub struct CommonArgs {
     /// Output folder [default: .]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Output formats, comma-separated: csv, json, sarif [default: csv,json,sarif]
+    /// Output formats, comma-separated: csv, json, sarif, html, md [default: all of them]
     #[arg(long, value_name = "LIST")]
     pub format: Option<String>,
     /// Exit 1 when a finding is at or above this severity: critical, high, medium, low, none

@@ -2,7 +2,9 @@
 //! to a temporary name in the output folder and renamed into place, so a final name never
 //! holds a half-written file.
 
+pub mod html;
 pub mod json;
+pub mod md;
 pub mod remediation;
 pub mod sarif;
 pub mod summary;
@@ -29,6 +31,10 @@ pub enum Format {
     Json,
     /// Findings SARIF (GitHub code scanning).
     Sarif,
+    /// The self-contained HTML report.
+    Html,
+    /// The Markdown summary (a CI job summary or a pull-request comment).
+    Md,
 }
 
 impl Format {
@@ -40,14 +46,24 @@ impl Format {
                 "csv" => Ok(Format::Csv),
                 "json" => Ok(Format::Json),
                 "sarif" => Ok(Format::Sarif),
-                "html" | "md" => Err(format!(
-                    "--format {f}: not available in this version (available: csv, json, sarif)"
-                )),
+                "html" => Ok(Format::Html),
+                "md" => Ok(Format::Md),
                 other => Err(format!(
-                    "--format {other}: unknown format (available: csv, json, sarif)"
+                    "--format {other}: unknown format (available: csv, json, sarif, html, md)"
                 )),
             })
             .collect()
+    }
+
+    /// Every format: what is written when none is asked for.
+    pub fn all() -> BTreeSet<Format> {
+        BTreeSet::from([
+            Format::Csv,
+            Format::Json,
+            Format::Sarif,
+            Format::Html,
+            Format::Md,
+        ])
     }
 }
 
@@ -187,6 +203,18 @@ pub fn write_outputs(
         jobs.push((
             format!("findings_{stamp}.sarif"),
             Box::new(move |w| sarif::write(report, findings, opts, w)),
+        ));
+    }
+    if opts.formats.contains(&Format::Html) {
+        jobs.push((
+            format!("report_{stamp}.html"),
+            Box::new(move |w| w.write_all(html::render(report, findings, &opts.sla).as_bytes())),
+        ));
+    }
+    if opts.formats.contains(&Format::Md) {
+        jobs.push((
+            format!("report_{stamp}.md"),
+            Box::new(move |w| w.write_all(md::render(report, findings).as_bytes())),
         ));
     }
     let mut written = Vec::new();

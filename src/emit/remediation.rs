@@ -58,7 +58,8 @@ pub fn write(report: &Report, sla: &SlaDays, w: &mut dyn Write) -> std::io::Resu
     csv.flush()
 }
 
-fn first_sentence(text: &str) -> &str {
+/// The first sentence of a rule's remediation text (the action of a task).
+pub fn first_sentence(text: &str) -> &str {
     let text = text.trim();
     match text.find(". ") {
         Some(i) => &text[..=i],

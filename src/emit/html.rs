@@ -1,0 +1,834 @@
+//! `report_<stamp>.html`: one self-contained page for people (SPEC §3): totals, findings by
+//! severity and by account, MFA coverage per account with the production segment, the key-age
+//! distribution, outliers, the remediation list and the findings, with what the run could not
+//! see. Charts are inline SVG. The page has no script and loads nothing: its
+//! Content-Security-Policy forbids both, so a hostile user name or tag cannot run or fetch
+//! anything even if it slipped past the escaping.
+//!
+//! Long lists are cut (most urgent first) and say where the rest is: the page stays small on
+//! a large Organization, the CSV and JSON outputs stay complete.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::analysis::metrics::{outlier_keys, AgeBuckets, Metrics};
+use crate::analysis::remediation::{tasks, SlaDays};
+use crate::emit::json::{FindingsV1, SeverityCountsV1, WaiverV1};
+use crate::emit::remediation::first_sentence;
+use crate::engine::Report;
+use crate::finding::{Change, Finding, Severity, Status};
+
+/// Findings listed on the page (most severe first); the findings JSON has them all.
+pub const MAX_FINDING_ROWS: usize = 2_000;
+/// Remediation tasks listed on the page (most urgent first); the remediation CSV has them all.
+pub const MAX_TASK_ROWS: usize = 2_000;
+/// Outlier keys listed on the page (oldest first).
+pub const MAX_OUTLIER_ROWS: usize = 500;
+
+const SEVERITIES: [Severity; 5] = [
+    Severity::Critical,
+    Severity::High,
+    Severity::Medium,
+    Severity::Low,
+    Severity::Info,
+];
+
+/// Bar colour of a severity.
+pub fn color(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "#b91c1c",
+        Severity::High => "#ea580c",
+        Severity::Medium => "#ca8a04",
+        Severity::Low => "#2563eb",
+        Severity::Info => "#6b7280",
+    }
+}
+
+/// Colour of an MFA coverage bar: green at 100 %, amber from 80 %, red below.
+fn coverage_color(pct: f64) -> &'static str {
+    if pct >= 100.0 {
+        "#15803d"
+    } else if pct >= 80.0 {
+        "#ca8a04"
+    } else {
+        "#b91c1c"
+    }
+}
+
+/// HTML-escapes text for element content and quoted attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = r#"
+:root { color-scheme: light; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; margin: 0; color: #111827; background: #f9fafb; }
+header { background: #111827; color: #f9fafb; padding: 1.2rem 2rem; }
+header h1 { margin: 0 0 .3rem 0; font-size: 1.5rem; }
+header p { margin: 0; color: #d1d5db; }
+nav { padding: .5rem 2rem; background: #e5e7eb; font-size: .9rem; }
+nav a { margin-right: 1rem; color: #1f2937; }
+main { padding: 1rem 2rem 3rem 2rem; max-width: 1400px; }
+section { margin-top: 2rem; }
+h2 { font-size: 1.2rem; border-bottom: 2px solid #d1d5db; padding-bottom: .3rem; }
+.banner { padding: .8rem 1rem; border-radius: 6px; margin-top: 1rem; }
+.banner.fail { background: #fee2e2; border: 1px solid #b91c1c; }
+.banner.pass { background: #dcfce7; border: 1px solid #15803d; }
+.banner.incomplete { background: #fef3c7; border: 1px solid #ca8a04; }
+.cards { display: flex; flex-wrap: wrap; gap: .8rem; }
+.card { background: #fff; border: 1px solid #d1d5db; border-radius: 6px; padding: .6rem 1rem; min-width: 9rem; }
+.card .n { font-size: 1.6rem; font-weight: 600; }
+.card .l { font-size: .85rem; color: #4b5563; }
+table { border-collapse: collapse; background: #fff; font-size: .85rem; margin-top: .5rem; }
+th, td { border: 1px solid #e5e7eb; padding: .3rem .5rem; text-align: left; vertical-align: top; }
+th { background: #f3f4f6; }
+td.date { white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.sev { display: inline-block; padding: 0 .4rem; border-radius: 4px; color: #fff; font-size: .8rem; }
+.sev-critical { background: #b91c1c; } .sev-high { background: #ea580c; } .sev-medium { background: #ca8a04; }
+.sev-low { background: #2563eb; } .sev-info { background: #6b7280; }
+.waived { color: #6b7280; }
+.badge { display: inline-block; padding: 0 .4rem; border-radius: 4px; font-size: .75rem; border: 1px solid #9ca3af; }
+.badge.prod { background: #fee2e2; border-color: #b91c1c; }
+.note { color: #4b5563; font-size: .9rem; }
+.mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
+svg text { font-family: system-ui, "DejaVu Sans", sans-serif; font-size: 12px; fill: #111827; }
+@media print { nav { display: none; } body { background: #fff; } }
+"#;
+
+/// Renders the page.
+pub fn render(report: &Report, env: &FindingsV1, sla: &SlaDays) -> String {
+    let mut h = String::with_capacity(64 * 1024);
+    let m = &env.summary.metrics;
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"generator\" content=\"iam-audit {version}\">\n\
+         <title>iam-audit report · as of {as_of}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        version = esc(&env.tool.version),
+        as_of = esc(&env.as_of),
+    );
+    let _ = writeln!(
+        h,
+        "<header><h1>IAM credential audit</h1><p>As of {as_of} · iam-audit {version} · source: {kind} ({files}) · {accounts} account(s) audited</p></header>",
+        as_of = esc(&env.as_of),
+        version = esc(&env.tool.version),
+        kind = esc(&serde_plain(&env.source.kind)),
+        files = esc(&if env.source.files.is_empty() {
+            "AWS".to_string()
+        } else {
+            env.source.files.join(", ")
+        }),
+        accounts = env.accounts.audited.len(),
+    );
+    h.push_str(
+        "<nav><a href=\"#totals\">Totals</a><a href=\"#coverage\">Coverage</a><a href=\"#severity\">By severity</a>\
+         <a href=\"#accounts\">By account</a><a href=\"#mfa\">MFA coverage</a><a href=\"#key-age\">Key age</a>\
+         <a href=\"#outliers\">Outliers</a><a href=\"#remediation\">Remediation</a><a href=\"#findings\">Findings</a></nav>\n<main>\n",
+    );
+    gate_banner(&mut h, env);
+    totals(&mut h, report, env);
+    coverage(&mut h, env);
+    by_severity(&mut h, report);
+    by_account(&mut h, report, env);
+    mfa(&mut h, &m.all, &m.production, &m.non_production, env);
+    key_age(
+        &mut h,
+        &m.production.active_key_age,
+        &m.non_production.active_key_age,
+        &m.all,
+    );
+    outliers(&mut h, report);
+    remediation(&mut h, report, sla);
+    findings(&mut h, report);
+    h.push_str("</main>\n</body>\n</html>\n");
+    h
+}
+
+/// The serde name of a unit enum value (`stock-csv`, ...).
+fn serde_plain<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+fn gate_banner(h: &mut String, env: &FindingsV1) {
+    let s = &env.summary;
+    let scope = if env.new_only { " new" } else { "" };
+    let gate_off = env.fail_on == "none";
+    let (class, text) = match s.exit_code {
+        0 if gate_off => ("pass", "Gate off (<b>--fail-on none</b>).".to_string()),
+        3 if gate_off => (
+            "incomplete",
+            format!(
+                "Incomplete: gate off (<b>--fail-on none</b>), but {} account(s) were not fully collected (see Coverage).",
+                env.accounts.incomplete.len()
+            ),
+        ),
+        0 => (
+            "pass",
+            format!(
+                "Gate passed: no{scope} open finding at or above <b>{}</b>.",
+                esc(&env.fail_on)
+            ),
+        ),
+        1 => (
+            "fail",
+            format!(
+                "Gate failed: {} open{scope} finding(s) at or above <b>{}</b>.",
+                s.gating_findings,
+                esc(&env.fail_on)
+            ),
+        ),
+        3 => (
+            "incomplete",
+            format!(
+                "Incomplete: no{scope} open finding at or above <b>{}</b>, but {} account(s) were not fully collected (see Coverage).",
+                esc(&env.fail_on),
+                env.accounts.incomplete.len()
+            ),
+        ),
+        code => (
+            "fail",
+            format!(
+                "Errors: {} rule error(s) (exit code {code}); the findings below are those the other rules produced.",
+                s.rule_errors.len()
+            ),
+        ),
+    };
+    let _ = writeln!(h, "<div class=\"banner {class}\" id=\"gate\">{text}</div>");
+}
+
+fn card(h: &mut String, n: &str, label: &str) {
+    let _ = write!(
+        h,
+        "<div class=\"card\"><div class=\"n\">{}</div><div class=\"l\">{}</div></div>",
+        esc(n),
+        esc(label)
+    );
+}
+
+fn pct(p: Option<f64>) -> String {
+    p.map(|p| format!("{p}%")).unwrap_or_else(|| "n/a".into())
+}
+
+/// Open findings by severity, and the number of waived ones.
+fn open_counts(findings: &[Finding]) -> (SeverityCountsV1, u64) {
+    let mut open = SeverityCountsV1::default();
+    let mut waived = 0;
+    for f in findings {
+        match f.status {
+            Status::Open => open.add(f.severity),
+            Status::Waived => waived += 1,
+            Status::Remediated => {}
+        }
+    }
+    (open, waived)
+}
+
+fn count(c: &SeverityCountsV1, s: Severity) -> u64 {
+    match s {
+        Severity::Critical => c.critical,
+        Severity::High => c.high,
+        Severity::Medium => c.medium,
+        Severity::Low => c.low,
+        Severity::Info => c.info,
+    }
+}
+
+fn totals(h: &mut String, report: &Report, env: &FindingsV1) {
+    let m = &env.summary.metrics.all;
+    let (open, waived) = open_counts(&report.findings);
+    h.push_str("<section id=\"totals\"><h2>Totals</h2><div class=\"cards\">");
+    card(
+        h,
+        &env.accounts.audited.len().to_string(),
+        "accounts audited",
+    );
+    card(h, &m.users.to_string(), "IAM users");
+    card(h, &m.console_users.to_string(), "console users");
+    card(h, &pct(m.mfa_coverage_pct), "MFA coverage");
+    card(
+        h,
+        &pct(env.summary.metrics.production.mfa_coverage_pct),
+        "MFA coverage, production",
+    );
+    card(h, &m.active_keys.to_string(), "active keys");
+    card(h, &m.inactive_keys.to_string(), "inactive keys");
+    for s in SEVERITIES {
+        card(h, &count(&open, s).to_string(), &format!("open {s}"));
+    }
+    card(h, &waived.to_string(), "waived");
+    if let Some(b) = &env.baseline {
+        card(h, &b.new.to_string(), "new since baseline");
+        card(h, &b.resolved.len().to_string(), "resolved since baseline");
+    }
+    h.push_str("</div>");
+    let _ = write!(
+        h,
+        "<p class=\"note\">Usage patterns: {} active key(s) older than 365 days used within 30 days (migration priority), \
+         {} older than 365 days never used (safe deletion candidates); {} user(s) hold two or more keys (at most {} per user).</p>",
+        m.old_recently_used, m.old_never_used, m.users_with_multiple_keys, m.max_keys_per_user
+    );
+    h.push_str("</section>\n");
+}
+
+/// What the run could not see, and what the waivers and the baseline did.
+fn coverage(h: &mut String, env: &FindingsV1) {
+    h.push_str("<section id=\"coverage\"><h2>Coverage</h2>");
+    let a = &env.accounts;
+    if a.incomplete.is_empty() && env.summary.not_evaluable.is_empty() {
+        h.push_str("<p>Every account was fully collected and every rule could be evaluated.</p>");
+    }
+    if !a.incomplete.is_empty() {
+        h.push_str(
+            "<p><b>Accounts not (fully) collected</b>: their findings are missing or partial.</p>\
+             <table><tr><th>account</th><th>name</th><th>status</th><th>reasons</th></tr>",
+        );
+        for i in &a.incomplete {
+            let _ = write!(
+                h,
+                "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&i.id),
+                esc(&i.name),
+                esc(&serde_plain(&i.status)),
+                esc(&i.reasons.join("; "))
+            );
+        }
+        h.push_str("</table>");
+    }
+    if !a.skipped.is_empty() {
+        h.push_str("<p>Accounts skipped on purpose:</p><table><tr><th>account</th><th>name</th><th>reason</th></tr>");
+        for s in &a.skipped {
+            let _ = write!(
+                h,
+                "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&s.id),
+                esc(&s.name),
+                esc(&s.reason)
+            );
+        }
+        h.push_str("</table>");
+    }
+    if !env.summary.not_evaluable.is_empty() {
+        h.push_str(
+            "<p><b>Not evaluable</b>: the input lacks fields these rules need; they were not passed silently.</p>\
+             <table><tr><th>rule</th><th>records</th><th>missing fields</th></tr>",
+        );
+        for n in &env.summary.not_evaluable {
+            let records = if n.whole_rule {
+                "the whole rule".to_string()
+            } else {
+                n.records.to_string()
+            };
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&n.rule_id),
+                esc(&records),
+                esc(&n.missing_fields.join(", "))
+            );
+        }
+        h.push_str("</table>");
+    }
+    if !env.summary.rule_errors.is_empty() {
+        h.push_str("<p><b>Rule errors</b>:</p><table><tr><th>rule</th><th>record</th><th>error</th><th>more</th></tr>");
+        for e in &env.summary.rule_errors {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+                esc(&e.rule_id),
+                esc(&e.record),
+                esc(&e.message),
+                e.more
+            );
+        }
+        h.push_str("</table>");
+    }
+    if let Some(w) = &env.waivers {
+        let _ = write!(
+            h,
+            "<p>Waivers: {} finding(s) waived (they do not gate).</p>",
+            w.waived_findings
+        );
+        waiver_table(h, "Expired waivers (no longer applied)", &w.expired);
+        waiver_table(h, "Stale waivers (match no finding)", &w.stale);
+        waiver_table(h, "Waivers expiring within 14 days", &w.expiring_soon);
+    }
+    if let Some(b) = &env.baseline {
+        let _ = write!(
+            h,
+            "<p>Since the baseline {} (as of {}): {} new, {} unchanged, {} resolved.</p>",
+            esc(&b.file),
+            esc(&b.as_of),
+            b.new,
+            b.unchanged,
+            b.resolved.len()
+        );
+        if !b.resolved.is_empty() {
+            h.push_str("<table><tr><th>resolved</th><th>severity</th><th>account</th><th>user</th><th>key</th></tr>");
+            for f in b.resolved.iter().take(MAX_FINDING_ROWS) {
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
+                    esc(&f.rule_id),
+                    severity_badge(f.severity),
+                    esc(f.account_id.as_deref().unwrap_or("")),
+                    esc(f.username.as_deref().unwrap_or("")),
+                    esc(f.access_key_id.as_deref().unwrap_or(""))
+                );
+            }
+            h.push_str("</table>");
+            more(h, b.resolved.len(), MAX_FINDING_ROWS, "the findings JSON");
+        }
+    }
+    h.push_str("</section>\n");
+}
+
+fn waiver_table(h: &mut String, title: &str, list: &[WaiverV1]) {
+    if list.is_empty() {
+        return;
+    }
+    let _ = write!(
+        h,
+        "<p>{}:</p><table><tr><th>rule</th><th>account</th><th>user</th><th>key</th><th>expires</th><th>owner</th><th>reason</th><th>at</th></tr>",
+        esc(title)
+    );
+    for l in list {
+        let w = &l.waiver;
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
+            esc(&w.rule),
+            esc(w.account.as_deref().unwrap_or("")),
+            esc(w.user.as_deref().unwrap_or("")),
+            esc(w.key.as_deref().unwrap_or("")),
+            w.expires.format("%Y-%m-%d"),
+            esc(&w.owner),
+            esc(&w.reason),
+            esc(&l.at)
+        );
+    }
+    h.push_str("</table>");
+}
+
+fn more(h: &mut String, total: usize, shown: usize, where_: &str) {
+    if total > shown {
+        let _ = write!(
+            h,
+            "<p class=\"note\">{} more not shown here: see {}.</p>",
+            total - shown,
+            esc(where_)
+        );
+    }
+}
+
+fn severity_badge(s: Severity) -> String {
+    format!("<span class=\"sev sev-{s}\">{s}</span>")
+}
+
+/// Horizontal bars of open findings per severity.
+fn by_severity(h: &mut String, report: &Report) {
+    let (open, waived) = open_counts(&report.findings);
+    let max = SEVERITIES
+        .iter()
+        .map(|s| count(&open, *s))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let (label_w, bar_w, row_h) = (80.0, 380.0, 26.0);
+    let height = row_h * SEVERITIES.len() as f64 + 8.0;
+    let _ = write!(
+        h,
+        "<section id=\"severity\"><h2>Open findings by severity</h2>\
+         <svg role=\"img\" width=\"560\" height=\"{height}\" viewBox=\"0 0 560 {height}\"><title>Open findings by severity</title>"
+    );
+    for (i, s) in SEVERITIES.iter().enumerate() {
+        let n = count(&open, *s);
+        let y = 4.0 + row_h * i as f64;
+        let w = if n == 0 {
+            0.0
+        } else {
+            (bar_w * n as f64 / max as f64).max(2.0)
+        };
+        let _ = write!(
+            h,
+            "<text x=\"0\" y=\"{ty}\">{s}</text><rect class=\"bar-{s}\" x=\"{label_w}\" y=\"{y}\" width=\"{w:.1}\" height=\"18\" fill=\"{c}\"><title>{s}: {n}</title></rect>\
+             <text x=\"{tx:.1}\" y=\"{ty}\">{n}</text>",
+            ty = y + 14.0,
+            c = color(*s),
+            tx = label_w + w + 6.0,
+        );
+    }
+    h.push_str("</svg>");
+    if waived > 0 {
+        let _ = write!(
+            h,
+            "<p class=\"note\">Not counted above: {waived} waived finding(s).</p>"
+        );
+    }
+    h.push_str("</section>\n");
+}
+
+/// Open findings per account: counts per severity and a stacked bar.
+fn by_account(h: &mut String, report: &Report, env: &FindingsV1) {
+    let mut per: BTreeMap<&str, (SeverityCountsV1, u64)> = BTreeMap::new();
+    for f in &report.findings {
+        let key = f.subject.account_id.as_deref().unwrap_or("");
+        let e = per.entry(key).or_default();
+        match f.status {
+            Status::Open => e.0.add(f.severity),
+            Status::Waived => e.1 += 1,
+            Status::Remediated => {}
+        }
+    }
+    let total = |c: &SeverityCountsV1| c.critical + c.high + c.medium + c.low + c.info;
+    let max = per
+        .values()
+        .map(|(c, _)| total(c))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let names: BTreeMap<&str, (&str, bool)> = env
+        .summary
+        .metrics
+        .accounts
+        .iter()
+        .map(|a| {
+            (
+                a.account_id.as_str(),
+                (a.account_name.as_str(), a.production),
+            )
+        })
+        .collect();
+    h.push_str(
+        "<section id=\"accounts\"><h2>Open findings by account</h2>\
+         <table><tr><th>account</th><th>name</th><th class=\"num\">critical</th><th class=\"num\">high</th><th class=\"num\">medium</th>\
+         <th class=\"num\">low</th><th class=\"num\">info</th><th class=\"num\">waived</th><th>open findings</th></tr>",
+    );
+    // Accounts with no finding are listed too: a clean account is news.
+    let mut ids: Vec<&str> = names.keys().copied().collect();
+    for id in per.keys() {
+        if !names.contains_key(id) {
+            ids.push(id);
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let empty = (SeverityCountsV1::default(), 0);
+    for id in ids {
+        let (c, waived) = per.get(id).unwrap_or(&empty);
+        let (name, production) = names.get(id).copied().unwrap_or(("", false));
+        let shown_id = if id.is_empty() { "(organization)" } else { id };
+        let _ = write!(
+            h,
+            "<tr><td class=\"mono\">{}</td><td>{}{}</td>",
+            esc(shown_id),
+            esc(name),
+            if production {
+                " <span class=\"badge prod\">production</span>"
+            } else {
+                ""
+            }
+        );
+        for s in SEVERITIES {
+            let _ = write!(h, "<td class=\"num\">{}</td>", count(c, s));
+        }
+        let _ = write!(h, "<td class=\"num\">{waived}</td><td>");
+        // The stacked bar, scaled to the account with the most open findings.
+        let _ = write!(
+            h,
+            "<svg role=\"img\" width=\"204\" height=\"14\" viewBox=\"0 0 204 14\"><title>{} open finding(s)</title>",
+            total(c)
+        );
+        let mut x = 2.0;
+        for s in SEVERITIES {
+            let n = count(c, s);
+            if n > 0 {
+                let w = 200.0 * n as f64 / max as f64;
+                let _ = write!(
+                    h,
+                    "<rect x=\"{x:.1}\" y=\"1\" width=\"{w:.1}\" height=\"12\" fill=\"{}\"/>",
+                    color(s)
+                );
+                x += w;
+            }
+        }
+        h.push_str("</svg></td></tr>");
+    }
+    h.push_str("</table></section>\n");
+}
+
+/// MFA coverage of console users per account, production accounts first.
+fn mfa(h: &mut String, all: &Metrics, prod: &Metrics, non_prod: &Metrics, env: &FindingsV1) {
+    let _ = write!(
+        h,
+        "<section id=\"mfa\"><h2>MFA coverage of console users</h2>\
+         <p>Organization: <b>{}</b> of {} console user(s) · production: <b>{}</b> of {} (target 100%) · non-production: <b>{}</b> of {}</p>",
+        pct(all.mfa_coverage_pct),
+        all.console_users,
+        pct(prod.mfa_coverage_pct),
+        prod.console_users,
+        pct(non_prod.mfa_coverage_pct),
+        non_prod.console_users
+    );
+    h.push_str(
+        "<table><tr><th>account</th><th>name</th><th>segment</th><th class=\"num\">console users</th>\
+         <th class=\"num\">with MFA</th><th class=\"num\">coverage</th><th></th></tr>",
+    );
+    let mut accounts: Vec<_> = env.summary.metrics.accounts.iter().collect();
+    accounts.sort_by(|a, b| (!a.production, &a.account_id).cmp(&(!b.production, &b.account_id)));
+    for a in accounts {
+        let m = &a.metrics;
+        let bar = match m.mfa_coverage_pct {
+            Some(p) => format!(
+                "<svg role=\"img\" width=\"124\" height=\"14\" viewBox=\"0 0 124 14\"><title>{p}%</title>\
+                 <rect x=\"2\" y=\"1\" width=\"120\" height=\"12\" fill=\"#e5e7eb\"/>\
+                 <rect class=\"mfa-bar\" x=\"2\" y=\"1\" width=\"{:.1}\" height=\"12\" fill=\"{}\"/></svg>",
+                120.0 * p / 100.0,
+                coverage_color(p)
+            ),
+            None => String::new(),
+        };
+        let _ = write!(
+            h,
+            "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{bar}</td></tr>",
+            esc(&a.account_id),
+            esc(&a.account_name),
+            if a.production {
+                "<span class=\"badge prod\">production</span>"
+            } else {
+                "non-production"
+            },
+            m.console_users,
+            m.mfa_users,
+            pct(m.mfa_coverage_pct)
+        );
+    }
+    h.push_str("</table></section>\n");
+}
+
+/// Active keys per age bucket, production stacked under non-production.
+fn key_age(h: &mut String, prod: &AgeBuckets, non_prod: &AgeBuckets, all: &Metrics) {
+    let buckets = [
+        ("0–30 days", prod.d0_30, non_prod.d0_30),
+        ("31–90 days", prod.d31_90, non_prod.d31_90),
+        ("91–365 days", prod.d91_365, non_prod.d91_365),
+        ("365+ days", prod.d365_plus, non_prod.d365_plus),
+    ];
+    let max = buckets
+        .iter()
+        .map(|(_, p, n)| p + n)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let (chart_h, col_w, top) = (160.0, 110.0, 20.0);
+    let _ = write!(
+        h,
+        "<section id=\"key-age\"><h2>Active keys by age</h2><p>{} active key(s). \
+         <span style=\"color:#7f1d1d\">■</span> production <span style=\"color:#fca5a5\">■</span> non-production</p>\
+         <svg role=\"img\" width=\"480\" height=\"210\" viewBox=\"0 0 480 210\"><title>Active keys by age</title>",
+        all.active_keys
+    );
+    for (i, (label, p, n)) in buckets.iter().enumerate() {
+        let x = 10.0 + col_w * i as f64;
+        let ph = chart_h * *p as f64 / max as f64;
+        let nh = chart_h * *n as f64 / max as f64;
+        let base = top + chart_h;
+        let _ = write!(
+            h,
+            "<rect class=\"age-prod\" x=\"{x}\" y=\"{py:.1}\" width=\"80\" height=\"{ph:.1}\" fill=\"#7f1d1d\"><title>{label}, production: {p}</title></rect>\
+             <rect class=\"age-nonprod\" x=\"{x}\" y=\"{ny:.1}\" width=\"80\" height=\"{nh:.1}\" fill=\"#fca5a5\"><title>{label}, non-production: {n}</title></rect>\
+             <text x=\"{x}\" y=\"{ly}\">{label}</text><text x=\"{x}\" y=\"{ty:.1}\">{total}</text>",
+            py = base - ph,
+            ny = base - ph - nh,
+            ly = base + 16.0,
+            ty = (base - ph - nh - 4.0).max(12.0),
+            total = p + n,
+        );
+    }
+    h.push_str("</svg></section>\n");
+}
+
+fn outliers(h: &mut String, report: &Report) {
+    let list = outlier_keys(&report.inventory, &report.metrics, &report.as_of);
+    let _ = write!(
+        h,
+        "<section id=\"outliers\"><h2>Outliers</h2><p>Active keys older than two years in production accounts: {}.</p>",
+        list.len()
+    );
+    if !list.is_empty() {
+        h.push_str("<table><tr><th>account</th><th>name</th><th>user</th><th>key</th><th class=\"num\">age (days)</th><th>last used</th></tr>");
+        for o in list.iter().take(MAX_OUTLIER_ROWS) {
+            let _ = write!(
+                h,
+                "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"num\">{}</td><td class=\"date\">{}</td></tr>",
+                esc(o.account_id),
+                esc(o.account_name),
+                esc(o.username),
+                esc(o.access_key_id),
+                o.age_days.floor(),
+                o.last_used
+                    .map(|t| t.format("%Y-%m-%d").to_string())
+                    .unwrap_or_else(|| "never".into())
+            );
+        }
+        h.push_str("</table>");
+        more(h, list.len(), MAX_OUTLIER_ROWS, "the inventory JSON");
+    }
+    h.push_str("</section>\n");
+}
+
+/// Waiver text of a finding: until when, by whom, why.
+fn waiver_text(w: &WaiverV1) -> String {
+    let mut s = format!(
+        "waived until {} by {}: {}",
+        w.waiver.expires.format("%Y-%m-%d"),
+        w.waiver.owner,
+        w.waiver.reason
+    );
+    if let Some(t) = &w.waiver.ticket {
+        let _ = write!(s, " ({t})");
+    }
+    s
+}
+
+fn status_cell(f: &Finding) -> String {
+    match (f.status, f.waiver.as_deref()) {
+        (Status::Waived, Some(w)) => format!(
+            "<span class=\"status-waived\">waived</span><br><span class=\"waived\">{}</span>",
+            esc(&waiver_text(w))
+        ),
+        (Status::Waived, None) => "<span class=\"status-waived\">waived</span>".into(),
+        (Status::Open, _) => "open".into(),
+        (Status::Remediated, _) => "remediated".into(),
+    }
+}
+
+fn remediation(h: &mut String, report: &Report, sla: &SlaDays) {
+    let list = tasks(&report.findings, &report.as_of, sla);
+    let _ = write!(
+        h,
+        "<section id=\"remediation\"><h2>Remediation</h2><p>{} task(s), most urgent first; waived ones last, due when their waiver ends.</p>",
+        list.len()
+    );
+    if !list.is_empty() {
+        h.push_str(
+            "<table><tr><th class=\"num\">#</th><th>due</th><th>severity</th><th>account</th><th>user</th><th>key</th>\
+             <th>rule</th><th>action</th><th>status</th></tr>",
+        );
+        for t in list.iter().take(MAX_TASK_ROWS) {
+            let f = t.finding;
+            let s = &f.subject;
+            let class = if f.status == Status::Waived {
+                " class=\"waived\""
+            } else {
+                ""
+            };
+            let _ = write!(
+                h,
+                "<tr{class}><td class=\"num\">{}</td><td class=\"date\">{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td>{} {}</td><td>{}</td></tr>",
+                t.priority,
+                t.due.format("%Y-%m-%d"),
+                severity_badge(f.severity),
+                esc(s.account_id.as_deref().unwrap_or("")),
+                esc(s.username.as_deref().unwrap_or("")),
+                esc(s.access_key_id.as_deref().unwrap_or("")),
+                esc(&f.rule.id),
+                esc(&f.message),
+                esc(first_sentence(&f.rule.remediation)),
+                status_cell(f)
+            );
+        }
+        h.push_str("</table>");
+        more(h, list.len(), MAX_TASK_ROWS, "the remediation CSV");
+    }
+    h.push_str("</section>\n");
+}
+
+fn findings(h: &mut String, report: &Report) {
+    let baseline = report.findings.iter().any(|f| f.change.is_some());
+    let _ = write!(
+        h,
+        "<section id=\"findings\"><h2>Findings</h2><p>{} finding(s), most severe first.</p>",
+        report.findings.len()
+    );
+    if !report.findings.is_empty() {
+        let _ = write!(
+            h,
+            "<table><tr><th>severity</th><th>rule</th><th>account</th><th>user</th><th>key</th><th>message</th><th>status</th>{}</tr>",
+            if baseline { "<th>since baseline</th>" } else { "" }
+        );
+        for f in report.findings.iter().take(MAX_FINDING_ROWS) {
+            let s = &f.subject;
+            let class = if f.status == Status::Waived {
+                " class=\"waived\""
+            } else {
+                ""
+            };
+            let account = match (s.account_id.as_deref(), s.account_name.as_deref()) {
+                (Some(id), Some(name)) if !name.is_empty() => format!("{id} ({name})"),
+                (Some(id), _) => id.to_string(),
+                _ => String::new(),
+            };
+            let _ = write!(
+                h,
+                "<tr{class} id=\"f-{}\"><td>{}</td><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td>",
+                esc(&f.id),
+                severity_badge(f.severity),
+                esc(&f.rule.title),
+                esc(&f.rule.id),
+                esc(&account),
+                esc(s.username.as_deref().unwrap_or("")),
+                esc(s.access_key_id.as_deref().unwrap_or("")),
+                esc(&f.message),
+                status_cell(f)
+            );
+            if baseline {
+                let change = match f.change {
+                    Some(Change::New) => "<b>new</b>",
+                    Some(Change::Unchanged) => "unchanged",
+                    None => "",
+                };
+                let _ = write!(h, "<td>{change}</td>");
+            }
+            h.push_str("</tr>");
+        }
+        h.push_str("</table>");
+        more(
+            h,
+            report.findings.len(),
+            MAX_FINDING_ROWS,
+            "the findings JSON",
+        );
+    }
+    h.push_str("</section>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::esc;
+
+    #[test]
+    fn text_and_attribute_values_are_escaped() {
+        assert_eq!(
+            esc(r#"<a href="x" title='y'>&amp;</a>"#),
+            "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;"
+        );
+        assert_eq!(esc("jane.doe"), "jane.doe");
+    }
+}

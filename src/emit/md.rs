@@ -1,0 +1,271 @@
+//! `report_<stamp>.md`: the run in GitHub-flavoured Markdown, for a job summary
+//! (`$GITHUB_STEP_SUMMARY`) or a pull-request comment: the gate, what could not be seen,
+//! findings by severity, MFA coverage per account, the key-age distribution and the most
+//! urgent open findings. Every value from the inventory is escaped, so a user name cannot
+//! add links, images, HTML or table cells.
+
+use std::fmt::Write as _;
+
+use crate::emit::json::FindingsV1;
+use crate::engine::Report;
+use crate::finding::{Change, Severity, Status};
+
+/// Open findings listed (most severe first); the findings JSON has them all.
+pub const MAX_FINDING_ROWS: usize = 50;
+
+/// Escapes text for a Markdown table cell: no markup, no HTML, no link, no cell break, one line.
+/// GitHub's autolinks (`www.`, `scheme://`, `name@host`) are broken by escaping the `.` after
+/// `www`, the `:` before `//` and every `@`.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let chars: Vec<char> = s.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let autolink = match c {
+            ':' => chars.get(i + 1) == Some(&'/') && chars.get(i + 2) == Some(&'/'),
+            '.' => i >= 3 && chars[i - 3..i].iter().all(|p| p.eq_ignore_ascii_case(&'w')),
+            '@' => true,
+            _ => false,
+        };
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' | '\t' => out.push(' '),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '|' | '!' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if autolink => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn pct(p: Option<f64>) -> String {
+    p.map(|p| format!("{p}%")).unwrap_or_else(|| "n/a".into())
+}
+
+/// Renders the summary.
+pub fn render(report: &Report, env: &FindingsV1) -> String {
+    let mut s = String::new();
+    let m = &env.summary.metrics;
+    let _ = writeln!(
+        s,
+        "# IAM credential audit\n\nAs of {} · iam-audit {} · {} account(s) audited\n",
+        env.as_of,
+        env.tool.version,
+        env.accounts.audited.len()
+    );
+    let scope = if env.new_only { " new" } else { "" };
+    let gate_off = env.fail_on == "none";
+    let gate = match env.summary.exit_code {
+        0 if gate_off => "**Gate off** (`--fail-on none`).".to_string(),
+        3 if gate_off => format!(
+            "⚠️ **Incomplete**: gate off (`--fail-on none`), but {} account(s) were not fully collected.",
+            env.accounts.incomplete.len()
+        ),
+        0 => format!(
+            "✅ **Gate passed**: no{scope} open finding at or above **{}**.",
+            esc(&env.fail_on)
+        ),
+        1 => format!(
+            "❌ **Gate failed**: {} open{scope} finding(s) at or above **{}**.",
+            env.summary.gating_findings,
+            esc(&env.fail_on)
+        ),
+        3 => format!(
+            "⚠️ **Incomplete**: no{scope} open finding at or above **{}**, but {} account(s) were not fully collected.",
+            esc(&env.fail_on),
+            env.accounts.incomplete.len()
+        ),
+        code => format!(
+            "❌ **Errors**: {} rule error(s) (exit code {code}).",
+            env.summary.rule_errors.len()
+        ),
+    };
+    let _ = writeln!(s, "{gate}\n");
+
+    if !env.accounts.incomplete.is_empty() {
+        let _ = writeln!(
+            s,
+            "## Not fully collected\n\n| account | name | status | reasons |\n|---|---|---|---|"
+        );
+        for i in &env.accounts.incomplete {
+            let status = serde_json::to_value(i.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} |",
+                esc(&i.id),
+                esc(&i.name),
+                esc(&status),
+                esc(&i.reasons.join("; "))
+            );
+        }
+        s.push('\n');
+    }
+    if !env.summary.not_evaluable.is_empty() {
+        let _ = writeln!(
+            s,
+            "## Not evaluable\n\nThe input lacks fields these rules need:\n\n| rule | records | missing fields |\n|---|---|---|"
+        );
+        for n in &env.summary.not_evaluable {
+            let records = if n.whole_rule {
+                "the whole rule".to_string()
+            } else {
+                n.records.to_string()
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} |",
+                esc(&n.rule_id),
+                esc(&records),
+                esc(&n.missing_fields.join(", "))
+            );
+        }
+        s.push('\n');
+    }
+
+    let mut open = crate::emit::json::SeverityCountsV1::default();
+    let mut waived = 0u64;
+    for f in &report.findings {
+        match f.status {
+            Status::Open => open.add(f.severity),
+            Status::Waived => waived += 1,
+            Status::Remediated => {}
+        }
+    }
+    let _ = writeln!(
+        s,
+        "## Open findings\n\n| critical | high | medium | low | info | waived |\n|---:|---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} | {} |\n",
+        open.critical, open.high, open.medium, open.low, open.info, waived
+    );
+    if let Some(b) = &env.baseline {
+        let _ = writeln!(
+            s,
+            "Since the baseline (as of {}): {} new, {} unchanged, {} resolved.\n",
+            b.as_of,
+            b.new,
+            b.unchanged,
+            b.resolved.len()
+        );
+    }
+    if let Some(w) = &env.waivers {
+        let _ = writeln!(
+            s,
+            "Waivers: {} expired, {} stale, {} expiring within 14 days.\n",
+            w.expired.len(),
+            w.stale.len(),
+            w.expiring_soon.len()
+        );
+    }
+
+    let _ = writeln!(
+        s,
+        "## MFA coverage of console users\n\nOrganization {} of {} · production {} of {} (target 100%) · non-production {} of {}\n\n\
+         | account | name | segment | console users | with MFA | coverage |\n|---|---|---|---:|---:|---:|",
+        pct(m.all.mfa_coverage_pct),
+        m.all.console_users,
+        pct(m.production.mfa_coverage_pct),
+        m.production.console_users,
+        pct(m.non_production.mfa_coverage_pct),
+        m.non_production.console_users
+    );
+    let mut accounts: Vec<_> = m.accounts.iter().collect();
+    accounts.sort_by(|a, b| (!a.production, &a.account_id).cmp(&(!b.production, &b.account_id)));
+    for a in accounts {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            esc(&a.account_id),
+            esc(&a.account_name),
+            if a.production {
+                "production"
+            } else {
+                "non-production"
+            },
+            a.metrics.console_users,
+            a.metrics.mfa_users,
+            pct(a.metrics.mfa_coverage_pct)
+        );
+    }
+    let k = &m.all.active_key_age;
+    let _ = writeln!(
+        s,
+        "\n## Active keys by age\n\n| 0–30 days | 31–90 | 91–365 | 365+ | outliers (production, 2+ years) |\n|---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} |\n",
+        k.d0_30, k.d31_90, k.d91_365, k.d365_plus, m.all.outliers
+    );
+
+    let open_findings: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.status == Status::Open && f.severity > Severity::Info)
+        .collect();
+    if !open_findings.is_empty() {
+        let baseline = open_findings.iter().any(|f| f.change.is_some());
+        let _ = writeln!(
+            s,
+            "## Most severe open findings\n\n| severity | rule | account | user | key | message |{}\n|---|---|---|---|---|---|{}",
+            if baseline { " since baseline |" } else { "" },
+            if baseline { "---|" } else { "" }
+        );
+        for f in open_findings.iter().take(MAX_FINDING_ROWS) {
+            let sub = &f.subject;
+            let _ = write!(
+                s,
+                "| {} | {} | {} | {} | {} | {} |",
+                f.severity,
+                esc(&f.rule.id),
+                esc(sub.account_id.as_deref().unwrap_or("")),
+                esc(sub.username.as_deref().unwrap_or("")),
+                esc(sub.access_key_id.as_deref().unwrap_or("")),
+                esc(&f.message)
+            );
+            if baseline {
+                let _ = write!(
+                    s,
+                    " {} |",
+                    match f.change {
+                        Some(Change::New) => "**new**",
+                        Some(Change::Unchanged) => "unchanged",
+                        None => "",
+                    }
+                );
+            }
+            s.push('\n');
+        }
+        if open_findings.len() > MAX_FINDING_ROWS {
+            let _ = writeln!(
+                s,
+                "\n{} more open finding(s) in the findings JSON and the HTML report.",
+                open_findings.len() - MAX_FINDING_ROWS
+            );
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::esc;
+
+    #[test]
+    fn cells_carry_no_markup_html_link_or_cell_break() {
+        assert_eq!(esc("a|b"), "a\\|b");
+        assert_eq!(esc("<b>x</b>"), "&lt;b&gt;x&lt;/b&gt;");
+        assert_eq!(esc("[x](y) ![i](z)"), "\\[x\\]\\(y\\) \\!\\[i\\]\\(z\\)");
+        assert_eq!(esc("line\nbreak"), "line break");
+        assert_eq!(esc("*_`~#"), "\\*\\_\\`\\~\\#");
+        // Autolinks are broken; ordinary dots and colons stay readable.
+        assert_eq!(esc("https://x.io"), "https\\://x.io");
+        assert_eq!(esc("see WWW.x"), "see WWW\\.x");
+        assert_eq!(esc("maria@corp"), "maria\\@corp");
+        assert_eq!(esc("2.5 days: ok"), "2.5 days: ok");
+    }
+}
