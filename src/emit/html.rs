@@ -91,7 +91,11 @@ h2 { font-size: 1.2rem; border-bottom: 2px solid #d1d5db; padding-bottom: .3rem;
 .card .n { font-size: 1.6rem; font-weight: 600; }
 .card .l { font-size: .85rem; color: #4b5563; }
 table { border-collapse: collapse; background: #fff; font-size: .85rem; margin-top: .5rem; }
-th, td { border: 1px solid #e5e7eb; padding: .3rem .5rem; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #e5e7eb; padding: .3rem .5rem; text-align: left; vertical-align: top; overflow-wrap: break-word; }
+td.msg { overflow-wrap: anywhere; min-width: 16rem; }
+td.mono, td.date, .sev { white-space: nowrap; }
+td.status { min-width: 12rem; }
+table.wide { width: 100%; }
 th { background: #f3f4f6; }
 td.date { white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -710,7 +714,7 @@ fn waiver_text(w: &WaiverV1) -> String {
 fn status_cell(f: &Finding) -> String {
     match (f.status, f.waiver.as_deref()) {
         (Status::Waived, Some(w)) => format!(
-            "<span class=\"status-waived\">waived</span><br><span class=\"waived\">{}</span>",
+            "<span class=\"status-waived\">{}</span>",
             esc(&waiver_text(w))
         ),
         (Status::Waived, None) => "<span class=\"status-waived\">waived</span>".into(),
@@ -728,7 +732,7 @@ fn remediation(h: &mut String, report: &Report, sla: &SlaDays) {
     );
     if !list.is_empty() {
         h.push_str(
-            "<table><tr><th class=\"num\">#</th><th>due</th><th>severity</th><th>account</th><th>user</th><th>key</th>\
+            "<table class=\"wide\"><tr><th class=\"num\">#</th><th>due</th><th>severity</th><th>account</th><th>user</th><th>key</th>\
              <th>rule</th><th>action</th><th>status</th></tr>",
         );
         for t in list.iter().take(MAX_TASK_ROWS) {
@@ -741,7 +745,7 @@ fn remediation(h: &mut String, report: &Report, sla: &SlaDays) {
             };
             let _ = write!(
                 h,
-                "<tr{class}><td class=\"num\">{}</td><td class=\"date\">{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td>{} {}</td><td>{}</td></tr>",
+                "<tr{class}><td class=\"num\">{}</td><td class=\"date\">{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"msg\">{} {}</td><td class=\"status\">{}</td></tr>",
                 t.priority,
                 t.due.format("%Y-%m-%d"),
                 severity_badge(f.severity),
@@ -770,7 +774,7 @@ fn findings(h: &mut String, report: &Report) {
     if !report.findings.is_empty() {
         let _ = write!(
             h,
-            "<table><tr><th>severity</th><th>rule</th><th>account</th><th>user</th><th>key</th><th>message</th><th>status</th>{}</tr>",
+            "<table class=\"wide\"><tr><th>severity</th><th>rule</th><th>account</th><th>user</th><th>key</th><th>message</th><th>status</th>{}</tr>",
             if baseline { "<th>since baseline</th>" } else { "" }
         );
         for f in report.findings.iter().take(MAX_FINDING_ROWS) {
@@ -787,7 +791,7 @@ fn findings(h: &mut String, report: &Report) {
             };
             let _ = write!(
                 h,
-                "<tr{class} id=\"f-{}\"><td>{}</td><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td>",
+                "<tr{class} id=\"f-{}\"><td>{}</td><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"msg\">{}</td><td class=\"status\">{}</td>",
                 esc(&f.id),
                 severity_badge(f.severity),
                 esc(&f.rule.title),
