@@ -317,6 +317,21 @@ fn the_report_is_self_contained() {
     }
 }
 
+/// The example inventory, to be altered by a test.
+fn example() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(root().join(EXAMPLE_JSON)).unwrap()).unwrap()
+}
+
+/// The account `id` of an inventory.
+fn account<'a>(inv: &'a mut Value, id: &str) -> &'a mut Value {
+    inv["accounts"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|a| a["id"] == id)
+        .unwrap()
+}
+
 /// Counts connections to a loopback listener until dropped.
 struct Trap {
     port: u16,
@@ -344,14 +359,8 @@ impl Trap {
 fn hostile_inventory_text_neither_runs_nor_fetches() {
     let trap = Trap::start();
     let p = trap.port;
-    let mut inv: Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join(EXAMPLE_JSON)).unwrap()).unwrap();
-    let account = inv["accounts"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|a| a["id"] == "987654321098")
-        .unwrap();
+    let mut inv = example();
+    let account = account(&mut inv, "987654321098");
     account["name"] = json!(format!(
         "Prod<img src=\"http://127.0.0.1:{p}/account.png\"><script>document.title='pwned'</script>"
     ));
@@ -412,14 +421,8 @@ fn hostile_inventory_text_neither_runs_nor_fetches() {
 
 #[test]
 fn long_lists_are_cut_and_say_where_the_rest_is_and_outliers_are_listed() {
-    let mut inv: Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join(EXAMPLE_JSON)).unwrap()).unwrap();
-    let account = inv["accounts"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|a| a["id"] == "444444444444")
-        .unwrap();
+    let mut inv = example();
+    let account = account(&mut inv, "444444444444");
     let users = account["users"].as_array_mut().unwrap();
     // 2,100 console users without MFA: more findings and tasks than the page lists.
     for i in 0..2_100 {

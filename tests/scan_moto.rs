@@ -545,7 +545,7 @@ fn ou_and_cloudtrail_days_narrow_the_scan() {
 }
 
 #[test]
-fn a_named_profile_supplies_the_credentials() {
+fn a_named_profile_supplies_the_credentials_and_the_session_name_is_used() {
     let moto = Moto::start();
     let seeded = moto.call("POST", "/iam-audit/seed", Some(&seed_spec()));
     let creds = &seeded["credentials"];
@@ -561,7 +561,7 @@ fn a_named_profile_supplies_the_credentials() {
     )
     .unwrap();
     let out = tempfile::tempdir().unwrap();
-    let run = |profile: &str| {
+    let run = |profile: &str, session: &str| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_iam-audit"));
         hermetic(&mut cmd, "", "");
         cmd.env_remove("AWS_ACCESS_KEY_ID")
@@ -571,6 +571,8 @@ fn a_named_profile_supplies_the_credentials() {
             .args([
                 "--profile",
                 profile,
+                "--session-name",
+                session,
                 "--accounts",
                 "111111111111",
                 "--fail-on",
@@ -579,7 +581,7 @@ fn a_named_profile_supplies_the_credentials() {
             .output()
             .unwrap()
     };
-    let ok = run("audit");
+    let ok = run("audit", "audit-run-42");
     assert_eq!(
         ok.status.code(),
         Some(0),
@@ -587,7 +589,24 @@ fn a_named_profile_supplies_the_credentials() {
         String::from_utf8_lossy(&ok.stderr)
     );
     assert!(findings(out.path())["accounts"]["audited"][0]["id"] == "111111111111");
-    let missing = run("nobody");
+    // The member role was assumed under the session name given (what CloudTrail records).
+    let calls = moto.call("GET", "/iam-audit/calls?log=1", None);
+    let sessions: Vec<&str> = calls["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["op"] == "sts:AssumeRole")
+        .map(|e| e["detail"].as_str().unwrap())
+        .collect();
+    assert!(!sessions.is_empty(), "{calls}");
+    for s in sessions {
+        assert!(s.ends_with(",RoleSessionName=audit-run-42"), "{s}");
+    }
+    let bad = run("audit", "no spaces allowed");
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("--session-name"), "{stderr}");
+    let missing = run("nobody", "iam-audit");
     assert_eq!(missing.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(stderr.contains("no AWS credentials"), "{stderr}");

@@ -278,6 +278,14 @@ pub struct OrgMetrics {
 }
 
 impl OrgMetrics {
+    /// The accounts' metrics, production accounts first, each group by account id.
+    pub fn accounts_production_first(&self) -> Vec<&AccountMetrics> {
+        let mut accounts: Vec<&AccountMetrics> = self.accounts.iter().collect();
+        accounts
+            .sort_by(|a, b| (!a.production, &a.account_id).cmp(&(!b.production, &b.account_id)));
+        accounts
+    }
+
     pub fn compute(inv: &Inventory, classifier: &Classifier, as_of: &DateTime<Utc>) -> OrgMetrics {
         let (production, metrics) = per_account(inv, classifier, as_of);
         OrgMetrics::from_accounts(inv, &production, metrics)

@@ -128,6 +128,10 @@ pub struct ScanArgs {
     /// External id required by the role's trust policy.
     #[arg(long)]
     pub external_id: Option<String>,
+    /// Session name of the assumed roles, as CloudTrail records it in each member account
+    /// (2-64 characters: letters, digits and `+=,.@_-`).
+    #[arg(long, default_value = "iam-audit", value_parser = parse_session_name)]
+    pub session_name: String,
     /// Only these account ids (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub accounts: Vec<String>,
@@ -155,6 +159,16 @@ pub struct ScanArgs {
     pub endpoint_url: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// An STS role session name: what AssumeRole accepts (`[\w+=,.@-]{2,64}`).
+fn parse_session_name(s: &str) -> Result<String, String> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+    if (2..=64).contains(&s.len()) && s.chars().all(ok_char) {
+        Ok(s.to_string())
+    } else {
+        Err("2 to 64 characters, each a letter, a digit or one of +=,.@_-".into())
+    }
 }
 
 /// Flags shared by the commands that evaluate rules.

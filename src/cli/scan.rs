@@ -41,6 +41,7 @@ pub fn run(args: &ScanArgs, quiet: bool) -> Result<Outcome, Error> {
         endpoint_url: args.endpoint_url.clone(),
         role_name: args.role_name.clone(),
         external_id: args.external_id.clone(),
+        session_name: args.session_name.clone(),
         accounts: ids(&args.accounts)?,
         exclude_accounts: ids(&args.exclude_accounts)?,
         ou: args.ou.clone(),

@@ -230,33 +230,9 @@ fn pct(p: Option<f64>) -> String {
     p.map(|p| format!("{p}%")).unwrap_or_else(|| "n/a".into())
 }
 
-/// Open findings by severity, and the number of waived ones.
-fn open_counts(findings: &[Finding]) -> (SeverityCountsV1, u64) {
-    let mut open = SeverityCountsV1::default();
-    let mut waived = 0;
-    for f in findings {
-        match f.status {
-            Status::Open => open.add(f.severity),
-            Status::Waived => waived += 1,
-            Status::Remediated => {}
-        }
-    }
-    (open, waived)
-}
-
-fn count(c: &SeverityCountsV1, s: Severity) -> u64 {
-    match s {
-        Severity::Critical => c.critical,
-        Severity::High => c.high,
-        Severity::Medium => c.medium,
-        Severity::Low => c.low,
-        Severity::Info => c.info,
-    }
-}
-
 fn totals(h: &mut String, report: &Report, env: &FindingsV1) {
     let m = &env.summary.metrics.all;
-    let (open, waived) = open_counts(&report.findings);
+    let (open, waived) = SeverityCountsV1::open_and_waived(&report.findings);
     h.push_str("<section id=\"totals\"><h2>Totals</h2><div class=\"cards\">");
     card(
         h,
@@ -274,7 +250,7 @@ fn totals(h: &mut String, report: &Report, env: &FindingsV1) {
     card(h, &m.active_keys.to_string(), "active keys");
     card(h, &m.inactive_keys.to_string(), "inactive keys");
     for s in SEVERITIES {
-        card(h, &count(&open, s).to_string(), &format!("open {s}"));
+        card(h, &open.get(s).to_string(), &format!("open {s}"));
     }
     card(h, &waived.to_string(), "waived");
     if let Some(b) = &env.baseline {
@@ -331,19 +307,14 @@ fn coverage(h: &mut String, env: &FindingsV1) {
     if !env.summary.not_evaluable.is_empty() {
         h.push_str(
             "<p><b>Not evaluable</b>: the input lacks fields these rules need; they were not passed silently.</p>\
-             <table><tr><th>rule</th><th>records</th><th>missing fields</th></tr>",
+             <table><tr><th>rule</th><th>not evaluable for</th><th>missing fields</th></tr>",
         );
         for n in &env.summary.not_evaluable {
-            let records = if n.whole_rule {
-                "the whole rule".to_string()
-            } else {
-                n.records.to_string()
-            };
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&n.rule_id),
-                esc(&records),
+                esc(&n.extent()),
                 esc(&n.missing_fields.join(", "))
             );
         }
@@ -447,10 +418,10 @@ fn severity_badge(s: Severity) -> String {
 
 /// Horizontal bars of open findings per severity.
 fn by_severity(h: &mut String, report: &Report) {
-    let (open, waived) = open_counts(&report.findings);
+    let (open, waived) = SeverityCountsV1::open_and_waived(&report.findings);
     let max = SEVERITIES
         .iter()
-        .map(|s| count(&open, *s))
+        .map(|s| open.get(*s))
         .max()
         .unwrap_or(0)
         .max(1);
@@ -462,7 +433,7 @@ fn by_severity(h: &mut String, report: &Report) {
          <svg role=\"img\" width=\"560\" height=\"{height}\" viewBox=\"0 0 560 {height}\"><title>Open findings by severity</title>"
     );
     for (i, s) in SEVERITIES.iter().enumerate() {
-        let n = count(&open, *s);
+        let n = open.get(*s);
         let y = 4.0 + row_h * i as f64;
         let w = if n == 0 {
             0.0
@@ -550,7 +521,7 @@ fn by_account(h: &mut String, report: &Report, env: &FindingsV1) {
             }
         );
         for s in SEVERITIES {
-            let _ = write!(h, "<td class=\"num\">{}</td>", count(c, s));
+            let _ = write!(h, "<td class=\"num\">{}</td>", c.get(s));
         }
         let _ = write!(h, "<td class=\"num\">{waived}</td><td>");
         // The stacked bar, scaled to the account with the most open findings.
@@ -561,7 +532,7 @@ fn by_account(h: &mut String, report: &Report, env: &FindingsV1) {
         );
         let mut x = 2.0;
         for s in SEVERITIES {
-            let n = count(c, s);
+            let n = c.get(s);
             if n > 0 {
                 let w = 200.0 * n as f64 / max as f64;
                 let _ = write!(
@@ -594,9 +565,7 @@ fn mfa(h: &mut String, all: &Metrics, prod: &Metrics, non_prod: &Metrics, env: &
         "<table><tr><th>account</th><th>name</th><th>segment</th><th class=\"num\">console users</th>\
          <th class=\"num\">with MFA</th><th class=\"num\">coverage</th><th></th></tr>",
     );
-    let mut accounts: Vec<_> = env.summary.metrics.accounts.iter().collect();
-    accounts.sort_by(|a, b| (!a.production, &a.account_id).cmp(&(!b.production, &b.account_id)));
-    for a in accounts {
+    for a in env.summary.metrics.accounts_production_first() {
         let m = &a.metrics;
         let bar = match m.mfa_coverage_pct {
             Some(p) => format!(

@@ -147,6 +147,31 @@ pub struct SeverityCountsV1 {
 }
 
 impl SeverityCountsV1 {
+    /// Open findings per severity, and the number of waived ones.
+    pub fn open_and_waived(findings: &[crate::finding::Finding]) -> (SeverityCountsV1, u64) {
+        let mut open = SeverityCountsV1::default();
+        let mut waived = 0;
+        for f in findings {
+            match f.status {
+                Status::Open => open.add(f.severity),
+                Status::Waived => waived += 1,
+                Status::Remediated => {}
+            }
+        }
+        (open, waived)
+    }
+
+    /// The count of one severity.
+    pub fn get(&self, s: Severity) -> u64 {
+        match s {
+            Severity::Critical => self.critical,
+            Severity::High => self.high,
+            Severity::Medium => self.medium,
+            Severity::Low => self.low,
+            Severity::Info => self.info,
+        }
+    }
+
     pub fn add(&mut self, s: Severity) {
         match s {
             Severity::Critical => self.critical += 1,
@@ -191,6 +216,17 @@ pub struct NotEvaluableV1 {
     pub whole_rule: bool,
     /// Fields the input lacks.
     pub missing_fields: Vec<String>,
+}
+
+impl NotEvaluableV1 {
+    /// What could not be evaluated: `the whole rule` or `N record(s)`.
+    pub fn extent(&self) -> String {
+        if self.whole_rule {
+            "the whole rule".to_string()
+        } else {
+            format!("{} record(s)", self.records)
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::emit::json::FindingsV1;
+use crate::emit::json::{FindingsV1, SeverityCountsV1};
 use crate::engine::Report;
 use crate::finding::{Change, Severity, Status};
 
@@ -113,34 +113,21 @@ pub fn render(report: &Report, env: &FindingsV1) -> String {
     if !env.summary.not_evaluable.is_empty() {
         let _ = writeln!(
             s,
-            "## Not evaluable\n\nThe input lacks fields these rules need:\n\n| rule | records | missing fields |\n|---|---|---|"
+            "## Not evaluable\n\nThe input lacks fields these rules need:\n\n| rule | not evaluable for | missing fields |\n|---|---|---|"
         );
         for n in &env.summary.not_evaluable {
-            let records = if n.whole_rule {
-                "the whole rule".to_string()
-            } else {
-                n.records.to_string()
-            };
             let _ = writeln!(
                 s,
                 "| {} | {} | {} |",
                 esc(&n.rule_id),
-                esc(&records),
+                esc(&n.extent()),
                 esc(&n.missing_fields.join(", "))
             );
         }
         s.push('\n');
     }
 
-    let mut open = crate::emit::json::SeverityCountsV1::default();
-    let mut waived = 0u64;
-    for f in &report.findings {
-        match f.status {
-            Status::Open => open.add(f.severity),
-            Status::Waived => waived += 1,
-            Status::Remediated => {}
-        }
-    }
+    let (open, waived) = SeverityCountsV1::open_and_waived(&report.findings);
     let _ = writeln!(
         s,
         "## Open findings\n\n| critical | high | medium | low | info | waived |\n|---:|---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} | {} |\n",
@@ -177,9 +164,7 @@ pub fn render(report: &Report, env: &FindingsV1) -> String {
         pct(m.non_production.mfa_coverage_pct),
         m.non_production.console_users
     );
-    let mut accounts: Vec<_> = m.accounts.iter().collect();
-    accounts.sort_by(|a, b| (!a.production, &a.account_id).cmp(&(!b.production, &b.account_id)));
-    for a in accounts {
+    for a in m.accounts_production_first() {
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} | {} |",

@@ -106,11 +106,7 @@ pub fn render(f: &FindingsV1, written: &[PathBuf], skipped: &[PathBuf]) -> Strin
             "\nNot evaluable (the input lacks a field these rules need):"
         );
         for n in &f.summary.not_evaluable {
-            let what = if n.whole_rule {
-                "the whole rule".to_string()
-            } else {
-                format!("{} record(s)", n.records)
-            };
+            let what = n.extent();
             let _ = writeln!(
                 s,
                 "  {}: {what}; needs {}",

@@ -203,6 +203,8 @@ class HarnessApp:
         if req.op == "cloudtrail:LookupEvents" and req.json:
             attrs = req.json.get("LookupAttributes") or []
             detail = ",".join(f"{a.get('AttributeKey')}={a.get('AttributeValue')}" for a in attrs) or None
+        elif req.op == "sts:AssumeRole":
+            detail = f"RoleArn={req.form.get('RoleArn', '')},RoleSessionName={req.form.get('RoleSessionName', '')}"
         entry = STATE.record_call(req.op, req.account, req.region, detail)
 
         delay = STATE.latency_ms(req.op, req.account)
