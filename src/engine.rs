@@ -487,10 +487,11 @@ fn run<'i, T: Sync>(
                         )),
                         Err(e) => match unavailable_field(&e) {
                             Some(field) => out.unavailable.push((*index, field)),
-                            None => {
-                                out.errors
-                                    .push((*index, describe(&subject(item)), e.to_string()))
-                            }
+                            None => out.errors.push((
+                                *index,
+                                describe(&subject(item)),
+                                positioned(&rule.rule, *e),
+                            )),
                         },
                     }
                     scope.rewind(with_p);
@@ -501,6 +502,20 @@ fn run<'i, T: Sync>(
         })
         .collect();
     parts.into_iter().fold(Partial::default(), Partial::merge)
+}
+
+/// A run-time error of a condition, placed in the rule's file: `file:line:col: error`.
+fn positioned(rule: &crate::rules::pack::Rule, mut e: rhai::EvalAltResult) -> String {
+    let pos = e.position();
+    let bare = e.clear_position();
+    match pos.line() {
+        Some(line) => format!(
+            "{}:{}: {bare}",
+            rule.file,
+            rule.position(line, pos.position().unwrap_or(1))
+        ),
+        None => format!("{}: {bare}", rule.file),
+    }
 }
 
 /// The field named by a "not available" error, found without formatting the error (this

@@ -339,6 +339,18 @@ fn a_rule_error_at_run_time_exits_2_but_writes_everything_else() {
         .stderr(predicates::str::contains("Rule errors:"));
     let findings = read_json(&out.join("findings_20260306_120000.json"));
     assert!(findings["summary"]["rule_errors"][0]["rule_id"] == "breaks");
+    // Placed in the rule's file, at the failing index (`3`, line 6, column 17).
+    let message = findings["summary"]["rule_errors"][0]["message"]
+        .as_str()
+        .unwrap();
+    let file = dir.path().join("breaks.yaml");
+    assert!(
+        message.starts_with(&format!(
+            "{}:6:17: Array index 3 out of bounds",
+            file.display()
+        )),
+        "{message}"
+    );
     assert!(findings["findings"]
         .as_array()
         .unwrap()
