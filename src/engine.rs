@@ -558,7 +558,11 @@ fn build_finding(
         match part {
             MessagePart::Text(t) => message.push_str(t),
             MessagePart::Expr(src, ast) => match value_of(ast) {
-                Some(v) => message.push_str(&to_text(&v)),
+                Some(v) => {
+                    let mut value = to_text(&v);
+                    clip(&mut value, MAX_MESSAGE_VALUE_BYTES);
+                    message.push_str(&value);
+                }
                 None => {
                     message.push('{');
                     message.push_str(src);
@@ -567,6 +571,7 @@ fn build_finding(
             },
         }
     }
+    clip(&mut message, MAX_MESSAGE_BYTES);
     let mut text = String::from("{");
     for (name, ast) in &rule.evidence {
         if let Some(v) = value_of(ast) {
@@ -575,7 +580,13 @@ fn build_finding(
             }
             text.push_str(&serde_json::to_string(&**name).unwrap_or_default());
             text.push(':');
-            text.push_str(&serde_json::to_string(&to_json(&v)).unwrap_or_else(|_| "null".into()));
+            let value = serde_json::to_string(&to_json(&v)).unwrap_or_else(|_| "null".into());
+            if value.len() > MAX_EVIDENCE_VALUE_BYTES {
+                let note = format!("({} bytes of JSON left out)", value.len());
+                text.push_str(&serde_json::to_string(&note).unwrap_or_default());
+            } else {
+                text.push_str(&value);
+            }
         }
     }
     text.push('}');
@@ -584,6 +595,26 @@ fn build_finding(
         .or_else(|_| serde_json::value::RawValue::from_string("{}".to_string()))
         .expect("`{}` is valid JSON");
     Finding::new(&rule.info, subject, message, evidence)
+}
+
+/// A message placeholder's value is cut past this many bytes, ...
+pub const MAX_MESSAGE_VALUE_BYTES: usize = 1_024;
+/// ... and a finding's message past this many: a rule cannot copy a huge string into every
+/// finding.
+pub const MAX_MESSAGE_BYTES: usize = 4_096;
+/// An evidence value whose JSON is longer than this is replaced by a note of its size.
+pub const MAX_EVIDENCE_VALUE_BYTES: usize = 4_096;
+
+/// Cuts `s` to at most `max` bytes (at a character boundary), ending it with `…` when cut.
+fn clip(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max - '…'.len_utf8();
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
 }
 
 fn finish(

@@ -596,6 +596,39 @@ fn huge_message_is_refused() {
     );
 }
 
+/// A 30 KB string param copied by a firing rule into its message, eight times: each
+/// finding's message is cut (per value and in all), so a rule cannot copy huge strings into
+/// every finding. (Huge evidence: `tests/rule_engine.rs`.)
+#[test]
+fn huge_placeholder_values_are_cut() {
+    let big = format!("é{}", "x".repeat(30_000));
+    let pack = Pack::with_manifest(&format!(
+        "pack: hostile\ntitle: Hostile pack\nparams:\n  big: {{type: string, default: '{big}', description: d}}\nrules:\n  - copier\n"
+    ));
+    pack.write(
+        "copier.yaml",
+        rule_yaml("copier", "true").replace(
+            "message: \"{user.name} hit\"",
+            &format!("message: \"{{user.name}}: {}\"", "{p.big} ".repeat(8)),
+        ),
+    );
+    let run = evaluate("huge-placeholders", &pack.dir());
+    // 3: the example has an account that was not audited; no rule error.
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    let findings = run.findings();
+    let all = findings["findings"].as_array().unwrap();
+    assert_eq!(all.len(), EXAMPLE_USERS);
+    for f in all {
+        let message = f["message"].as_str().unwrap();
+        assert!(message.len() <= 4_096, "{} bytes", message.len());
+        assert!(message.ends_with('…'), "{message}");
+        assert!(
+            message.starts_with(&format!("{}: éxxx", f["username"].as_str().unwrap())),
+            "{message}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hostile YAML: pack errors naming the file
 

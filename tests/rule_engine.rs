@@ -127,6 +127,34 @@ fn temp_pack(rules: &[(&str, &str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+#[test]
+fn huge_evidence_values_are_left_out_with_their_size() {
+    // An inventory (JSON input is free-form) with a 60 KB tag value: the rule's evidence
+    // (the fields its condition reads) keeps the user's name and notes the tags' size.
+    let dir = temp_pack(&[("tagged", "user", "user.name != \"\" && user.tags.len() > 0")]);
+    let mut inv = one_user_inventory();
+    inv.accounts[0].users[0]
+        .tags
+        .insert("note".into(), "y".repeat(60_000));
+    let set = RuleSet::load(&[dir.path().display().to_string()]).unwrap();
+    let compiled = set.compile(&[]).unwrap();
+    let report = evaluate(Arc::new(inv), &compiled, &opts());
+    assert_eq!(
+        report.findings.len(),
+        1,
+        "{:?} {:?}",
+        report.rule_errors,
+        report.not_evaluable
+    );
+    let evidence: serde_json::Value =
+        serde_json::from_str(report.findings[0].evidence.get()).unwrap();
+    assert_eq!(evidence["user.name"], "old-timer");
+    assert_eq!(
+        evidence["user.tags"], "(60011 bytes of JSON left out)",
+        "{evidence}"
+    );
+}
+
 fn one_user_inventory() -> Inventory {
     let mut inv = inventory_with_inactive_key(&[]);
     inv.unavailable.insert(Field::Events);
