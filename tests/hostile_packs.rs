@@ -447,9 +447,10 @@ fn slow_operations_hit_the_wall_clock() {
 
 #[test]
 fn calling_sleep() {
-    // There is no `sleep` (nor any clock or I/O) in the sandbox: the call fails at run time.
+    // There is no `sleep` (nor any clock or I/O) in the sandbox: the pack is refused before
+    // any record is evaluated, naming the call.
     let run = run_condition("sleeper", "sleep(3600);\ntrue");
-    assert_rule_error(&run, "sleeper", "Function not found: sleep");
+    assert_pack_error(&run, &["sleeper.yaml:6:3: unknown function `sleep`"]);
 }
 
 #[test]

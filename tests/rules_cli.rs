@@ -145,7 +145,7 @@ fn validate_reports_every_problem_at_once_with_file_line_col() {
     write(
         d,
         "pack.yaml",
-        "pack: broken\ntitle: Broken\nparams:\n  days:\n    type: int\n    default: 30\n    description: days\nrules:\n  - bad-syntax\n  - bad-field\n  - bad-param\n  - missing-title\n  - bad-enum\n  - no-fixture\n  - not-firing\n  - missing-file\n  - ../escape\n  - bad-fixture\n",
+        "pack: broken\ntitle: Broken\nparams:\n  days:\n    type: int\n    default: 30\n    description: days\nrules:\n  - bad-syntax\n  - bad-field\n  - bad-param\n  - missing-title\n  - bad-enum\n  - no-fixture\n  - not-firing\n  - missing-file\n  - ../escape\n  - bad-fixture\n  - bad-call\n",
     );
     write(
         d,
@@ -163,6 +163,15 @@ fn validate_reports_every_problem_at_once_with_file_line_col() {
         &rule("bad-param", "high", "key.age_days > p.dayz"),
     );
     write(d, "bad-enum.yaml", &rule("bad-enum", "severe", "true"));
+    write(
+        d,
+        "bad-call.yaml",
+        &rule(
+            "bad-call",
+            "high",
+            "key.id.starts_wth(\"AKIA\") && sleep(1) && key.id.sub_string(1, 2, 3) == \"\"",
+        ),
+    );
     write(d, "no-fixture.yaml", &rule("no-fixture", "high", "true"));
     write(d, "not-firing.yaml", &rule("not-firing", "high", "true"));
     write(d, "bad-fixture.yaml", &rule("bad-fixture", "high", "true"));
@@ -177,6 +186,7 @@ fn validate_reports_every_problem_at_once_with_file_line_col() {
         "bad-param",
         "missing-title",
         "bad-enum",
+        "bad-call",
     ] {
         let text = format!(
             "rule: {id}\n{FIXTURE_HEAD}{}",
@@ -222,6 +232,16 @@ fn validate_reports_every_problem_at_once_with_file_line_col() {
         format!("{}:7:", p("bad-syntax.yaml")),
         format!("{}:7:1: missing field `title`", p("missing-title.yaml")),
         format!("{}:3:11: unknown variant `severe`", p("bad-enum.yaml")),
+        // Functions that do not exist, found before any record is evaluated.
+        format!(
+            "{}:7:12: unknown function `starts_wth`; did you mean `starts_with`?",
+            p("bad-call.yaml")
+        ),
+        format!("{}:7:34: unknown function `sleep`", p("bad-call.yaml")),
+        format!(
+            "{}:7:53: `sub_string` takes 1 or 2 argument(s) after the value it is called on, not 3",
+            p("bad-call.yaml")
+        ),
         format!("{}: rule `missing-file` is listed but", p("pack.yaml")),
         format!(
             "{}: rule id `../escape` must be a kebab-case slug",

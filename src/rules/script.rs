@@ -951,6 +951,127 @@ pub fn check_fields(rule: &Rule) -> Vec<String> {
     problems
 }
 
+/// Functions the sandbox knows, as `(name, number of parameters)`: the standard packages'
+/// and the record types' (the engine is always built by [`build_engine`]).
+fn known_functions(engine: &Engine) -> &'static BTreeSet<(String, usize)> {
+    static KNOWN: std::sync::OnceLock<BTreeSet<(String, usize)>> = std::sync::OnceLock::new();
+    KNOWN.get_or_init(|| {
+        engine
+            .collect_fn_metadata(
+                None,
+                |f| Some((f.metadata.name.to_string(), f.metadata.num_params)),
+                true,
+            )
+            .into_iter()
+            .collect()
+    })
+}
+
+/// Calls the engine itself answers (not registered functions); `eval`, `print` and `debug`
+/// are refused elsewhere with their own message.
+const INTRINSICS: &[&str] = &[
+    "type_of",
+    "Fn",
+    "call",
+    "curry",
+    "is_shared",
+    "is_def_var",
+    "is_def_fn",
+    "eval",
+    "print",
+    "debug",
+];
+
+/// Calls of functions that do not exist (by name and number of arguments), found before any
+/// record is evaluated: `(message, line, column)` in the script. Without this, `sleep(1)` or
+/// a typo like `user.name.starts_wth("svc")` would fail on every record at run time.
+pub fn unknown_functions(engine: &Engine, ast: &AST) -> Vec<(String, usize, usize)> {
+    use rhai::{ASTNode, Expr, Stmt};
+    let known = known_functions(engine);
+    let defined: BTreeSet<(String, usize)> = ast
+        .iter_functions()
+        .map(|f| (f.name.to_string(), f.params.len()))
+        .collect();
+    let mut found = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        let call = match path.last() {
+            Some(ASTNode::Expr(Expr::FnCall(x, pos))) => Some((x, *pos, 0)),
+            Some(ASTNode::Expr(Expr::MethodCall(x, pos))) => Some((x, *pos, 1)),
+            Some(ASTNode::Stmt(Stmt::FnCall(x, pos))) => Some((x, *pos, 0)),
+            _ => None,
+        };
+        if let Some((x, pos, this)) = call {
+            let name = x.name.as_str();
+            let arity = x.args.len() + this;
+            let identifier = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+            let exists = |n: usize| {
+                known.contains(&(name.to_string(), n)) || defined.contains(&(name.to_string(), n))
+            };
+            if x.op_token.is_none() && identifier && !INTRINSICS.contains(&name) && !exists(arity) {
+                let arities: Vec<String> = known
+                    .range((name.to_string(), 0)..=(name.to_string(), usize::MAX))
+                    .chain(defined.iter().filter(|(n, _)| n == name))
+                    .map(|(_, n)| (n - this.min(*n)).to_string())
+                    .collect();
+                let message = if arities.is_empty() {
+                    let near = known
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .filter(|n| !n.contains('$'))
+                        .map(|n| (edit_distance(n, name), n))
+                        .filter(|(d, _)| *d <= 2)
+                        .min();
+                    match near {
+                        Some((_, n)) => format!("unknown function `{name}`; did you mean `{n}`?"),
+                        None => {
+                            format!("unknown function `{name}` (the sandbox has no such function)")
+                        }
+                    }
+                } else {
+                    format!(
+                        "`{name}` takes {} argument(s){}, not {}",
+                        arities.join(" or "),
+                        if this == 1 {
+                            " after the value it is called on"
+                        } else {
+                            ""
+                        },
+                        arity - this
+                    )
+                };
+                found.push((
+                    message,
+                    pos.line().unwrap_or(1),
+                    pos.position().unwrap_or(1),
+                ));
+            }
+        }
+        true
+    });
+    found
+}
+
+/// Levenshtein distance of two short names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// Compiles one rule with its effective params. Errors name the rule file and position.
 pub fn compile_rule(
     engine: &Engine,
@@ -981,7 +1102,14 @@ pub fn compile_rule(
     let scope = compile_scope(rule.scope, &p);
     let mut problems = check_fields(&rule);
     let condition = match engine.compile_with_scope(&scope, &rule.condition) {
-        Ok(ast) => Some(ast),
+        Ok(ast) => {
+            problems.extend(unknown_functions(engine, &ast).into_iter().map(
+                |(message, line, col)| {
+                    format!("{}:{}: {message}", rule.file, rule.position(line, col))
+                },
+            ));
+            Some(ast)
+        }
         Err(e) => {
             let pos = e.position();
             // An error at the end of input is reported on the last line, not after it.
@@ -1009,7 +1137,15 @@ pub fn compile_rule(
         }
         let expr = rest[open + 1..open + close].trim();
         match engine.compile_expression_with_scope(&scope, expr) {
-            Ok(ast) => message.push(MessagePart::Expr(expr.to_string(), ast)),
+            Ok(ast) => {
+                for (problem, ..) in unknown_functions(engine, &ast) {
+                    problems.push(format!(
+                        "{}: message placeholder `{{{expr}}}`: {problem}",
+                        rule.file
+                    ));
+                }
+                message.push(MessagePart::Expr(expr.to_string(), ast))
+            }
             Err(e) => problems.push(format!(
                 "{}: message placeholder `{{{expr}}}` does not compile: {}",
                 rule.file,
