@@ -351,6 +351,63 @@ fn cloudtrail_denied_is_reported_as_partial_and_iam_data_is_kept() {
 }
 
 #[test]
+fn a_call_past_its_timeout_fails_its_source_and_the_rest_is_kept() {
+    let moto = Moto::start();
+    let seeded = moto.call("POST", "/iam-audit/seed", Some(&seed_spec()));
+    // LookupEvents in Dev answers after 3 s; with a 1 s call timeout every attempt times out
+    // and the call gives up after 6 s in all.
+    moto.call(
+        "POST",
+        "/iam-audit/faults",
+        Some(&json!({"latency": {"ms": 3000, "match": "cloudtrail:LookupEvents", "account": "222222222222"}})),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let run = moto.scan(
+        &seeded,
+        out.path(),
+        &["--quiet", "--fail-on", "none", "--call-timeout", "1"],
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(
+        run.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let f = findings(out.path());
+    let dev: Vec<&Value> = f["accounts"]["incomplete"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["id"] == "222222222222")
+        .collect();
+    assert_eq!(dev[0]["status"], "partial", "{}", dev[0]);
+    let reason = dev[0]["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.starts_with("cloudtrail: LookupEvents")
+            && reason
+                .contains("operation timeout (all attempts including retries) occurred after 6s"),
+        "{reason}"
+    );
+    // The other accounts are complete and Dev's IAM findings are there.
+    assert_eq!(
+        f["accounts"]["incomplete"].as_array().unwrap().len(),
+        2,
+        "{}",
+        f["accounts"]
+    );
+    assert!(has(
+        &f,
+        "shared-credentials",
+        "222222222222",
+        Some("shared-dev")
+    ));
+    // Bounded by the timeouts, not by the 3 s answers times the retries.
+    assert!(elapsed < std::time::Duration::from_secs(40), "{elapsed:?}");
+}
+
+#[test]
 fn without_a_credential_report_it_falls_back_to_per_user_calls() {
     let moto = Moto::start();
     let spec = seed_spec();

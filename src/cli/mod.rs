@@ -154,6 +154,9 @@ pub struct ScanArgs {
     /// Seconds one account may take in all; past it the account is reported as not audited.
     #[arg(long, default_value_t = 900)]
     pub account_deadline: u64,
+    /// Seconds one attempt of an AWS call may take (a call with its retries: six times that).
+    #[arg(long, default_value_t = 30)]
+    pub call_timeout: u64,
     /// Send every AWS call to this endpoint (the SDK's AWS_ENDPOINT_URL* variables work too).
     #[arg(long)]
     pub endpoint_url: Option<String>,

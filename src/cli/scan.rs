@@ -49,6 +49,7 @@ pub fn run(args: &ScanArgs, quiet: bool) -> Result<Outcome, Error> {
         cloudtrail_days: args.cloudtrail_days.clamp(1, 90),
         report_deadline: std::time::Duration::from_secs(args.report_deadline.max(1)),
         account_deadline: std::time::Duration::from_secs(args.account_deadline.max(1)),
+        call_timeout: std::time::Duration::from_secs(args.call_timeout.max(1)),
         ..ScanOptions::default()
     };
     let as_of = Utc::now().trunc_subsecs(0);

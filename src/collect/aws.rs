@@ -55,6 +55,9 @@ pub struct ScanOptions {
     pub report_deadline: Duration,
     /// Client-side limit of CloudTrail LookupEvents requests per second per account.
     pub cloudtrail_rps: f64,
+    /// Timeout of one attempt of an AWS call; a call with its retries may take six times
+    /// as long.
+    pub call_timeout: Duration,
 }
 
 impl Default for ScanOptions {
@@ -74,6 +77,7 @@ impl Default for ScanOptions {
             account_deadline: Duration::from_secs(900),
             report_deadline: Duration::from_secs(120),
             cloudtrail_rps: 2.0,
+            call_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -118,8 +122,8 @@ pub async fn load_config(opts: &ScanOptions) -> Result<SdkConfig, ScanError> {
         .retry_config(RetryConfig::adaptive().with_max_attempts(10))
         .timeout_config(
             TimeoutConfig::builder()
-                .operation_attempt_timeout(Duration::from_secs(30))
-                .operation_timeout(Duration::from_secs(180))
+                .operation_attempt_timeout(opts.call_timeout)
+                .operation_timeout(opts.call_timeout * 6)
                 .build(),
         );
     if let Some(p) = &opts.profile {
