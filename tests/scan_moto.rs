@@ -92,6 +92,17 @@ fn has(f: &Value, rule: &str, account: &str, user: Option<&str>) -> bool {
     })
 }
 
+/// The entry of `accounts.incomplete` for `account`, with its status and first reason.
+fn incomplete<'a>(f: &'a Value, account: &str) -> (&'a Value, &'a str) {
+    let entry = f["accounts"]["incomplete"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == account)
+        .unwrap_or_else(|| panic!("{account} is not incomplete: {}", f["accounts"]));
+    (&entry["status"], entry["reasons"][0].as_str().unwrap())
+}
+
 #[test]
 fn scan_collects_a_seeded_organization() {
     let moto = Moto::start();
@@ -324,21 +335,9 @@ fn cloudtrail_denied_is_reported_as_partial_and_iam_data_is_kept() {
         String::from_utf8_lossy(&run.stderr)
     );
     let f = findings(out.path());
-    let partial: Vec<&Value> = f["accounts"]["incomplete"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["id"] == "222222222222")
-        .collect();
-    assert_eq!(partial[0]["status"], "partial");
-    assert!(
-        partial[0]["reasons"][0]
-            .as_str()
-            .unwrap()
-            .starts_with("cloudtrail: "),
-        "{}",
-        partial[0]
-    );
+    let (status, reason) = incomplete(&f, "222222222222");
+    assert_eq!(status, "partial");
+    assert!(reason.starts_with("cloudtrail: "), "{reason}");
     // IAM data of that account is still there, and so are its IAM findings.
     assert!(has(
         &f,
@@ -376,14 +375,8 @@ fn a_call_past_its_timeout_fails_its_source_and_the_rest_is_kept() {
         String::from_utf8_lossy(&run.stderr)
     );
     let f = findings(out.path());
-    let dev: Vec<&Value> = f["accounts"]["incomplete"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["id"] == "222222222222")
-        .collect();
-    assert_eq!(dev[0]["status"], "partial", "{}", dev[0]);
-    let reason = dev[0]["reasons"][0].as_str().unwrap();
+    let (status, reason) = incomplete(&f, "222222222222");
+    assert_eq!(status, "partial");
     assert!(
         reason.starts_with("cloudtrail: LookupEvents")
             && reason

@@ -130,7 +130,7 @@ pub fn render(report: &Report, env: &FindingsV1, sla: &SlaDays) -> String {
         "<header><h1>IAM credential audit</h1><p>As of {as_of} · iam-audit {version} · source: {kind} ({files}) · {accounts} account(s) audited</p></header>",
         as_of = esc(&env.as_of),
         version = esc(&env.tool.version),
-        kind = esc(&serde_plain(&env.source.kind)),
+        kind = esc(&crate::emit::wire_name(&env.source.kind)),
         files = esc(&if env.source.files.is_empty() {
             "AWS".to_string()
         } else {
@@ -160,14 +160,6 @@ pub fn render(report: &Report, env: &FindingsV1, sla: &SlaDays) -> String {
     findings(&mut h, report);
     h.push_str("</main>\n</body>\n</html>\n");
     h
-}
-
-/// The serde name of a unit enum value (`stock-csv`, ...).
-fn serde_plain<T: serde::Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
 }
 
 fn gate_banner(h: &mut String, env: &FindingsV1) {
@@ -285,7 +277,7 @@ fn coverage(h: &mut String, env: &FindingsV1) {
                 "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&i.id),
                 esc(&i.name),
-                esc(&serde_plain(&i.status)),
+                esc(&crate::emit::wire_name(&i.status)),
                 esc(&i.reasons.join("; "))
             );
         }

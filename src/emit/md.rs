@@ -95,10 +95,7 @@ pub fn render(report: &Report, env: &FindingsV1) -> String {
             "## Not fully collected\n\n| account | name | status | reasons |\n|---|---|---|---|"
         );
         for i in &env.accounts.incomplete {
-            let status = serde_json::to_value(i.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let status = crate::emit::wire_name(&i.status);
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} |",

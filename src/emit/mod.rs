@@ -110,6 +110,14 @@ impl SarifInclude {
     }
 }
 
+/// The name a unit enum value has in the JSON outputs (`stock-csv`, `partial`, ...).
+pub fn wire_name<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
 /// Writes the content of one output file.
 type Fill<'a> = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + Send + 'a>;
 
