@@ -197,6 +197,7 @@ fn root_round_trip_is_byte_identical() {
             hardware_mfa: None,
             access_key_present: false,
             last_console_login: Some(t("2026-02-01 00:00:00")),
+            access_key_last_used: None,
         })
     );
     // An account only the root report knows is added, with no users.
@@ -912,6 +913,7 @@ fn generated_inventory(seed: u64) -> Inventory {
                 mfa_enabled: rng.chance(50),
                 hardware_mfa: None,
                 access_key_present: rng.chance(30),
+                access_key_last_used: None,
                 last_console_login: rng.chance(70).then(|| {
                     rng.time()
                         .date_naive()

@@ -48,8 +48,14 @@ impl ReportRow {
         RootCredentials {
             mfa_enabled: self.mfa_active,
             hardware_mfa: None,
-            access_key_present: self.keys.iter().any(|k| k.active),
+            // A key exists when its slot is active or has a creation time (an Inactive key
+            // still exists, and CIS counts it).
+            access_key_present: self
+                .keys
+                .iter()
+                .any(|k| k.active || k.last_rotated.is_some()),
             last_console_login: self.password_last_used,
+            access_key_last_used: self.keys.iter().filter_map(|k| k.last_used).max(),
         }
     }
 }
@@ -226,6 +232,33 @@ newbie,arn:aws:iam::111111111111:user/newbie,2026-03-01T00:00:00+00:00,true,no_i
 
     fn t(s: &str) -> DateTime<Utc> {
         parse_time(s).unwrap()
+    }
+
+    #[test]
+    fn an_inactive_root_key_is_present_and_its_last_use_is_kept() {
+        // Slot 1: an Inactive key used in January; slot 2: an Active key never used.
+        let report = REPORT.replacen(
+            "true,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n",
+            "true,false,2021-01-01T00:00:00+00:00,2026-01-15T10:00:00+00:00,us-east-1,s3,true,2025-06-01T00:00:00+00:00,N/A,N/A,N/A,false,N/A,false,N/A\n",
+            1,
+        );
+        assert_ne!(report, REPORT);
+        let creds = parse(&report).unwrap()[0].root_credentials();
+        assert!(creds.access_key_present);
+        assert_eq!(creds.access_key_last_used, Some(t("2026-01-15 10:00:00")));
+        // Only an Inactive key: still present.
+        let inactive_only = REPORT.replacen(
+            "true,false,N/A,N/A,N/A,N/A,false,",
+            "true,false,2021-01-01T00:00:00+00:00,N/A,N/A,N/A,false,",
+            1,
+        );
+        assert_ne!(inactive_only, REPORT);
+        let creds = parse(&inactive_only).unwrap()[0].root_credentials();
+        assert!(creds.access_key_present);
+        assert_eq!(creds.access_key_last_used, None);
+        // No key at all.
+        let creds = parse(REPORT).unwrap()[0].root_credentials();
+        assert!(!creds.access_key_present);
     }
 
     #[test]

@@ -429,6 +429,7 @@ fn root_credentials() -> crate::inventory::RootCredentials {
         hardware_mfa: Some(true),
         access_key_present: false,
         last_console_login: Some(t("2026-02-20 17:45:02")),
+        access_key_last_used: None,
     }
 }
 

@@ -102,6 +102,10 @@ pub enum Field {
     AccountCollection,
     #[serde(rename = "account.root")]
     Root,
+    /// When the root user's access keys were last used: in the credential report, not in the
+    /// stock root CSV.
+    #[serde(rename = "account.root_access_key_last_used")]
+    RootKeyLastUsed,
     #[serde(rename = "events")]
     Events,
 }
@@ -121,6 +125,7 @@ impl Field {
             Field::AccountOuPath => "account.ou_path",
             Field::AccountCollection => "account.collection",
             Field::Root => "account.root",
+            Field::RootKeyLastUsed => "account.root_access_key_last_used",
             Field::Events => "events",
         }
     }
@@ -132,7 +137,7 @@ impl Field {
 }
 
 /// Every [`Field`], in order.
-pub const ALL_FIELDS: [Field; 12] = [
+pub const ALL_FIELDS: [Field; 13] = [
     Field::UserId,
     Field::UserArn,
     Field::UserCreated,
@@ -144,6 +149,7 @@ pub const ALL_FIELDS: [Field; 12] = [
     Field::AccountOuPath,
     Field::AccountCollection,
     Field::Root,
+    Field::RootKeyLastUsed,
     Field::Events,
 ];
 
@@ -374,10 +380,15 @@ pub struct RootCredentials {
     /// Whether the MFA is a hardware device; absent when unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hardware_mfa: Option<bool>,
+    /// Whether the root user has an access key, Active or Inactive.
     pub access_key_present: bool,
     /// Last root console sign-in; absent when never (or unknown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_console_login: Option<DateTime<Utc>>,
+    /// Last use of any root access key; absent when never (unknown when the inventory lists
+    /// `account.root_access_key_last_used` as unavailable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_last_used: Option<DateTime<Utc>>,
 }
 
 /// One CloudTrail management event.

@@ -89,7 +89,7 @@ mod root_col {
 
 /// Fields a stock CSV set cannot carry: every optional field. [`read_events`] and
 /// [`read_root`] remove `Events` and `Root` again.
-const STOCK_UNAVAILABLE: [Field; 12] = crate::inventory::ALL_FIELDS;
+const STOCK_UNAVAILABLE: [Field; 13] = crate::inventory::ALL_FIELDS;
 
 // ---------------------------------------------------------------------------------------------
 // Formula neutralisation
@@ -1129,6 +1129,9 @@ pub fn read_root(path: &Path, bytes: &[u8], inv: &mut Inventory) -> Result<(), I
             hardware_mfa: None,
             access_key_present: row.choice(ACCESS_KEY_PRESENT, &booleans)?,
             last_console_login: last_login,
+            // Not in the stock root report: `account.root_access_key_last_used` stays
+            // unavailable.
+            access_key_last_used: None,
         };
         roots.insert(id, (name, root));
     }

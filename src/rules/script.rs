@@ -329,7 +329,18 @@ pub const ACCOUNT_FIELDS: &[(&str, &str)] = &[
         "root_hardware_mfa",
         "the root user has MFA and it is a hardware or FIDO device (not a virtual one); not evaluable when MFA is on and its kind unknown",
     ),
-    ("root_access_key_present", "the root user has an access key"),
+    (
+        "root_access_key_present",
+        "the root user has an access key, Active or Inactive",
+    ),
+    (
+        "root_key_last_used",
+        "last use of a root access key, `()` when never; not evaluable on the stock root CSV, which lacks it",
+    ),
+    (
+        "root_key_days_since_use",
+        "days since a root access key was last used, `()` when never; not evaluable on the stock root CSV",
+    ),
     (
         "root_last_login",
         "last root console sign-in, `()` when never",
@@ -718,6 +729,22 @@ fn register_types(engine: &mut Engine) {
             "root_days_since_login",
             |r: &mut AccountRec| -> RhaiResult<Dynamic> {
                 let last = root(r)?.last_console_login;
+                Ok(opt_days(&r.ctx, last.as_ref()))
+            },
+        )
+        .register_get(
+            "root_key_last_used",
+            |r: &mut AccountRec| -> RhaiResult<Dynamic> {
+                let last = root(r)?.access_key_last_used;
+                need(&r.ctx, Field::RootKeyLastUsed)?;
+                Ok(opt_time(last.as_ref()))
+            },
+        )
+        .register_get(
+            "root_key_days_since_use",
+            |r: &mut AccountRec| -> RhaiResult<Dynamic> {
+                let last = root(r)?.access_key_last_used;
+                need(&r.ctx, Field::RootKeyLastUsed)?;
                 Ok(opt_days(&r.ctx, last.as_ref()))
             },
         );
