@@ -25,6 +25,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the largest variant does not matter (without the
+// `aws` feature, `Evaluate` is much larger than the others).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Evaluate rules offline on a stock CSV report (with its events CSV) or an inventory JSON.

@@ -121,7 +121,7 @@ pub fn wire_name<T: serde::Serialize>(v: &T) -> String {
 /// Writes the content of one output file.
 type Fill<'a> = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + Send + 'a>;
 
-/// Writes `path` atomically: a temporary file beside it, flushed, then renamed.
+/// Writes `path` atomically: a temporary file beside it, flushed and synced, then renamed.
 pub fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
@@ -143,8 +143,10 @@ pub fn write_atomic(
         let file = std::fs::File::create(&tmp)?;
         let mut w = BufWriter::new(file);
         fill(&mut w)?;
-        w.into_inner().map_err(|e| e.into_error())?;
-        // No fsync: the rename is what keeps a half file from ever bearing the final name.
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        // On disk before it takes the final name: after a crash or power loss the final name
+        // holds the whole new file or the old one, never an empty or partial one.
+        file.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
