@@ -379,7 +379,7 @@ fn waiver_table(h: &mut String, title: &str, list: &[WaiverV1]) {
         let w = &l.waiver;
         let _ = write!(
             h,
-            "<tr><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
+            "<tr><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"date\">{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
             esc(&w.rule),
             esc(w.account.as_deref().unwrap_or("")),
             esc(w.user.as_deref().unwrap_or("")),
