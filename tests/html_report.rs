@@ -405,7 +405,11 @@ fn hostile_inventory_text_neither_runs_nor_fetches() {
     Shot::take(&injected_page, 1300, 2000);
     // The listener is live: a plain request reaches it (so zero below means zero).
     std::net::TcpStream::connect(("127.0.0.1", p)).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let waited = std::time::Instant::now();
+    while trap.hits.load(Ordering::SeqCst) == 0 && waited.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
     assert_eq!(
         trap.hits.load(Ordering::SeqCst),
         1,
