@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use common::root;
+use common::{installed, root};
 use serde_json::{json, Value};
 
 const EXAMPLE_JSON: &str = "examples/inventory_20260306_120000.json";
@@ -34,17 +34,7 @@ const COVERAGE_FULL_RGB: [u8; 3] = [0x15, 0x80, 0x3d];
 
 /// The browser: `IAM_AUDIT_CHROMIUM`, else Debian's `chromium`, installed on first use.
 fn chromium() -> String {
-    let out = Command::new("bash")
-        .arg("scripts/chromium.sh")
-        .current_dir(root())
-        .output()
-        .expect("run scripts/chromium.sh");
-    assert!(
-        out.status.success(),
-        "scripts/chromium.sh failed (the HTML tests need Chromium): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    installed("chromium.sh")
 }
 
 /// Runs headless Chromium on a local file with its own profile; returns stdout.

@@ -18,19 +18,24 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The harness's python, installing the pinned moto on first use.
-pub fn python() -> String {
+/// Runs an installer script of `scripts/` and returns the path it prints.
+pub fn installed(script: &str) -> String {
     let out = Command::new("bash")
-        .arg("scripts/moto.sh")
+        .arg(format!("scripts/{script}"))
         .current_dir(root())
         .output()
-        .expect("run scripts/moto.sh");
+        .unwrap_or_else(|e| panic!("run scripts/{script}: {e}"));
     assert!(
         out.status.success(),
-        "scripts/moto.sh failed: {}",
+        "scripts/{script} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The harness's python, installing the pinned moto on first use.
+pub fn python() -> String {
+    installed("moto.sh")
 }
 
 /// One emulator per test; it exits when dropped (its stdin closes).
