@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::analysis::metrics::{outlier_keys, AgeBuckets, Metrics};
+use crate::analysis::metrics::{outlier_keys, OrgMetrics};
 use crate::analysis::remediation::{tasks, SlaDays};
 use crate::emit::json::{FindingsV1, SeverityCountsV1, WaiverV1};
 use crate::emit::remediation::first_sentence;
@@ -148,13 +148,8 @@ pub fn render(report: &Report, env: &FindingsV1, sla: &SlaDays) -> String {
     coverage(&mut h, env);
     by_severity(&mut h, report);
     by_account(&mut h, report, env);
-    mfa(&mut h, &m.all, &m.production, &m.non_production, env);
-    key_age(
-        &mut h,
-        &m.production.active_key_age,
-        &m.non_production.active_key_age,
-        &m.all,
-    );
+    mfa(&mut h, m);
+    key_age(&mut h, m);
     outliers(&mut h, report);
     remediation(&mut h, report, sla);
     findings(&mut h, report);
@@ -541,7 +536,8 @@ fn by_account(h: &mut String, report: &Report, env: &FindingsV1) {
 }
 
 /// MFA coverage of console users per account, production accounts first.
-fn mfa(h: &mut String, all: &Metrics, prod: &Metrics, non_prod: &Metrics, env: &FindingsV1) {
+fn mfa(h: &mut String, m: &OrgMetrics) {
+    let (all, prod, non_prod) = (&m.all, &m.production, &m.non_production);
     let _ = write!(
         h,
         "<section id=\"mfa\"><h2>MFA coverage of console users</h2>\
@@ -557,7 +553,7 @@ fn mfa(h: &mut String, all: &Metrics, prod: &Metrics, non_prod: &Metrics, env: &
         "<table><tr><th>account</th><th>name</th><th>segment</th><th class=\"num\">console users</th>\
          <th class=\"num\">with MFA</th><th class=\"num\">coverage</th><th></th></tr>",
     );
-    for a in env.summary.metrics.accounts_production_first() {
+    for a in m.accounts_production_first() {
         let m = &a.metrics;
         let bar = match m.mfa_coverage_pct {
             Some(p) => format!(
@@ -588,7 +584,11 @@ fn mfa(h: &mut String, all: &Metrics, prod: &Metrics, non_prod: &Metrics, env: &
 }
 
 /// Active keys per age bucket, production stacked under non-production.
-fn key_age(h: &mut String, prod: &AgeBuckets, non_prod: &AgeBuckets, all: &Metrics) {
+fn key_age(h: &mut String, m: &OrgMetrics) {
+    let (prod, non_prod) = (
+        &m.production.active_key_age,
+        &m.non_production.active_key_age,
+    );
     let buckets = [
         ("0–30 days", prod.d0_30, non_prod.d0_30),
         ("31–90 days", prod.d31_90, non_prod.d31_90),
@@ -607,7 +607,7 @@ fn key_age(h: &mut String, prod: &AgeBuckets, non_prod: &AgeBuckets, all: &Metri
         "<section id=\"key-age\"><h2>Active keys by age</h2><p>{} active key(s). \
          <span style=\"color:#7f1d1d\">■</span> production <span style=\"color:#fca5a5\">■</span> non-production</p>\
          <svg role=\"img\" width=\"480\" height=\"210\" viewBox=\"0 0 480 210\"><title>Active keys by age</title>",
-        all.active_keys
+        m.all.active_keys
     );
     for (i, (label, p, n)) in buckets.iter().enumerate() {
         let x = 10.0 + col_w * i as f64;
