@@ -63,6 +63,15 @@ fn iam_client(rules: &[&Rule]) -> aws_sdk_iam::Client {
         .retry_partition(p.clone()))
 }
 
+/// Runs the IAM collection on a mocked client answering with `rules`: its result and what
+/// the collection recorded.
+async fn collect(rules: &[&Rule], opts: &ScanOptions) -> (super::aws::IamResult, Collection) {
+    let iam = iam_client(rules);
+    let mut collection = Collection::default();
+    let result = aws::collect_iam(&iam, opts, t(AS_OF), &mut collection).await;
+    (result, collection)
+}
+
 fn org_client(rules: &[&Rule]) -> aws_sdk_organizations::Client {
     let p = partition();
     mock_client!(aws_sdk_organizations, RuleMode::MatchAny, rules, move |c| c
@@ -473,12 +482,9 @@ async fn truncated_authorization_details_pages_collect_every_user_once_in_order(
     let get = get_report(report(&rows), "2026-03-06 11:00:00");
     let mut all: Vec<&Rule> = pages.iter().collect();
     all.extend([&mfa, &gen, &get]);
-    let iam = iam_client(&all);
 
-    let mut collection = Collection::default();
-    let (users, root) = aws::collect_iam(&iam, &opts(), t(AS_OF), &mut collection)
-        .await
-        .expect("collected");
+    let (result, collection) = collect(&all, &opts()).await;
+    let (users, root) = result.expect("collected");
 
     let expected = vec![
         user("u1", "AIDAU1", "2025-01-01 00:00:00"),
@@ -511,11 +517,8 @@ async fn access_denied_on_authorization_details_is_an_iam_error_naming_the_opera
             )),
         )
         .build();
-    let iam = iam_client(&[&denied]);
-    let mut collection = Collection::default();
-    let err = aws::collect_iam(&iam, &opts(), t(AS_OF), &mut collection)
-        .await
-        .expect_err("access denied");
+    let (result, _) = collect(&[&denied], &opts()).await;
+    let err = result.expect_err("access denied");
     assert_eq!(err.0, DataSource::Iam);
     assert!(
         err.1.starts_with("GetAccountAuthorizationDetails: "),
@@ -539,11 +542,8 @@ async fn access_denied_on_a_later_authorization_details_page_fails_the_whole_col
         .sequence()
         .http_status(403, Some(iam_error("AccessDenied", "explicit deny")))
         .build();
-    let iam = iam_client(&[&first, &denied]);
-    let mut collection = Collection::default();
-    let err = aws::collect_iam(&iam, &opts(), t(AS_OF), &mut collection)
-        .await
-        .expect_err("access denied");
+    let (result, _) = collect(&[&first, &denied], &opts()).await;
+    let err = result.expect_err("access denied");
     assert_eq!(err.0, DataSource::Iam);
     assert!(
         err.1.starts_with("GetAccountAuthorizationDetails: ") && err.1.contains("AccessDenied"),
@@ -569,12 +569,9 @@ async fn credential_report_in_progress_then_complete_is_used() {
     let (tail, expected) = report_path_tail();
     let mut all = vec![&gaad, &mfa, &gen, &get];
     all.extend(tail.iter());
-    let iam = iam_client(&all);
 
-    let mut collection = Collection::default();
-    let (users, root) = aws::collect_iam(&iam, &opts(), t(AS_OF), &mut collection)
-        .await
-        .expect("collected");
+    let (result, collection) = collect(&all, &opts()).await;
+    let (users, root) = result.expect("collected");
     assert_eq!(users, expected);
     assert_eq!(root, Some(root_credentials()));
     assert_eq!(collection.notes, Vec::<String>::new());
@@ -601,11 +598,8 @@ async fn notes_with_report_generated(generated: &'static str) -> Vec<String> {
     let (tail, _) = report_path_tail();
     let mut all = vec![&gaad, &mfa, &gen, &get];
     all.extend(tail.iter());
-    let iam = iam_client(&all);
-    let mut collection = Collection::default();
-    aws::collect_iam(&iam, &opts(), t(AS_OF), &mut collection)
-        .await
-        .expect("collected");
+    let (result, collection) = collect(&all, &opts()).await;
+    result.expect("collected");
     assert_eq!(
         collection.credential_report_generated_at,
         Some(t(generated))
@@ -652,12 +646,9 @@ async fn credential_report_not_ready_on_get_is_polled_again() {
     let (tail, expected) = report_path_tail();
     let mut all = vec![&gaad, &mfa, &gen1, &not_ready, &gen2, &get];
     all.extend(tail.iter());
-    let iam = iam_client(&all);
 
-    let mut collection = Collection::default();
-    let (users, root) = aws::collect_iam(&iam, &opts(), t(AS_OF), &mut collection)
-        .await
-        .expect("collected");
+    let (result, collection) = collect(&all, &opts()).await;
+    let (users, root) = result.expect("collected");
     assert_eq!(users, expected);
     assert_eq!(
         root,
@@ -723,16 +714,13 @@ async fn credential_report_never_ready_falls_back_to_per_user_calls() {
         &bob_login,
         &bob_mfa,
     ];
-    let iam = iam_client(&all);
     let opts = ScanOptions {
         report_deadline: Duration::from_secs(1),
         ..opts()
     };
 
-    let mut collection = Collection::default();
-    let (got, root) = aws::collect_iam(&iam, &opts, t(AS_OF), &mut collection)
-        .await
-        .expect("collected");
+    let (result, collection) = collect(&all, &opts).await;
+    let (got, root) = result.expect("collected");
 
     let alice = User {
         password: Password {
@@ -808,15 +796,12 @@ async fn login_profile_access_denied_is_an_iam_error_naming_the_user() {
             )),
         )
         .build();
-    let iam = iam_client(&[&gaad, &mfa, &gen, &users, &keys, &denied]);
     let opts = ScanOptions {
         report_deadline: Duration::ZERO,
         ..opts()
     };
-    let mut collection = Collection::default();
-    let err = aws::collect_iam(&iam, &opts, t(AS_OF), &mut collection)
-        .await
-        .expect_err("access denied");
+    let (result, _) = collect(&[&gaad, &mfa, &gen, &users, &keys, &denied], &opts).await;
+    let err = result.expect_err("access denied");
     assert_eq!(err.0, DataSource::Iam);
     assert!(err.1.starts_with("GetLoginProfile carol: "), "{}", err.1);
     assert!(err.1.contains("AccessDenied"), "{}", err.1);
@@ -837,9 +822,7 @@ async fn collect_with_list_keys(list_keys_rule: &Rule) -> super::aws::IamResult 
     let mfa = no_virtual_mfa();
     let gen = generate(&[Complete]);
     let get = get_report(report(&[ROOT_ROW, ALICE_ROW]), "2026-03-06 11:59:00");
-    let iam = iam_client(&[&gaad, &mfa, &gen, &get, list_keys_rule]);
-    let mut collection = Collection::default();
-    let result = aws::collect_iam(&iam, &opts(), t(AS_OF), &mut collection).await;
+    let (result, collection) = collect(&[&gaad, &mfa, &gen, &get, list_keys_rule], &opts()).await;
     if result.is_ok() {
         assert_eq!(collection.notes, Vec::<String>::new());
     }
@@ -919,11 +902,8 @@ async fn keys_created_in_the_same_second_are_said_to_be_ambiguous() {
             access_key("dave", "AKIADAVE1", "Active", "2025-01-02 03:04:05.200"),
         ],
     );
-    let iam = iam_client(&[&gaad, &mfa, &gen, &get, &keys]);
-    let mut collection = Collection::default();
-    let (users, _) = aws::collect_iam(&iam, &opts(), t(AS_OF), &mut collection)
-        .await
-        .expect("collected");
+    let (result, collection) = collect(&[&gaad, &mfa, &gen, &get, &keys], &opts()).await;
+    let (users, _) = result.expect("collected");
     assert_eq!(
         collection.notes,
         vec![
