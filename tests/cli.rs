@@ -4,24 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+mod common;
 
-const EXAMPLE_JSON: &str = "examples/inventory_20260306_120000.json";
-const EXAMPLE_CONFIG: &str = "examples/iam-audit.yaml";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn bin() -> Command {
-    let mut c = Command::cargo_bin("iam-audit").expect("binary");
-    c.current_dir(root()).env_remove("IAM_AUDIT_LOG");
-    c
-}
-
-fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
-}
+use common::{
+    bin, read_json, root, EXAMPLE_CONFIG, EXAMPLE_CSV, EXAMPLE_EVENTS, EXAMPLE_JSON, EXAMPLE_ROOT,
+};
 
 const STOCK_RULES: [&str; 20] = [
     "console-without-mfa",
@@ -404,10 +391,6 @@ fn an_input_is_never_overwritten_by_an_output() {
         ));
     assert_eq!(std::fs::read(&input).unwrap(), before);
 }
-
-const EXAMPLE_CSV: &str = "examples/iam_audit_report_20260306_120000.csv";
-const EXAMPLE_EVENTS: &str = "examples/cloudtrail_events_20260306_120000.csv";
-const EXAMPLE_ROOT: &str = "examples/root_audit_report_20260306_120000.csv";
 
 #[test]
 fn example_csvs_are_what_the_writer_makes_of_the_example_inventory() {

@@ -4,22 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::{json, Value};
 
-const EXAMPLE_JSON: &str = "examples/inventory_20260306_120000.json";
-const EXAMPLE_CONFIG: &str = "examples/iam-audit.yaml";
-const STAMP: &str = "20260306_120000";
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn bin() -> Command {
-    let mut c = Command::cargo_bin("iam-audit").expect("binary");
-    c.current_dir(root()).env_remove("IAM_AUDIT_LOG");
-    c
-}
+use common::{bin, root, EXAMPLE_CONFIG, EXAMPLE_JSON, STAMP};
 
 /// Evaluates `input` into `out` with `extra` flags; returns (exit code, stderr).
 fn evaluate(input: &Path, out: &Path, extra: &[&str]) -> (i32, String) {

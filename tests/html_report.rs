@@ -14,10 +14,9 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use common::{installed, root};
+use common::{bin, installed, root, EXAMPLE_JSON};
 use serde_json::{json, Value};
 
-const EXAMPLE_JSON: &str = "examples/inventory_20260306_120000.json";
 const SEVERITIES: [&str; 5] = ["critical", "high", "medium", "low", "info"];
 
 /// Colours of the page (src/emit/html.rs) that the screenshot is searched for.
@@ -132,12 +131,6 @@ impl Shot {
         }
         best
     }
-}
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_iam-audit"));
-    c.current_dir(root()).env_remove("IAM_AUDIT_LOG");
-    c
 }
 
 /// Evaluates `input` into `out` (HTML, Markdown and JSON); returns the exit code.

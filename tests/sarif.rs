@@ -6,35 +6,20 @@
 //! with GitHub's rule kinds runs on the same files in `scripts/sarif-multitool.sh`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
-use assert_cmd::Command;
 use serde_json::{json, Value};
 
-const EXAMPLE_JSON: &str = "examples/inventory_20260306_120000.json";
-const EXAMPLE_CSV: &str = "examples/iam_audit_report_20260306_120000.csv";
-const EXAMPLE_EVENTS: &str = "examples/cloudtrail_events_20260306_120000.csv";
-const EXAMPLE_ROOT: &str = "examples/root_audit_report_20260306_120000.csv";
-const EXAMPLE_CONFIG: &str = "examples/iam-audit.yaml";
-const EXAMPLE_WAIVERS: &str = "examples/waivers.yaml";
-const STAMP: &str = "20260306_120000";
+mod common;
+
+use common::{
+    bin, read_json, root, EXAMPLE_CONFIG, EXAMPLE_CSV, EXAMPLE_EVENTS, EXAMPLE_JSON, EXAMPLE_ROOT,
+    EXAMPLE_WAIVERS, STAMP,
+};
+
 /// The example inventory's account whose role could not be assumed.
 const FAILED_ACCOUNT: &str = "666666666666";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn bin() -> Command {
-    let mut c = Command::cargo_bin("iam-audit").expect("binary");
-    c.current_dir(root()).env_remove("IAM_AUDIT_LOG");
-    c
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
-}
 
 /// The OASIS schema, compiled once (draft-04, with the formats draft-04 knows: `uri`,
 /// `date-time`).

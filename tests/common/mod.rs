@@ -18,6 +18,26 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The example organization of `examples/` (paths relative to the crate root) and its stamp.
+pub const EXAMPLE_JSON: &str = "examples/inventory_20260306_120000.json";
+pub const EXAMPLE_CSV: &str = "examples/iam_audit_report_20260306_120000.csv";
+pub const EXAMPLE_EVENTS: &str = "examples/cloudtrail_events_20260306_120000.csv";
+pub const EXAMPLE_ROOT: &str = "examples/root_audit_report_20260306_120000.csv";
+pub const EXAMPLE_CONFIG: &str = "examples/iam-audit.yaml";
+pub const EXAMPLE_WAIVERS: &str = "examples/waivers.yaml";
+pub const STAMP: &str = "20260306_120000";
+
+/// The binary, run from the crate root, without a log filter from the environment.
+pub fn bin() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("iam-audit").expect("binary");
+    c.current_dir(root()).env_remove("IAM_AUDIT_LOG");
+    c
+}
+
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
+}
+
 /// Runs an installer script of `scripts/` and returns the path it prints.
 pub fn installed(script: &str) -> String {
     let out = Command::new("bash")
