@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 mod common;
 
 use common::{
-    bin, read_json, root, EXAMPLE_CONFIG, EXAMPLE_CSV, EXAMPLE_EVENTS, EXAMPLE_JSON, EXAMPLE_ROOT,
+    bin, read_json, root, EXAMPLE_CONFIG, EXAMPLE_CSV, EXAMPLE_CSV_INPUT, EXAMPLE_EVENTS,
+    EXAMPLE_JSON, EXAMPLE_ROOT,
 };
 
 const STOCK_RULES: [&str; 20] = [
@@ -423,17 +424,9 @@ fn example_csvs_are_what_the_writer_makes_of_the_example_inventory() {
 fn example_csvs_fire_every_rule_they_can_and_list_the_rest() {
     let out = tempfile::tempdir().unwrap();
     let assert = bin()
-        .args([
-            "evaluate",
-            EXAMPLE_CSV,
-            "--events",
-            EXAMPLE_EVENTS,
-            "--root",
-            EXAMPLE_ROOT,
-            "--config",
-            EXAMPLE_CONFIG,
-            "--out",
-        ])
+        .arg("evaluate")
+        .args(EXAMPLE_CSV_INPUT)
+        .args(["--config", EXAMPLE_CONFIG, "--out"])
         .arg(out.path())
         .assert()
         .code(1);
@@ -550,14 +543,8 @@ fn the_stock_csv_hint_is_for_fields_the_whole_input_lacks() {
     let out = tempfile::tempdir().unwrap();
     // The stock pack on the CSVs: user tags and the rest are missing from the input.
     let stock = bin()
-        .args([
-            "evaluate",
-            EXAMPLE_CSV,
-            "--events",
-            EXAMPLE_EVENTS,
-            "--root",
-            EXAMPLE_ROOT,
-        ])
+        .arg("evaluate")
+        .args(EXAMPLE_CSV_INPUT)
         .args(["--fail-on", "none", "--out"])
         .arg(out.path())
         .output()
@@ -573,14 +560,8 @@ fn the_stock_csv_hint_is_for_fields_the_whole_input_lacks() {
         "id: root-hw\ntitle: T\nseverity: high\nscope: account\ncondition: \"!account.root_hardware_mfa\"\nmessage: m\ndescription: d\nremediation: r\n",
     );
     let root_only = bin()
-        .args([
-            "evaluate",
-            EXAMPLE_CSV,
-            "--events",
-            EXAMPLE_EVENTS,
-            "--root",
-            EXAMPLE_ROOT,
-        ])
+        .arg("evaluate")
+        .args(EXAMPLE_CSV_INPUT)
         .args(["--fail-on", "none", "--rules"])
         .arg(dir.path())
         .arg("--out")

@@ -14,8 +14,7 @@ use serde_json::{json, Value};
 mod common;
 
 use common::{
-    bin, read_json, root, EXAMPLE_CONFIG, EXAMPLE_CSV, EXAMPLE_EVENTS, EXAMPLE_JSON, EXAMPLE_ROOT,
-    EXAMPLE_WAIVERS, STAMP,
+    bin, read_json, root, EXAMPLE_CONFIG, EXAMPLE_CSV_INPUT, EXAMPLE_JSON, EXAMPLE_WAIVERS, STAMP,
 };
 
 /// The example inventory's account whose role could not be assumed.
@@ -69,17 +68,9 @@ fn inventory_args(extra: &[&'static str]) -> Vec<&'static str> {
 }
 
 fn csv_args() -> Vec<&'static str> {
-    vec![
-        EXAMPLE_CSV,
-        "--events",
-        EXAMPLE_EVENTS,
-        "--root",
-        EXAMPLE_ROOT,
-        "--config",
-        EXAMPLE_CONFIG,
-        "--format",
-        "sarif,json",
-    ]
+    let mut a = EXAMPLE_CSV_INPUT.to_vec();
+    a.extend(["--config", EXAMPLE_CONFIG, "--format", "sarif,json"]);
+    a
 }
 
 fn run0(doc: &Value) -> &Value {

@@ -26,6 +26,15 @@ pub const EXAMPLE_ROOT: &str = "examples/root_audit_report_20260306_120000.csv";
 pub const EXAMPLE_CONFIG: &str = "examples/iam-audit.yaml";
 pub const EXAMPLE_WAIVERS: &str = "examples/waivers.yaml";
 pub const STAMP: &str = "20260306_120000";
+/// The example as stock CSVs, as `evaluate` takes them: the report with its events and root
+/// reports.
+pub const EXAMPLE_CSV_INPUT: [&str; 5] = [
+    EXAMPLE_CSV,
+    "--events",
+    EXAMPLE_EVENTS,
+    "--root",
+    EXAMPLE_ROOT,
+];
 
 /// The binary, run from the crate root, without a log filter from the environment.
 pub fn bin() -> assert_cmd::Command {
