@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::analysis::metrics::{outlier_keys, OrgMetrics};
-use crate::analysis::remediation::{tasks, SlaDays};
+use crate::analysis::remediation::Task;
 use crate::emit::json::{FindingsV1, SeverityCountsV1, WaiverV1};
 use crate::emit::remediation::first_sentence;
 use crate::engine::Report;
@@ -112,7 +112,7 @@ svg text { font-family: system-ui, "DejaVu Sans", sans-serif; font-size: 12px; f
 "#;
 
 /// Renders the page.
-pub fn render(report: &Report, env: &FindingsV1, sla: &SlaDays) -> String {
+pub fn render(report: &Report, env: &FindingsV1, tasks: &[Task<'_>]) -> String {
     let mut h = String::with_capacity(64 * 1024);
     let m = &env.summary.metrics;
     let _ = write!(
@@ -144,14 +144,15 @@ pub fn render(report: &Report, env: &FindingsV1, sla: &SlaDays) -> String {
          <a href=\"#outliers\">Outliers</a><a href=\"#remediation\">Remediation</a><a href=\"#findings\">Findings</a></nav>\n<main>\n",
     );
     gate_banner(&mut h, env);
-    totals(&mut h, report, env);
+    let (open, waived) = SeverityCountsV1::open_and_waived(&report.findings);
+    totals(&mut h, env, &open, waived);
     coverage(&mut h, env);
-    by_severity(&mut h, report);
+    by_severity(&mut h, &open, waived);
     by_account(&mut h, report, env);
     mfa(&mut h, m);
     key_age(&mut h, m);
     outliers(&mut h, report);
-    remediation(&mut h, report, sla);
+    remediation(&mut h, tasks);
     findings(&mut h, report);
     h.push_str("</main>\n</body>\n</html>\n");
     h
@@ -217,9 +218,8 @@ fn pct(p: Option<f64>) -> String {
     p.map(|p| format!("{p}%")).unwrap_or_else(|| "n/a".into())
 }
 
-fn totals(h: &mut String, report: &Report, env: &FindingsV1) {
+fn totals(h: &mut String, env: &FindingsV1, open: &SeverityCountsV1, waived: u64) {
     let m = &env.summary.metrics.all;
-    let (open, waived) = SeverityCountsV1::open_and_waived(&report.findings);
     h.push_str("<section id=\"totals\"><h2>Totals</h2><div class=\"cards\">");
     card(
         h,
@@ -404,8 +404,7 @@ fn severity_badge(s: Severity) -> String {
 }
 
 /// Horizontal bars of open findings per severity.
-fn by_severity(h: &mut String, report: &Report) {
-    let (open, waived) = SeverityCountsV1::open_and_waived(&report.findings);
+fn by_severity(h: &mut String, open: &SeverityCountsV1, waived: u64) {
     let max = SEVERITIES
         .iter()
         .map(|s| open.get(*s))
@@ -684,8 +683,7 @@ fn status_cell(f: &Finding) -> String {
     }
 }
 
-fn remediation(h: &mut String, report: &Report, sla: &SlaDays) {
-    let list = tasks(&report.findings, &report.as_of, sla);
+fn remediation(h: &mut String, list: &[Task<'_>]) {
     let _ = write!(
         h,
         "<section id=\"remediation\"><h2>Remediation</h2><p>{} task(s), most urgent first; waived ones last, due when their waiver ends.</p>",

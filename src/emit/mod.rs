@@ -174,6 +174,13 @@ pub fn write_outputs(
     })?;
     let inv = &report.inventory;
     let stamp = &opts.stamp;
+    // The remediation tasks (all findings, sorted) once, for the CSV and the HTML report.
+    let all_tasks = if opts.formats.contains(&Format::Csv) || opts.formats.contains(&Format::Html) {
+        crate::analysis::remediation::tasks(&report.findings, &report.as_of, &opts.sla)
+    } else {
+        Vec::new()
+    };
+    let tasks = all_tasks.as_slice();
     let mut jobs: Vec<(String, Fill<'_>)> = Vec::new();
     if opts.formats.contains(&Format::Csv) {
         let keys_only = opts.stock_keys_only;
@@ -195,7 +202,7 @@ pub fn write_outputs(
         }
         jobs.push((
             format!("remediation_{stamp}.csv"),
-            Box::new(move |w| remediation::write(report, &opts.sla, w)),
+            Box::new(move |w| remediation::write(tasks, w)),
         ));
     }
     if opts.formats.contains(&Format::Json) {
@@ -217,7 +224,7 @@ pub fn write_outputs(
     if opts.formats.contains(&Format::Html) {
         jobs.push((
             format!("report_{stamp}.html"),
-            Box::new(move |w| w.write_all(html::render(report, findings, &opts.sla).as_bytes())),
+            Box::new(move |w| w.write_all(html::render(report, findings, tasks).as_bytes())),
         ));
     }
     if opts.formats.contains(&Format::Md) {

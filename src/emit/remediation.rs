@@ -2,21 +2,20 @@
 
 use std::io::Write;
 
-use crate::analysis::remediation::{tasks, SlaDays};
-use crate::engine::Report;
+use crate::analysis::remediation::Task;
 use crate::inventory::stock_csv::neutralize;
 
 /// Header of the remediation list.
 pub const HEADER: &str =
     "priority,severity,due_date,account_id,account_name,username,access_key_id,rule_id,action,status,waiver";
 
-/// Writes the remediation list of a report.
-pub fn write(report: &Report, sla: &SlaDays, w: &mut dyn Write) -> std::io::Result<()> {
+/// Writes the remediation list: the report's tasks (see [`crate::analysis::remediation::tasks`]).
+pub fn write(tasks: &[Task<'_>], w: &mut dyn Write) -> std::io::Result<()> {
     let mut csv = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(w);
     csv.write_record(HEADER.split(','))?;
-    for t in tasks(&report.findings, &report.as_of, sla) {
+    for t in tasks {
         let f = t.finding;
         let s = &f.subject;
         let action = format!("{} {}", f.message, first_sentence(&f.rule.remediation));
