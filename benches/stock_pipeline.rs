@@ -109,6 +109,7 @@ fn generate(rows: usize, accounts: usize) -> Inventory {
                     last_used: used,
                     last_used_service: used.map(|_| SERVICES[rng.below(8) as usize].to_string()),
                     last_used_region: None,
+                    ..Default::default()
                 });
             }
             account_rows += keys.max(1);

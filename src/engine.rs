@@ -210,16 +210,34 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
                     .enumerate()
                     .map(|(i, a)| (a.id.as_str(), i as u32))
                     .collect();
-                let ids: Vec<u32> = (0..inv.events.len() as u32).collect();
-                run(
-                    compiled,
-                    &rules,
-                    &ids,
-                    |&e| event_record(&ctx, &index, e),
-                    |&e| event_subject(&ctx, e),
-                    |_| None,
-                    &opts.as_of,
-                )
+                // A failed call (CloudTrail `errorCode`, a failed sign-in) changed nothing: an
+                // event rule sees only successful calls unless it asks for failures too.
+                let all: Vec<u32> = (0..inv.events.len() as u32).collect();
+                let succeeded: Vec<u32> = all
+                    .iter()
+                    .copied()
+                    .filter(|&e| !inv.events[e as usize].failed())
+                    .collect();
+                let (with_failed, without): (Vec<_>, Vec<_>) = rules
+                    .iter()
+                    .copied()
+                    .partition(|(_, r)| r.rule.include_failed);
+                let mut part = Partial::default();
+                for (group, ids) in [(without, &succeeded), (with_failed, &all)] {
+                    if group.is_empty() {
+                        continue;
+                    }
+                    part = part.merge(run(
+                        compiled,
+                        &group,
+                        ids,
+                        |&e| event_record(&ctx, &index, e),
+                        |&e| event_subject(&ctx, e),
+                        |_| None,
+                        &opts.as_of,
+                    ));
+                }
+                part
             }
         };
         total = total.merge(part);
@@ -396,13 +414,31 @@ fn event_subject(ctx: &EvalCtx, e: u32) -> Subject {
         account_name: Some(ev.account_name.as_str().into()),
         username: Some(ev.actor.as_str().into()),
         access_key_id: None,
-        scope_key: Some(format!(
-            "event:{}|{}|{}",
-            ev.time.to_rfc3339(),
-            ev.name,
-            ev.resources.join(",")
-        )),
+        scope_key: Some(match failure(ev) {
+            None => format!(
+                "event:{}|{}|{}",
+                ev.time.to_rfc3339(),
+                ev.name,
+                ev.resources.join(",")
+            ),
+            // A failed call (seen by `include_failed` rules) is told apart from a successful
+            // one at the same instant; a successful call's id is unchanged.
+            Some(code) => format!(
+                "event:{}|{}|{}|{code}",
+                ev.time.to_rfc3339(),
+                ev.name,
+                ev.resources.join(",")
+            ),
+        }),
     }
+}
+
+/// What a failed call failed with: its error code, or a failed sign-in's outcome.
+fn failure(ev: &crate::inventory::Event) -> Option<&str> {
+    if !ev.failed() {
+        return None;
+    }
+    ev.error_code.as_deref().or(ev.login_outcome.as_deref())
 }
 
 fn describe(subject: &Subject) -> String {

@@ -52,6 +52,7 @@ fn inventory_with_inactive_key(unavailable: &[Field]) -> Inventory {
         last_used: None,
         last_used_service: None,
         last_used_region: None,
+        ..Default::default()
     });
     acct.users.push(u);
     inv.accounts.push(acct);
@@ -311,6 +312,10 @@ fn rhai_comparison_semantics_the_prefilter_relies_on() {
         ("\"a\" == 1", false),
         ("\"a\" != 1", true),
         ("\"Active\" == \"Active\"", true),
+        // `account.root_password_enabled != false`: an unknown password (`()`) counts.
+        ("() != false", true),
+        ("() == false", false),
+        ("true != false", true),
     ] {
         let got: bool = engine
             .eval_expression(src)
@@ -320,7 +325,8 @@ fn rhai_comparison_semantics_the_prefilter_relies_on() {
 }
 
 /// A deterministic mixed inventory: every combination the stock rules care about, in bulk.
-fn random_inventory(users: usize, unavailable: &[Field]) -> Inventory {
+/// With `unknown`, some keys and passwords have a last use the source could not tell.
+fn random_inventory(users: usize, unavailable: &[Field], unknown: bool) -> Inventory {
     let as_of = Utc.with_ymd_and_hms(2026, 3, 6, 12, 0, 0).unwrap();
     let mut state = 7u64;
     let mut next = |n: u64| {
@@ -353,6 +359,10 @@ fn random_inventory(users: usize, unavailable: &[Field]) -> Inventory {
             if next(2) == 0 {
                 user.password.enabled = true;
                 user.password.last_used = (next(4) != 0).then(|| as_of - days(next(36)));
+                if unknown && next(4) == 0 {
+                    user.password.last_used = None;
+                    user.password.last_used_unknown = true;
+                }
                 user.password.last_changed = Some(as_of - days(next(36)));
                 if next(2) == 0 {
                     user.mfa_devices.push(iam_audit::inventory::MfaDevice {
@@ -369,6 +379,8 @@ fn random_inventory(users: usize, unavailable: &[Field]) -> Inventory {
             for k in 0..next(3) {
                 let created = as_of - days(next(36));
                 let used = (next(3) != 0).then(|| as_of - days(next(36)));
+                let used_unknown = unknown && next(4) == 0;
+                let used = used.filter(|_| !used_unknown);
                 user.access_keys.push(AccessKey {
                     id: format!("AKIA{a}X{u}X{k}"),
                     status: if next(4) == 0 {
@@ -384,6 +396,7 @@ fn random_inventory(users: usize, unavailable: &[Field]) -> Inventory {
                             .map(|s| s.to_string())
                     }),
                     last_used_region: None,
+                    last_used_unknown: used_unknown,
                 });
             }
             acct.users.push(user);
@@ -398,16 +411,19 @@ fn random_inventory(users: usize, unavailable: &[Field]) -> Inventory {
 fn prefilters_never_change_a_result() {
     let set = RuleSet::load(&[]).unwrap();
     let overrides = [ParamOverride::parse_cli("expected_services=s3,ec2").unwrap()];
-    for unavailable in [
-        &[][..],
-        &[
-            Field::UserTags,
-            Field::UserCreated,
-            Field::PasswordLastChanged,
-            Field::Events,
-        ][..],
+    let stock_csv = &[
+        Field::UserTags,
+        Field::UserCreated,
+        Field::PasswordLastChanged,
+        Field::Events,
+    ][..];
+    for (unavailable, unknown) in [
+        (&[][..], false),
+        (stock_csv, false),
+        (&[][..], true),
+        (stock_csv, true),
     ] {
-        let inv = Arc::new(random_inventory(3000, unavailable));
+        let inv = Arc::new(random_inventory(3000, unavailable, unknown));
         let with = set.compile(&overrides).unwrap();
         let mut without = set.compile(&overrides).unwrap();
         assert!(with.rules.iter().filter(|r| r.prefilter.is_some()).count() >= 10);
@@ -415,7 +431,7 @@ fn prefilters_never_change_a_result() {
             r.prefilter = None;
         }
         let a = evaluate(inv.clone(), &with, &opts());
-        let b = evaluate(inv, &without, &opts());
+        let b = evaluate(inv.clone(), &without, &opts());
         let view = |r: &iam_audit::engine::Report| {
             r.findings
                 .iter()
@@ -443,5 +459,239 @@ fn prefilters_never_change_a_result() {
                 .collect::<Vec<_>>()
         };
         assert_eq!(runs(&a), runs(&b));
+        if unknown {
+            // Unknown last uses are not evaluable for the rules that read them, and never
+            // a finding that rests on them.
+            for id in ["unused-active-key", "unexpected-service", "zombie-user"] {
+                assert!(
+                    a.not_evaluable.iter().any(|n| n.rule_id == id),
+                    "{id} not listed as not evaluable"
+                );
+            }
+            let unknown_keys: std::collections::BTreeSet<&str> = inv_keys_unknown(&inv);
+            assert!(!unknown_keys.is_empty());
+            for f in &a.findings {
+                if let Some(k) = f.subject.access_key_id.as_deref() {
+                    if unknown_keys.contains(k) {
+                        assert!(
+                            ![
+                                "unused-active-key",
+                                "unexpected-service",
+                                "old-key-in-use",
+                                "aging-key-in-use",
+                                "fresh-key-in-use"
+                            ]
+                            .contains(&f.rule.id.as_str()),
+                            "{} fired on key {k} of unknown last use",
+                            f.rule.id
+                        );
+                    }
+                }
+            }
+        }
     }
+}
+
+fn inv_keys_unknown(inv: &Inventory) -> std::collections::BTreeSet<&str> {
+    inv.accounts
+        .iter()
+        .flat_map(|a| &a.users)
+        .flat_map(|u| &u.access_keys)
+        .filter(|k| k.last_used_unknown)
+        .map(|k| k.id.as_str())
+        .collect()
+}
+
+/// Writes a one-pack folder of whole rule files `(id, body after the id line)`.
+fn raw_pack(rules: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ids: Vec<String> = rules.iter().map(|(id, _)| format!("  - {id}\n")).collect();
+    std::fs::write(
+        dir.path().join("pack.yaml"),
+        format!("pack: custom\ntitle: t\nrules:\n{}", ids.concat()),
+    )
+    .unwrap();
+    for (id, body) in rules {
+        std::fs::write(
+            dir.path().join(format!("{id}.yaml")),
+            format!("id: {id}\ntitle: T\nseverity: high\n{body}description: d\nremediation: r\n"),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+fn event(minute: u32, name: &str, actor: &str, error: Option<&str>) -> iam_audit::inventory::Event {
+    iam_audit::inventory::Event {
+        time: Utc.with_ymd_and_hms(2026, 3, 5, 22, minute, 0).unwrap(),
+        name: name.into(),
+        actor: actor.into(),
+        account_id: "111111111111".into(),
+        account_name: "Dev".into(),
+        resources: vec!["admin-user".into()],
+        error_code: error.map(str::to_string),
+        error_message: error.map(|e| format!("{e}: not authorized")),
+        source_ip: Some("203.0.113.7".into()),
+        region: Some("us-east-1".into()),
+        actor_type: Some("IAMUser".into()),
+        ..Default::default()
+    }
+}
+
+fn events_inventory(unavailable: &[Field]) -> Inventory {
+    let mut inv = Inventory::new(SourceKind::InventoryJson);
+    inv.unavailable = unavailable.iter().copied().collect();
+    inv.accounts.push(Account::new("111111111111", "Dev"));
+    inv.events = vec![
+        event(1, "DeactivateMFADevice", "mallory", Some("AccessDenied")),
+        event(2, "DeactivateMFADevice", "security-team", None),
+        event(3, "CreateAccessKey", "mallory", Some("LimitExceeded")),
+    ];
+    inv.normalize();
+    inv
+}
+
+fn findings_of<'r>(report: &'r iam_audit::engine::Report, rule: &str) -> Vec<&'r str> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.rule.id == rule)
+        .map(|f| f.subject.username.as_deref().unwrap_or(""))
+        .collect()
+}
+
+/// Issue 9 item 2: a CloudTrail record with an `errorCode` is a failed call, not an event a
+/// rule counts, unless the rule asks for failures with `include_failed: true`.
+#[test]
+fn failed_calls_are_seen_only_by_rules_that_include_them() {
+    let dir = raw_pack(&[
+        (
+            "deactivations",
+            "scope: event\ncondition: event.name == \"DeactivateMFADevice\"\nmessage: \"{event.actor}\"\n",
+        ),
+        (
+            "denied-calls",
+            "scope: event\ninclude_failed: true\ncondition: event.failed && event.error_code == \"AccessDenied\"\nmessage: \"{event.actor} denied: {event.error_message}\"\n",
+        ),
+        (
+            "every-deactivation-attempt",
+            "scope: event\ninclude_failed: true\ncondition: event.name == \"DeactivateMFADevice\"\nmessage: \"{event.actor}\"\n",
+        ),
+        (
+            "details",
+            "scope: event\ncondition: event.source_ip == \"203.0.113.7\" && event.region == \"us-east-1\" && event.actor_type == \"IAMUser\" && event.error_code == () && event.mfa_used == () && event.login_outcome == () && event.actor_arn == () && event.user_agent == () && !event.failed\nmessage: \"{event.actor}\"\n",
+        ),
+    ]);
+    let set = RuleSet::load(&[dir.path().display().to_string()]).unwrap_or_else(|e| panic!("{e}"));
+    let compiled = set.compile(&[]).unwrap_or_else(|e| panic!("{e}"));
+    let report = evaluate(Arc::new(events_inventory(&[])), &compiled, &opts());
+    assert!(report.rule_errors.is_empty(), "{:?}", report.rule_errors);
+    assert!(
+        report.not_evaluable.is_empty(),
+        "{:?}",
+        report.not_evaluable
+    );
+    assert_eq!(findings_of(&report, "deactivations"), ["security-team"]);
+    assert_eq!(findings_of(&report, "denied-calls"), ["mallory"]);
+    let denied = report
+        .findings
+        .iter()
+        .find(|f| f.rule.id == "denied-calls")
+        .unwrap();
+    assert_eq!(
+        denied.message,
+        "mallory denied: AccessDenied: not authorized"
+    );
+    let mut attempts = findings_of(&report, "every-deactivation-attempt");
+    attempts.sort();
+    assert_eq!(attempts, ["mallory", "security-team"]);
+    assert_eq!(findings_of(&report, "details"), ["security-team"]);
+    // Failed calls are not evaluations of a rule that does not include them.
+    let runs = |id: &str| {
+        report
+            .runs
+            .iter()
+            .find(|r| r.rule_id == id)
+            .unwrap()
+            .evaluations
+    };
+    assert_eq!(runs("deactivations"), 1);
+    assert_eq!(runs("denied-calls"), 3);
+
+    // The stock events CSV has no event details: those rules are not evaluable, never
+    // silently passed, while a rule on the event name still runs.
+    let report = evaluate(
+        Arc::new(events_inventory(&[Field::EventDetails])),
+        &compiled,
+        &opts(),
+    );
+    let ne: Vec<&str> = report
+        .not_evaluable
+        .iter()
+        .map(|n| n.rule_id.as_str())
+        .collect();
+    assert_eq!(
+        ne,
+        ["denied-calls", "details"],
+        "{:?}",
+        report.not_evaluable
+    );
+    assert!(report
+        .not_evaluable
+        .iter()
+        .all(|n| n.fields.contains("event.details")));
+}
+
+#[test]
+fn include_failed_is_only_for_event_rules() {
+    let dir = raw_pack(&[(
+        "user-rule",
+        "scope: user\ninclude_failed: true\ncondition: user.password_enabled\nmessage: \"{user.name}\"\n",
+    )]);
+    let err = RuleSet::load(&[dir.path().display().to_string()])
+        .expect_err("must not load")
+        .to_string();
+    assert!(err.contains("user-rule.yaml:5:17"), "{err}");
+    assert!(err.contains("include_failed"), "{err}");
+}
+
+/// Issue 9 item 7: a key or password whose last use the source could not tell is not
+/// evaluable for the rules that read it, never treated as never used.
+#[test]
+fn unknown_last_use_is_not_evaluable_never_never_used() {
+    let mut inv = inventory_with_inactive_key(&[Field::Events]);
+    {
+        let user = &mut inv.accounts[0].users[0];
+        user.access_keys[0].status = KeyStatus::Active;
+        user.access_keys[0].last_used_unknown = true;
+        user.password.enabled = true;
+        user.password.last_used_unknown = true;
+        user.created = Some(Utc.with_ymd_and_hms(2013, 1, 1, 0, 0, 0).unwrap());
+    }
+    let set = RuleSet::load(&[]).unwrap();
+    let compiled = set.compile(&[]).unwrap();
+    let report = evaluate(Arc::new(inv), &compiled, &opts());
+    for id in ["unused-active-key", "zombie-user", "console-without-mfa"] {
+        assert!(
+            findings_of(&report, id).is_empty(),
+            "{id} fired on an unknown last use"
+        );
+    }
+    let fields = |id: &str| {
+        report
+            .not_evaluable
+            .iter()
+            .find(|n| n.rule_id == id)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{id} not listed as not evaluable: {:?}",
+                    report.not_evaluable
+                )
+            })
+            .fields
+            .clone()
+    };
+    assert!(fields("unused-active-key").contains("key.last_used"));
+    assert!(fields("zombie-user").contains("user.password_last_used"));
+    assert!(fields("console-without-mfa").contains("user.password_last_used"));
 }

@@ -404,3 +404,46 @@ fn test_with_a_broken_pack_or_fixture_exits_2_naming_the_file() {
         "{out}"
     );
 }
+
+#[test]
+fn validate_refuses_include_failed_outside_event_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "pack.yaml",
+        "pack: failures\ntitle: F\nrules:\n  - denied-calls\n  - user-rule\n",
+    );
+    write(
+        d,
+        "denied-calls.yaml",
+        "id: denied-calls\ntitle: T\nseverity: high\nscope: event\ninclude_failed: true\ncondition: event.failed\nmessage: m\ndescription: d\nremediation: r\n",
+    );
+    write(
+        d,
+        "user-rule.yaml",
+        "id: user-rule\ntitle: T\nseverity: high\nscope: user\ninclude_failed: false\ncondition: user.password_enabled\nmessage: m\ndescription: d\nremediation: r\n",
+    );
+    for (id, event) in [
+        ("denied-calls", "    events:\n      - {time: 2026-01-01T00:00:00Z, name: DeactivateMFADevice, actor: mallory, account_id: \"111111111111\", error_code: AccessDenied}\n"),
+        ("user-rule", ""),
+    ] {
+        write(
+            d,
+            &format!("tests/{id}.yaml"),
+            &format!("rule: {id}\n{FIXTURE_HEAD}  - name: a\n    expect: finding\n{event}"),
+        );
+    }
+    let path = d.to_str().unwrap();
+    let (code, out, _) = run(&["rules", "validate", path]);
+    assert_eq!(code, 2, "{out}");
+    let problems: Vec<&str> = out.lines().filter(|l| l.starts_with(path)).collect();
+    assert_eq!(
+        problems,
+        [format!(
+            "{path}/user-rule.yaml:5:17: `include_failed` applies only to `scope: event` rules \
+             (this rule's scope is `user`); remove it"
+        )],
+        "{out}"
+    );
+}

@@ -114,7 +114,8 @@ fn report_is_read_into_the_model() {
         Password {
             enabled: true,
             last_used: Some(t("2024-06-15 11:20:00")),
-            last_changed: None
+            last_changed: None,
+            ..Default::default()
         }
     );
     assert_eq!(john.access_keys[0].last_used, None);
@@ -198,6 +199,7 @@ fn root_round_trip_is_byte_identical() {
             access_key_present: false,
             last_console_login: Some(t("2026-02-01 00:00:00")),
             access_key_last_used: None,
+            ..Default::default()
         })
     );
     // An account only the root report knows is added, with no users.
@@ -300,11 +302,13 @@ fn writes_what_a_stock_csv_cannot_hold_in_its_canonical_form() {
             enabled_at: None,
         },
     ];
-    // A deleted password keeps its last use in AWS; the stock CSV says `Nunca`.
+    // A deleted password keeps its last use in AWS (ListUsers' PasswordLastUsed), and the
+    // original tool writes it: so does the writer.
     fido.password = Password {
         enabled: false,
         last_used: Some(t("2025-01-01 00:00:00")),
         last_changed: None,
+        ..Default::default()
     };
     let mut unknown = User::named("unknown-mfa");
     unknown.mfa_devices = vec![MfaDevice {
@@ -320,6 +324,7 @@ fn writes_what_a_stock_csv_cannot_hold_in_its_canonical_form() {
             last_used: None,
             last_used_service: Some("s3".into()),
             last_used_region: None,
+            ..Default::default()
         },
         // Same second, earlier instant, later id: the file sorts by the written second.
         AccessKey {
@@ -329,6 +334,7 @@ fn writes_what_a_stock_csv_cannot_hold_in_its_canonical_form() {
             last_used: Some(created),
             last_used_service: None,
             last_used_region: Some("eu-west-1".into()),
+            ..Default::default()
         },
     ];
     account.users = vec![unknown, fido];
@@ -340,7 +346,7 @@ fn writes_what_a_stock_csv_cannot_hold_in_its_canonical_form() {
         text(&written),
         format!(
             "{REPORT_HEADER}\n\
-210987654321,Padded,fido-user,No configurada,Nunca,N/A,N/A,N/A,N/A,N/A,Hardware\n\
+210987654321,Padded,fido-user,No configurada,2025-01-01 00:00:00,N/A,N/A,N/A,N/A,N/A,Hardware\n\
 210987654321,Padded,unknown-mfa,No configurada,Nunca,AKIAA,Active,2024-01-01 00:00:00,2024-01-01 00:00:00,N/A,Virtual\n\
 210987654321,Padded,unknown-mfa,No configurada,Nunca,AKIAB,Active,2024-01-01 00:00:00,Nunca utilizada,N/A,Virtual\n"
         )
@@ -531,34 +537,42 @@ fn error_inconsistent_user_fields() {
 
     let other = second.replace("Virtual", "None");
     let message = report_error(&[ROW, &other]);
-    assert_error(&message, "3:11", &["mfa_status `Virtual`", "found `None`"]);
+    assert_error(
+        &message,
+        "3:11",
+        &[
+            "mfa_status `Virtual`",
+            "found `None`",
+            // The original tool reads a user's fields once: rows that disagree come from
+            // different runs, and the message says what to do.
+            "reports of different runs",
+            "evaluate each report on its own",
+        ],
+    );
 
     // The same time written two ways agrees.
     let other = second.replace("2026-03-01 14:23:45", "2026-03-01T14:23:45Z");
     let body = format!("{REPORT_HEADER}\n{ROW}\n{other}\n");
     assert!(read_report(Path::new(REPORT_PATH), body.as_bytes()).is_ok());
-
-    let other = second.replace("Production", "Prod");
-    let message = report_error(&[ROW, &other]);
-    assert_error(
-        &message,
-        "3:2",
-        &["named `Production` as on line 2", "found `Prod`"],
-    );
 }
 
 #[test]
-fn error_password_fields_contradict() {
+fn a_removed_password_keeps_its_last_use() {
+    // The row the original tool writes right after DeleteLoginProfile: AWS keeps the user's
+    // last sign-in (ListUsers' PasswordLastUsed) and the tool copies it.
     let row = row_with(4, "No configurada");
-    let message = report_error(&[&row]);
-    assert_error(
-        &message,
-        "2:5",
-        &[
-            "`Nunca` because password_status is `No configurada`",
-            "found `2026-03-01 14:23:45`",
-        ],
+    let body = format!("{REPORT_HEADER}\n{row}\n");
+    let inv = read_report(Path::new(REPORT_PATH), body.as_bytes()).unwrap();
+    assert_eq!(
+        inv.accounts[0].users[0].password,
+        Password {
+            enabled: false,
+            last_used: Some(t("2026-03-01 14:23:45")),
+            ..Default::default()
+        }
     );
+    assert!(inv.accounts[0].collection.notes.is_empty());
+    assert_eq!(text(&report_bytes(&inv, false)), body);
 
     // `Nunca` with a password is a password never used.
     let row = row_with(5, "Nunca");
@@ -569,9 +583,58 @@ fn error_password_fields_contradict() {
         Password {
             enabled: true,
             last_used: None,
-            last_changed: None
+            last_changed: None,
+            ..Default::default()
         }
     );
+}
+
+#[test]
+fn a_removed_password_is_not_a_console_credential() {
+    use iam_audit::analysis::metrics::Classifier;
+    use iam_audit::engine::{evaluate, EvalOptions};
+    use iam_audit::rules::RuleSet;
+    // Signed in yesterday without MFA, then the password was removed; a zombie's profile too
+    // (last sign-in years ago, its only key never used). Neither is a console user.
+    let body = format!(
+        "{REPORT_HEADER}\n\
+987654321098,Production,ex-admin,No configurada,2026-03-05 10:15:33,AKIAEXADMIN000000001,Active,2026-03-01 08:00:00,2026-03-05 16:20:10,iam,None\n\
+987654321098,Production,ex-zombie,No configurada,2023-06-15 11:20:00,AKIAEXZOMBIE00000001,Active,2022-01-10 08:00:00,Nunca utilizada,N/A,None\n\
+987654321098,Production,ex-console,No configurada,2026-03-05 09:00:00,N/A,N/A,N/A,N/A,N/A,None\n"
+    );
+    let inv = read_report(Path::new(REPORT_PATH), body.as_bytes()).unwrap();
+    let set = RuleSet::load(&[]).unwrap();
+    let compiled = set.compile(&[]).unwrap();
+    let report = evaluate(
+        std::sync::Arc::new(inv),
+        &compiled,
+        &EvalOptions {
+            as_of: t("2026-03-06 12:00:00"),
+            classifier: Classifier::default(),
+        },
+    );
+    let fired: Vec<(&str, Option<&str>)> = report
+        .findings
+        .iter()
+        .map(|f| (f.rule.id.as_str(), f.subject.username.as_deref()))
+        .collect();
+    for rule in [
+        "console-without-mfa",
+        "console-with-mfa",
+        "console-old-password",
+        "zombie-user",
+        "service-account-console-access",
+        "production-mfa-gap",
+    ] {
+        assert!(
+            fired.iter().all(|(id, _)| *id != rule),
+            "{rule} fired: {fired:?}"
+        );
+    }
+    assert!(report.rule_errors.is_empty(), "{:?}", report.rule_errors);
+    assert_eq!(report.metrics.all.console_users, 0);
+    assert_eq!(report.metrics.all.mfa_users, 0);
+    assert_eq!(report.metrics.all.mfa_coverage_pct, None);
 }
 
 #[test]
@@ -621,16 +684,30 @@ fn error_na_mixed_with_key_fields() {
     assert_error(
         &message,
         "3:6",
-        &["expected no `N/A` row", "AKIAIOSFODNN7EXAMPLE", "line 2"],
+        &[
+            "expected no `N/A` row",
+            "AKIAIOSFODNN7EXAMPLE",
+            "line 2",
+            "evaluate each report on its own",
+        ],
     );
     let message = report_error(&[na, ROW]);
     assert_error(
         &message,
         "3:6",
-        &["expected no access key", "`N/A` row", "line 2"],
+        &[
+            "expected no access key",
+            "`N/A` row",
+            "line 2",
+            "evaluate each report on its own",
+        ],
     );
-    let message = report_error(&[na, na]);
-    assert_error(&message, "3:6", &["expected one `N/A` row", "line 2"]);
+    // A second `N/A` row of the user repeats the first exactly (the user fields agree): read
+    // once with a warning (see `rows_repeated_exactly_are_read_once_with_a_warning`).
+    let body = format!("{REPORT_HEADER}\n{na}\n{na}\n");
+    let inv = read_report(Path::new(REPORT_PATH), body.as_bytes()).unwrap();
+    assert_eq!(inv.user_count(), 1);
+    assert_eq!(inv.accounts[0].collection.notes.len(), 1);
 }
 
 #[test]
@@ -664,8 +741,45 @@ fn error_duplicate_key_id() {
     assert_error(
         &message,
         "3:6",
-        &["`AKIAIOSFODNN7EXAMPLE` again", "first on line 2"],
+        &[
+            "`AKIAIOSFODNN7EXAMPLE` again",
+            "first on line 2",
+            "user `john.doe` of account 123456789012",
+            "an access key belongs to one user",
+        ],
     );
+
+    let other_account = row_with(1, "210987654321");
+    let message = report_error(&[ROW, &other_account]);
+    assert_error(
+        &message,
+        "3:6",
+        &["`AKIAIOSFODNN7EXAMPLE` again", "of account 123456789012"],
+    );
+
+    // The same key of the same user with other values: two runs of the tool (the key was
+    // used, or deactivated, in between). Merging them would resurrect deleted keys, so it is
+    // refused with what to do.
+    for (col, value, name) in [
+        (7, "Inactive", "status"),
+        (8, "2023-01-15 09:30:01", "created_date"),
+        (9, "2026-03-01 18:45:12", "last_used_date"),
+        (10, "ec2", "service_name"),
+    ] {
+        let changed = row_with(col, value);
+        let message = report_error(&[ROW, &changed]);
+        assert_error(
+            &message,
+            &format!("3:{col}"),
+            &[
+                "`AKIAIOSFODNN7EXAMPLE` again",
+                &format!("other {name}"),
+                "first on line 2",
+                "reports of different runs",
+                "evaluate each report on its own",
+            ],
+        );
+    }
 }
 
 #[test]
@@ -738,25 +852,331 @@ fn errors_in_events_and_root_files() {
         "{err}"
     );
 
-    let renamed = format!("{ROOT_HEADER}\n111111111111,Account-Z,True,False,Nunca\n");
-    let err = read_root(Path::new(ROOT_PATH), renamed.as_bytes(), &mut inv).unwrap_err();
-    assert!(
-        err.to_string().starts_with(&format!("{ROOT_PATH}:2:2: ")),
-        "{err}"
-    );
-    assert!(err.to_string().contains("`Account-A`"), "{err}");
-
-    let twice = format!(
-        "{ROOT_HEADER}\n888888888888,A,True,False,Nunca\n888888888888,A,True,False,Nunca\n"
-    );
+    let twice =
+        format!("{ROOT_HEADER}\n888888888888,A,True,False,Nunca\n888888888888,A,True,True,Nunca\n");
     let err = read_root(Path::new(ROOT_PATH), twice.as_bytes(), &mut inv).unwrap_err();
     assert!(
-        err.to_string().starts_with(&format!("{ROOT_PATH}:3:1: ")),
+        err.to_string().starts_with(&format!("{ROOT_PATH}:3:4: ")),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("other access_key_present")
+            && err.to_string().contains("line 2")
+            && err.to_string().contains("evaluate each report on its own"),
         "{err}"
     );
 
     // A refused file leaves the inventory as it was.
     assert_eq!(inv, before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows the original tool (or a concatenation of its reports) writes: read, with a warning
+// ---------------------------------------------------------------------------------------------
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `f` and returns what it logged at WARN and above.
+fn warnings_of<T>(f: impl FnOnce() -> T) -> (T, String) {
+    let buf = Captured::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::WARN)
+        .without_time()
+        .finish();
+    let out = tracing::subscriber::with_default(subscriber, f);
+    let logged = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    (out, logged)
+}
+
+fn account<'a>(inv: &'a Inventory, id: &str) -> &'a Account {
+    inv.accounts
+        .iter()
+        .find(|a| a.id == id)
+        .unwrap_or_else(|| panic!("no account {id}"))
+}
+
+fn assert_contains_all(text: &str, expected: &[&str]) {
+    for e in expected {
+        assert!(text.contains(e), "`{text}` should contain `{e}`");
+    }
+}
+
+#[test]
+fn one_account_with_two_names_is_a_warning() {
+    // The seed's own examples name 123456789012 both `Production` and `Legacy-App`.
+    let production = ROW;
+    let legacy = "123456789012,Legacy-App,service-account,No configurada,Nunca,AKIAJSERVICEACCT0001,Active,2018-06-22 11:30:00,2026-03-02 14:50:00,dynamodb,None";
+    let other = "555555555555,Legacy,john.smith,Configurada,2024-06-15 11:20:00,AKIAJOHNSMITH0000001,Active,2024-01-10 08:00:00,Nunca utilizada,N/A,None";
+    let jane = row_with(3, "jane.doe").replace("AKIAIOSFODNN7EXAMPLE", "AKIAJANEDOE000000001");
+    let body = format!("{REPORT_HEADER}\n{production}\n{other}\n{legacy}\n{jane}\n");
+    let path = Path::new("in").join(REPORT_PATH);
+    let (inv, logged) = warnings_of(|| read_report(&path, body.as_bytes()));
+    let inv = inv.unwrap();
+
+    // Nothing lost: every row under the one account, which takes the name of its last row
+    // in file order (a report concatenated after a rename puts the newer name last).
+    let a = account(&inv, "123456789012");
+    assert_eq!(a.name, "Production");
+    let names: Vec<&str> = a.users.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["jane.doe", "john.doe", "service-account"]);
+    assert_eq!(inv.key_count(), 4);
+    assert_eq!(a.collection.notes.len(), 1, "{:?}", a.collection.notes);
+    let note = &a.collection.notes[0];
+    assert_contains_all(
+        note,
+        &[
+            REPORT_PATH,
+            "account 123456789012",
+            "`Production` (2 rows, first on line 2)",
+            "`Legacy-App` (1 row, first on line 4)",
+            "using `Production`",
+            "line 5",
+        ],
+    );
+    assert!(account(&inv, "555555555555").collection.notes.is_empty());
+    // The warning reaches the log too, with the file and the lines.
+    assert_contains_all(
+        &logged,
+        &["WARN", REPORT_PATH, "`Legacy-App` (1 row, first on line 4)"],
+    );
+    // The file's names never appear on one account in the written report.
+    let written = report_bytes(&inv, false);
+    assert!(!text(&written).contains("Legacy-App"));
+
+    // The other order: the last row names it `Legacy-App`.
+    let body = format!("{REPORT_HEADER}\n{production}\n{legacy}\n");
+    let inv = read_report(Path::new(REPORT_PATH), body.as_bytes()).unwrap();
+    let a = account(&inv, "123456789012");
+    assert_eq!(a.name, "Legacy-App");
+    assert_contains_all(
+        &a.collection.notes[0],
+        &[
+            "`Production` (1 row, first on line 2)",
+            "using `Legacy-App`",
+        ],
+    );
+
+    // A file whose names agree has no notes.
+    let inv = read_report(Path::new(REPORT_PATH), REPORT).unwrap();
+    assert!(inv.accounts.iter().all(|a| a.collection.notes.is_empty()));
+    assert!(inv.notes.is_empty());
+}
+
+#[test]
+fn events_with_other_account_names_are_read_with_a_warning() {
+    let mut inv = read_report(Path::new(REPORT_PATH), REPORT).unwrap();
+    // The report names 123456789012 `Legacy-App`; these events `Production` and `Legacy-App`.
+    let events = format!(
+        "{EVENTS_HEADER}\n\
+2026-03-01 10:30:00,DeleteAccessKey,admin-user,123456789012,Production,AKIAIOSFODNN7EXAMPLE\n\
+2026-03-01 10:31:00,DeleteLoginProfile,security-team,123456789012,Legacy-App,old-contractor\n\
+2026-03-02 14:20:00,DeleteUser,security-team,123456789012,Production,old-contractor\n\
+2026-03-02 15:00:00,CreateUser,security-team,999999999999,Elsewhere,new-user\n\
+2026-03-02 15:01:00,CreateUser,security-team,999999999999,Elsewhere-Renamed,new-user-2\n"
+    );
+    let (read, logged) =
+        warnings_of(|| read_events(Path::new(EVENTS_PATH), events.as_bytes(), &mut inv));
+    read.unwrap();
+    // Each event keeps the name it was written with: the round trip is exact.
+    assert_eq!(text(&events_bytes(&inv)), events);
+    let names: Vec<&str> = inv.events.iter().map(|e| e.account_name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Production",
+            "Legacy-App",
+            "Production",
+            "Elsewhere",
+            "Elsewhere-Renamed"
+        ]
+    );
+    // The account keeps the report's name; the difference is noted on it.
+    let a = account(&inv, "123456789012");
+    assert_eq!(a.name, "Legacy-App");
+    assert_eq!(a.collection.notes.len(), 1, "{:?}", a.collection.notes);
+    assert_contains_all(
+        &a.collection.notes[0],
+        &[
+            EVENTS_PATH,
+            "account 123456789012",
+            "`Production` (2 events, first on line 2)",
+            "`Legacy-App`",
+        ],
+    );
+    // An account only the events know: the note is the run's.
+    assert!(inv.accounts.iter().all(|a| a.id != "999999999999"));
+    assert_eq!(inv.notes.len(), 1, "{:?}", inv.notes);
+    assert_contains_all(
+        &inv.notes[0],
+        &[
+            "account 999999999999",
+            "`Elsewhere` (1 event, first on line 5)",
+            "`Elsewhere-Renamed` (1 event, first on line 6)",
+        ],
+    );
+    assert_contains_all(&logged, &["WARN", EVENTS_PATH, "account 123456789012"]);
+    assert_contains_all(&logged, &["account 999999999999"]);
+}
+
+#[test]
+fn a_root_report_naming_an_account_otherwise_is_a_warning() {
+    let mut inv = read_report(Path::new(REPORT_PATH), REPORT).unwrap();
+    let renamed = format!("{ROOT_HEADER}\n111111111111,Account-Z,True,False,Nunca\n");
+    let (read, logged) =
+        warnings_of(|| read_root(Path::new(ROOT_PATH), renamed.as_bytes(), &mut inv));
+    read.unwrap();
+    let a = account(&inv, "111111111111");
+    // The report's name is kept.
+    assert_eq!(a.name, "Account-A");
+    assert!(a.root.as_ref().is_some_and(|r| r.mfa_enabled));
+    assert_eq!(a.collection.notes.len(), 1, "{:?}", a.collection.notes);
+    assert_contains_all(
+        &a.collection.notes[0],
+        &[
+            ROOT_PATH,
+            "line 2",
+            "`Account-Z`",
+            "`Account-A`",
+            "keeping `Account-A`",
+        ],
+    );
+    assert_contains_all(&logged, &["WARN", ROOT_PATH, "line 2", "`Account-Z`"]);
+}
+
+#[test]
+fn rows_repeated_exactly_are_read_once_with_a_warning() {
+    // Concatenated runs in which nothing changed: every row twice, the header too (`cat`).
+    let same_time_other_form = ROW.replace("2023-01-15 09:30:00", "2023-01-15T09:30:00Z");
+    let na = "555666777888,Development,console-only,Configurada,2026-03-03 09:12:00,N/A,N/A,N/A,N/A,N/A,Hardware";
+    let body =
+        format!("{REPORT_HEADER}\n{ROW}\n{na}\n{REPORT_HEADER}\n{same_time_other_form}\n{na}\n");
+    let path = Path::new("in").join(REPORT_PATH);
+    let (inv, logged) = warnings_of(|| read_report(&path, body.as_bytes()));
+    let inv = inv.unwrap();
+    assert_eq!(inv.user_count(), 2);
+    assert_eq!(inv.key_count(), 1);
+    let expected = format!("{REPORT_HEADER}\n{ROW}\n{na}\n");
+    assert_eq!(text(&report_bytes(&inv, false)), expected);
+
+    let doe = account(&inv, "123456789012");
+    assert_eq!(doe.collection.notes.len(), 1, "{:?}", doe.collection.notes);
+    assert_contains_all(
+        &doe.collection.notes[0],
+        &[
+            REPORT_PATH,
+            "1 row repeats an earlier row exactly",
+            "line 5 (`AKIAIOSFODNN7EXAMPLE` of user `john.doe`, first on line 2)",
+        ],
+    );
+    let dev = account(&inv, "555666777888");
+    assert_contains_all(
+        &dev.collection.notes[0],
+        &["line 6 (`N/A` row of user `console-only`, first on line 3)"],
+    );
+    // The repeated header is the run's note.
+    assert_eq!(inv.notes.len(), 1, "{:?}", inv.notes);
+    assert_contains_all(&inv.notes[0], &[REPORT_PATH, "line 4 repeats the header"]);
+    assert_contains_all(
+        &logged,
+        &["WARN", REPORT_PATH, "line 4 repeats the header", "line 5"],
+    );
+
+    // The root report: an account listed twice alike is read once.
+    let mut inv = read_report(Path::new(REPORT_PATH), REPORT).unwrap();
+    let twice = format!(
+        "{ROOT_HEADER}\n888888888888,A,True,False,Nunca\n{ROOT_HEADER}\n888888888888,A,True,False,Nunca\n"
+    );
+    read_root(Path::new(ROOT_PATH), twice.as_bytes(), &mut inv).unwrap();
+    let a = account(&inv, "888888888888");
+    assert_eq!(a.name, "A");
+    assert_contains_all(
+        &a.collection.notes[0],
+        &[
+            ROOT_PATH,
+            "line 4 repeats line 2 (the root credentials of account 888888888888)",
+        ],
+    );
+    assert_eq!(
+        text(&root_bytes(&inv)),
+        format!("{ROOT_HEADER}\n888888888888,A,True,False,Nunca\n")
+    );
+}
+
+#[test]
+fn failed_events_are_not_in_the_stock_events_csv() {
+    let mut inv = Inventory::new(SourceKind::Scan);
+    let event = |name: &str, minute: u32| Event {
+        time: Utc.with_ymd_and_hms(2026, 3, 4, 9, minute, 0).unwrap(),
+        name: name.into(),
+        actor: "mallory".into(),
+        account_id: "123456789012".into(),
+        account_name: "Production".into(),
+        resources: vec!["alice".into()],
+        ..Default::default()
+    };
+    inv.events = vec![
+        Event {
+            error_code: Some("AccessDenied".into()),
+            error_message: Some("not authorized".into()),
+            ..event("DeactivateMFADevice", 0)
+        },
+        event("DeactivateMFADevice", 1),
+        Event {
+            login_outcome: Some("Failure".into()),
+            resources: vec![],
+            ..event("ConsoleLogin", 2)
+        },
+        Event {
+            login_outcome: Some("Success".into()),
+            resources: vec![],
+            ..event("ConsoleLogin", 3)
+        },
+    ];
+    inv.normalize();
+    assert_eq!(
+        text(&events_bytes(&inv)),
+        format!(
+            "{EVENTS_HEADER}\n\
+2026-03-04 09:01:00,DeactivateMFADevice,mallory,123456789012,Production,alice\n\
+2026-03-04 09:03:00,ConsoleLogin,mallory,123456789012,Production,\n"
+        )
+    );
+    // The inventory keeps them all.
+    assert_eq!(inv.events.len(), 4);
+}
+
+#[test]
+fn what_the_stock_csvs_cannot_say_stays_unknown() {
+    let inv = the_seed();
+    // No password column in the stock root CSV: unknown, not absent.
+    for a in &inv.accounts {
+        if let Some(root) = &a.root {
+            assert_eq!(root.password_enabled, None, "account {}", a.id);
+        }
+    }
+    // No error code in the stock events CSV: events read from it are the successful calls
+    // it lists, and their details stay unavailable.
+    assert!(inv
+        .events
+        .iter()
+        .all(|e| e.error_code.is_none() && !e.failed()));
+    assert!(!inv.has(Field::EventDetails));
+    assert!(!inv.has(Field::RootKeyLastUsed));
 }
 
 #[test]
@@ -921,6 +1341,7 @@ fn generated_inventory(seed: u64) -> Inventory {
                         .unwrap()
                         .and_utc()
                 }),
+                ..Default::default()
             });
         }
         inv.accounts.push(account);
@@ -942,7 +1363,11 @@ fn generated_inventory(seed: u64) -> Inventory {
                 enabled: true,
                 last_used: rng.chance(70).then(|| rng.time()),
                 last_changed: None,
+                ..Default::default()
             };
+        } else if rng.chance(20) {
+            // A removed password keeps its last sign-in.
+            user.password.last_used = Some(rng.time());
         }
         let mfa = match rng.below(3) {
             0 => None,
@@ -977,6 +1402,7 @@ fn generated_inventory(seed: u64) -> Inventory {
                     .map(|_| rng.pick(SERVICES).to_string()),
                 last_used,
                 last_used_region: None,
+                ..Default::default()
             });
         }
         inv.accounts[account].users.push(user);
@@ -1013,6 +1439,7 @@ fn generated_inventory(seed: u64) -> Inventory {
             account_id: account.id,
             account_name: account.name,
             resources,
+            ..Default::default()
         });
     }
     inv.normalize();

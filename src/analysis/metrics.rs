@@ -141,6 +141,8 @@ impl Metrics {
                 }
                 if age > OLD_KEY_DAYS {
                     match &key.last_used {
+                        // A last use the source does not know is not "never used".
+                        None if key.last_used_unknown => {}
                         None => m.old_never_used += 1,
                         Some(t) if age_days(as_of, t) <= RECENT_USE_DAYS => {
                             m.old_recently_used += 1
@@ -174,9 +176,15 @@ impl Metrics {
     }
 }
 
-/// Percentage rounded to two decimals, `None` when there is nothing to cover.
+/// Percentage cut (not rounded) to two decimals, `None` when there is nothing to cover: a
+/// display value that never reads 100 while one console user lacks MFA (20,000 of 20,001 is
+/// 99.99, not 100.00). Decisions are made on the counts, never on this value.
 pub fn coverage(covered: u64, total: u64) -> Option<f64> {
-    (total > 0).then(|| (covered as f64 * 10_000.0 / total as f64).round() / 100.0)
+    (total > 0).then(|| {
+        // Integer arithmetic: exact for any count (f64 is exact below 2^53).
+        let hundredths = u128::from(covered) * 10_000 / u128::from(total);
+        hundredths as f64 / 100.0
+    })
 }
 
 /// An outlier: an active key older than two years in a production account (SPEC §4).
@@ -339,6 +347,7 @@ mod tests {
             last_used: used_days_ago.map(|d| as_of - chrono::Duration::days(d)),
             last_used_service: None,
             last_used_region: None,
+            ..Default::default()
         }
     }
 
@@ -380,6 +389,29 @@ mod tests {
             (1, 1, 1)
         );
         assert_eq!((m.users_with_multiple_keys, m.max_keys_per_user), (3, 2));
+    }
+
+    #[test]
+    fn coverage_never_reads_100_while_a_user_lacks_mfa() {
+        // Rounded to two decimals, 20,000 of 20,001 was 100.00.
+        assert_eq!(coverage(20_000, 20_001), Some(99.99));
+        assert_eq!(coverage(u64::MAX - 1, u64::MAX), Some(99.99));
+        assert_eq!(coverage(20_001, 20_001), Some(100.0));
+        assert_eq!(coverage(2, 3), Some(66.66));
+        assert_eq!(coverage(0, 0), None);
+    }
+
+    #[test]
+    fn an_unknown_last_use_is_not_a_never_used_key() {
+        let as_of = Utc.with_ymd_and_hms(2026, 3, 6, 12, 0, 0).unwrap();
+        let mut acct = Account::new("111111111111", "Dev");
+        let mut u = User::named("u");
+        let mut unknown = key("K1", 400, None, as_of);
+        unknown.last_used_unknown = true;
+        u.access_keys = vec![unknown, key("K2", 500, None, as_of)];
+        acct.users = vec![u];
+        let m = Metrics::of_account(&acct, false, &as_of);
+        assert_eq!((m.old_never_used, m.old_recently_used), (1, 0));
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub fn run(args: &ScanArgs, quiet: bool) -> Result<Outcome, Error> {
         ou: args.ou.clone(),
         concurrency: args.concurrency.max(1),
         cloudtrail_days: args.cloudtrail_days.clamp(1, 90),
+        region: args.region.clone(),
         report_deadline: std::time::Duration::from_secs(args.report_deadline.max(1)),
         account_deadline: std::time::Duration::from_secs(args.account_deadline.max(1)),
         call_timeout: std::time::Duration::from_secs(args.call_timeout.max(1)),

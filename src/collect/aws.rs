@@ -17,8 +17,8 @@ use tokio::sync::Semaphore;
 
 use crate::collect::credential_report::{self, ListedKey};
 use crate::inventory::{
-    Account, Collection, CollectionError, CollectionStatus, DataSource, Event, Inventory,
-    KeyStatus, MfaDevice, MfaType, Password, SourceKind, User,
+    Account, AccountAccess, Collection, CollectionError, CollectionStatus, DataSource, Event,
+    Inventory, KeyStatus, MfaDevice, MfaType, Password, SourceKind, User,
 };
 
 /// The events collected by default (the seed's five, plus the two the red flags and the root
@@ -55,6 +55,10 @@ pub struct ScanOptions {
     pub report_deadline: Duration,
     /// Client-side limit of CloudTrail LookupEvents requests per second per account.
     pub cloudtrail_rps: f64,
+    /// The region where CloudTrail records IAM events (`--region`); default: the IAM region
+    /// of the caller's partition (us-east-1, us-gov-west-1, cn-north-1). Also the SDK's
+    /// region when neither the environment nor the profile sets one.
+    pub region: Option<String>,
     /// Timeout of one attempt of an AWS call; a call with its retries may take six times
     /// as long.
     pub call_timeout: Duration,
@@ -77,6 +81,7 @@ impl Default for ScanOptions {
             account_deadline: Duration::from_secs(900),
             report_deadline: Duration::from_secs(120),
             cloudtrail_rps: 2.0,
+            region: None,
             call_timeout: Duration::from_secs(30),
         }
     }
@@ -93,6 +98,11 @@ pub enum ScanError {
     NoCredentials(String),
     #[error("cannot discover the Organization's accounts: {0}")]
     Discovery(String),
+    #[error(
+        "cannot tell who is calling (STS GetCallerIdentity): {0}\nhint: the credentials may be expired or \
+         for another partition; set the region of your partition with --region or AWS_REGION"
+    )]
+    Identity(String),
 }
 
 fn chrono_time(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
@@ -118,7 +128,6 @@ fn describe<E: std::error::Error>(e: &E) -> String {
 /// role), with adaptive retries for throttling and timeouts per call.
 pub async fn load_config(opts: &ScanOptions) -> Result<SdkConfig, ScanError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
         .retry_config(RetryConfig::adaptive().with_max_attempts(10))
         .timeout_config(
             TimeoutConfig::builder()
@@ -132,13 +141,87 @@ pub async fn load_config(opts: &ScanOptions) -> Result<SdkConfig, ScanError> {
     if let Some(url) = &opts.endpoint_url {
         loader = loader.endpoint_url(url);
     }
-    let config = loader.load().await;
+    let mut config = loader.load().await;
+    if config.region().is_none() {
+        let region = opts.region.clone().unwrap_or_else(|| "us-east-1".into());
+        config = config.to_builder().region(Region::new(region)).build();
+    }
     match config.credentials_provider() {
         None => Err(ScanError::NoCredentials("no credential provider".into())),
         Some(p) => match p.provide_credentials().await {
             Ok(_) => Ok(config),
             Err(e) => Err(ScanError::NoCredentials(describe(&e))),
         },
+    }
+}
+
+/// Who is calling, from STS GetCallerIdentity, with the partition of its ARN.
+pub async fn caller_identity(config: &SdkConfig) -> Result<crate::inventory::Caller, ScanError> {
+    let out = aws_sdk_sts::Client::new(config)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| ScanError::Identity(describe(&e)))?;
+    let arn = out.arn().unwrap_or_default().to_string();
+    let account_id = out.account().unwrap_or_default().to_string();
+    let partition = partition_of(&arn)
+        .ok_or_else(|| ScanError::Identity(format!("unexpected caller ARN `{arn}`")))?;
+    Ok(crate::inventory::Caller {
+        account_id,
+        arn,
+        partition,
+    })
+}
+
+/// The partition of an ARN (`arn:PARTITION:service:...`).
+pub fn partition_of(arn: &str) -> Option<String> {
+    let mut parts = arn.split(':');
+    (parts.next() == Some("arn"))
+        .then(|| parts.next())
+        .flatten()
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .map(str::to_string)
+}
+
+/// The region where CloudTrail records IAM (global service) events in a partition.
+pub fn iam_events_region(partition: &str) -> &'static str {
+    match partition {
+        "aws-us-gov" => "us-gov-west-1",
+        "aws-cn" => "cn-north-1",
+        "aws-iso" => "us-iso-east-1",
+        "aws-iso-b" => "us-isob-east-1",
+        _ => "us-east-1",
+    }
+}
+
+/// The Organization's centralized root access features (IAM ListOrganizationsFeatures),
+/// asked with `config`: `Ok(None)` with a reason when they cannot be known.
+async fn root_access_features(
+    config: &SdkConfig,
+) -> Result<crate::inventory::RootAccessFeatures, String> {
+    use aws_sdk_iam::operation::list_organizations_features::ListOrganizationsFeaturesError as E;
+    match aws_sdk_iam::Client::new(config)
+        .list_organizations_features()
+        .send()
+        .await
+    {
+        Ok(out) => {
+            let on = |f: &str| out.enabled_features().iter().any(|x| x.as_str() == f);
+            Ok(crate::inventory::RootAccessFeatures {
+                root_credentials_management: on("RootCredentialsManagement"),
+                root_sessions: on("RootSessions"),
+            })
+        }
+        // Trusted access for IAM is off: centralized root access cannot be on.
+        Err(e)
+            if matches!(
+                e.as_service_error(),
+                Some(E::ServiceAccessNotEnabledException(_))
+            ) =>
+        {
+            Ok(crate::inventory::RootAccessFeatures::default())
+        }
+        Err(e) => Err(format!("ListOrganizationsFeatures: {}", describe(&e))),
     }
 }
 
@@ -333,10 +416,11 @@ async fn place_account(
 async fn assume(
     config: &SdkConfig,
     account: &str,
+    partition: &str,
     opts: &ScanOptions,
 ) -> Result<SdkConfig, String> {
     let sts = aws_sdk_sts::Client::new(config);
-    let arn = format!("arn:aws:iam::{account}:role/{}", opts.role_name);
+    let arn = format!("arn:{partition}:iam::{account}:role/{}", opts.role_name);
     let out = sts
         .assume_role()
         .role_arn(&arn)
@@ -376,6 +460,7 @@ async fn collect_account(
     config: &SdkConfig,
     account: &OrgAccount,
     opts: &ScanOptions,
+    ct_region: &str,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Collected {
@@ -397,6 +482,7 @@ async fn collect_account(
     );
     let ct = aws_sdk_cloudtrail::Client::from_conf(
         aws_sdk_cloudtrail::config::Builder::from(config)
+            .region(Region::new(ct_region.to_string()))
             .retry_partition(aws_sdk_cloudtrail::config::retry::RetryPartition::new(
                 format!("cloudtrail-{}", account.id),
             ))
@@ -406,7 +492,7 @@ async fn collect_account(
         collect_iam(&iam, opts, until, &mut collection),
         collect_events(&ct, account, opts, since, until)
     );
-    let (users, root) = match iam_result {
+    let (users, mut root) = match iam_result {
         Ok(x) => x,
         Err((source, message)) => {
             fail(&mut collection, source, message);
@@ -420,6 +506,9 @@ async fn collect_account(
             Vec::new()
         }
     };
+    if let Some(root) = root.as_mut() {
+        root.last_console_login = root.last_console_login.max(last_root_sign_in(&events));
+    }
     collection.status = if collection.errors.is_empty() {
         CollectionStatus::Complete
     } else if collection
@@ -439,6 +528,16 @@ async fn collect_account(
     }
 }
 
+/// The last successful root console sign-in among `events` (a failed sign-in is not one).
+pub(crate) fn last_root_sign_in(events: &[Event]) -> Option<DateTime<Utc>> {
+    events
+        .iter()
+        .filter(|e| e.name == "ConsoleLogin" && !e.failed())
+        .filter(|e| e.actor_type.as_deref() == Some("Root") || e.actor == "root")
+        .map(|e| e.time)
+        .max()
+}
+
 pub(crate) type IamResult =
     Result<(Vec<User>, Option<crate::inventory::RootCredentials>), (DataSource, String)>;
 
@@ -453,8 +552,14 @@ pub(crate) async fn collect_iam(
     use aws_sdk_iam::types::EntityType;
     let iam_err = |e: String| (DataSource::Iam, e);
     // Ask for the credential report first: IAM builds it while the users are listed. (A
-    // refusal here is met again, and handled, when the report is polled.)
-    let _ = iam.generate_credential_report().send().await;
+    // refusal here is met again, and handled, when the report is polled.) An answer of
+    // COMPLETE at once means AWS serves a report it already had: one up to 4 hours old.
+    let first_state = iam
+        .generate_credential_report()
+        .send()
+        .await
+        .ok()
+        .and_then(|g| g.state().map(|s| s.as_str().to_string()));
 
     // Users with ids, ARNs, tags and creation dates, in one paginated call.
     let mut details = Vec::new();
@@ -482,9 +587,25 @@ pub(crate) async fn collect_iam(
         }
     }
 
+    // Whether the report vouches for the state at the scan's start: it was generated for
+    // this scan (IAM was still building it when first asked) or at or after the scan began.
+    // A report AWS served from its cache shows the state at its generation time: credentials
+    // created or removed since are not in it, so they are read with per-user calls.
+    let mut vouched = false;
     let report = match credential_report(iam, opts).await {
         Ok((rows, generated)) => {
             collection.credential_report_generated_at = generated;
+            vouched = first_state.as_deref().is_some_and(|s| s != "COMPLETE")
+                || generated.is_some_and(|g| g >= as_of);
+            if !vouched {
+                collection.notes.push(format!(
+                    "the credential report was generated at {} before the scan (AWS serves a report up to 4 hours old): every user's keys, console password and MFA devices were read with per-user calls",
+                    generated.map_or_else(
+                        || "an unknown time".to_string(),
+                        |g| format!("{} UTC", g.format("%Y-%m-%d %H:%M:%S"))
+                    )
+                ));
+            }
             if let Some(g) = generated.filter(|g| as_of - *g > chrono::Duration::hours(4)) {
                 let note = format!(
                     "the credential report was generated at {} UTC, more than 4 hours before the scan: last-use times may be stale",
@@ -515,9 +636,10 @@ pub(crate) async fn collect_iam(
         }
         root
     });
-    // Without the report, ListUsers gives every password's last use (a call per 100 users).
+    // Without a report that vouches for the scan, ListUsers gives every password's last use
+    // (a call per 100 users), as it is now.
     let mut password_used: HashMap<String, Option<DateTime<Utc>>> = HashMap::new();
-    if report.is_none() {
+    if !vouched {
         let mut pages = iam.list_users().into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| iam_err(format!("ListUsers: {}", describe(&e))))?;
@@ -545,77 +667,56 @@ pub(crate) async fn collect_iam(
                 .collect(),
             ..User::named(name.clone())
         };
-        // Keys: only users the report says have keys need ListAccessKeys (all without report).
-        let may_have_keys =
-            row.is_none_or(|r| r.keys.iter().any(|k| k.active || k.last_rotated.is_some()));
-        let mut listed = Vec::new();
-        if may_have_keys {
-            let out = iam
-                .list_access_keys()
-                .user_name(&name)
-                .send()
-                .await
-                .map_err(|e| iam_err(format!("ListAccessKeys {name}: {}", describe(&e))))?;
-            for k in out.access_key_metadata() {
-                let status = match k.status().map(|s| s.as_str()) {
-                    Some("Active") => KeyStatus::Active,
-                    Some("Expired") => KeyStatus::Expired,
-                    _ => KeyStatus::Inactive,
-                };
-                if let (Some(id), Some(created)) =
-                    (k.access_key_id(), k.create_date().and_then(chrono_time))
-                {
-                    listed.push(ListedKey {
-                        id: id.to_string(),
-                        status,
-                        created,
-                    });
-                }
-            }
-        }
-        match row {
-            Some(r) => {
-                user.password = Password {
-                    enabled: r.password_enabled,
-                    last_used: r.password_last_used.filter(|_| r.password_enabled),
-                    last_changed: r.password_last_changed.filter(|_| r.password_enabled),
-                };
-                let m = credential_report::match_keys(&name, r, &listed);
-                user.access_keys = m.keys;
-                collection.notes.extend(m.notes);
-            }
+        // Keys: listed for every user. The report names no key ids, and a report served
+        // from AWS's cache (up to 4 hours old) lacks every key created since: no key may be
+        // missing, so no user is skipped.
+        let listed = list_keys(iam, &name).await.map_err(iam_err)?;
+        let row_vouches = row.filter(|_| vouched);
+        user.password = match row_vouches {
+            Some(r) => Password {
+                enabled: r.password_enabled,
+                // AWS keeps the last sign-in after a password is removed.
+                last_used: r.password_last_used,
+                last_used_unknown: r.password_last_used_unknown(),
+                last_changed: r.password_last_changed.filter(|_| r.password_enabled),
+            },
             None => {
                 let used = password_used.get(&name).copied().flatten();
-                user.password = per_user_password(iam, &name, used).await.map_err(iam_err)?;
-                for k in listed {
-                    let used = iam
-                        .get_access_key_last_used()
-                        .access_key_id(&k.id)
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            iam_err(format!("GetAccessKeyLastUsed {}: {}", k.id, describe(&e)))
-                        })?;
-                    let last = used.access_key_last_used();
-                    user.access_keys.push(crate::inventory::AccessKey {
-                        id: k.id,
-                        status: k.status,
-                        created: k.created,
-                        last_used: last.and_then(|l| l.last_used_date()).and_then(chrono_time),
-                        last_used_service: last
-                            .map(|l| l.service_name())
-                            .filter(|s| !s.is_empty() && *s != "N/A")
-                            .map(str::to_string),
-                        last_used_region: last
-                            .map(|l| l.region())
-                            .filter(|s| !s.is_empty() && *s != "N/A")
-                            .map(str::to_string),
-                    });
+                let mut p = per_user_password(iam, &name, used).await.map_err(iam_err)?;
+                // The report's last change is newer than the login profile's creation.
+                if let Some(changed) = row
+                    .filter(|r| r.password_enabled && p.enabled)
+                    .and_then(|r| r.password_last_changed)
+                {
+                    p.last_changed = Some(changed);
                 }
+                p
             }
+        };
+        user.access_keys = match row {
+            Some(r) => {
+                let m = credential_report::match_keys(&name, r, &listed);
+                collection.notes.extend(m.notes);
+                m.keys
+            }
+            None => listed
+                .into_iter()
+                .map(|k| crate::inventory::AccessKey {
+                    id: k.id,
+                    status: k.status,
+                    created: k.created,
+                    last_used_unknown: true,
+                    ..Default::default()
+                })
+                .collect(),
+        };
+        // A key the report cannot speak for (none of its slots, or no report): its last use
+        // from GetAccessKeyLastUsed.
+        for key in user.access_keys.iter_mut().filter(|k| k.last_used_unknown) {
+            key_last_used(iam, key).await.map_err(iam_err)?;
         }
-        // MFA devices: only users the report says have MFA (all without report).
-        if row.is_none_or(|r| r.mfa_active) {
+        // MFA devices: only users a vouching report says have MFA; everyone otherwise.
+        if row_vouches.is_none_or(|r| r.mfa_active) {
             let out = iam
                 .list_mfa_devices()
                 .user_name(&name)
@@ -643,6 +744,66 @@ pub(crate) async fn collect_iam(
     Ok((users, root))
 }
 
+/// Every access key of one user (ListAccessKeys, paginated).
+async fn list_keys(iam: &aws_sdk_iam::Client, name: &str) -> Result<Vec<ListedKey>, String> {
+    let mut listed = Vec::new();
+    let mut pages = iam
+        .list_access_keys()
+        .user_name(name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| format!("ListAccessKeys {name}: {}", describe(&e)))?;
+        for k in page.access_key_metadata() {
+            let status = match k.status().map(|s| s.as_str()) {
+                Some("Active") => KeyStatus::Active,
+                Some("Expired") => KeyStatus::Expired,
+                _ => KeyStatus::Inactive,
+            };
+            if let (Some(id), Some(created)) =
+                (k.access_key_id(), k.create_date().and_then(chrono_time))
+            {
+                listed.push(ListedKey {
+                    id: id.to_string(),
+                    status,
+                    created,
+                });
+            }
+        }
+    }
+    Ok(listed)
+}
+
+/// Since when AWS records access key use: a key older than this without a recorded use may
+/// have been used before.
+fn key_use_tracking_start() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_429_660_800, 0).unwrap_or_default() // 2015-04-22 00:00 UTC
+}
+
+/// Fills a key's last use from GetAccessKeyLastUsed.
+async fn key_last_used(
+    iam: &aws_sdk_iam::Client,
+    key: &mut crate::inventory::AccessKey,
+) -> Result<(), String> {
+    let used = iam
+        .get_access_key_last_used()
+        .access_key_id(&key.id)
+        .send()
+        .await
+        .map_err(|e| format!("GetAccessKeyLastUsed {}: {}", key.id, describe(&e)))?;
+    let last = used.access_key_last_used();
+    let known = |s: &&str| !s.is_empty() && *s != "N/A";
+    key.last_used = last.and_then(|l| l.last_used_date()).and_then(chrono_time);
+    key.last_used_service = last
+        .map(|l| l.service_name())
+        .filter(known)
+        .map(str::to_string);
+    key.last_used_region = last.map(|l| l.region()).filter(known).map(str::to_string);
+    // No date: never used, unless the key predates AWS's tracking of key use.
+    key.last_used_unknown = key.last_used.is_none() && key.created < key_use_tracking_start();
+    Ok(())
+}
+
 async fn per_user_password(
     iam: &aws_sdk_iam::Client,
     name: &str,
@@ -656,6 +817,7 @@ async fn per_user_password(
             last_changed: out
                 .login_profile()
                 .and_then(|p| chrono_time(p.create_date())),
+            ..Default::default()
         }),
         Err(e)
             if matches!(
@@ -751,7 +913,7 @@ pub(crate) async fn collect_events(
                 let Some(time) = e.event_time().and_then(chrono_time) else {
                     continue;
                 };
-                events.push(Event {
+                let mut event = Event {
                     time,
                     name: e.event_name().unwrap_or(name).to_string(),
                     actor: e.username().unwrap_or("N/A").to_string(),
@@ -762,7 +924,17 @@ pub(crate) async fn collect_events(
                         .iter()
                         .filter_map(|r| r.resource_name().map(str::to_string))
                         .collect(),
-                });
+                    ..Default::default()
+                };
+                // What CloudTrail recorded beside the name: a failed call's error code, the
+                // source IP, the actor's type, a sign-in's outcome.
+                if let Some(details) = e
+                    .cloud_trail_event()
+                    .and_then(crate::collect::cloudtrail_record::details_of_json)
+                {
+                    details.apply(&mut event);
+                }
+                events.push(event);
             }
             let next = out
                 .next_token()
@@ -789,6 +961,14 @@ pub async fn scan(
     progress: &indicatif::ProgressBar,
 ) -> Result<Inventory, ScanError> {
     let config = load_config(opts).await?;
+    // Who runs the scan: its own account is read with its own credentials, every other one
+    // (the management account included) through the audit role. The partition of its ARN
+    // goes into every ARN built, and decides where CloudTrail records IAM events.
+    let caller = caller_identity(&config).await?;
+    let ct_region = opts
+        .region
+        .clone()
+        .unwrap_or_else(|| iam_events_region(&caller.partition).to_string());
     progress.set_message("discovering accounts");
     let org = discover(
         &aws_sdk_organizations::Client::new(&config),
@@ -823,21 +1003,28 @@ pub async fn scan(
         }
         let config = config.clone();
         let opts = opts.clone();
-        let management = org.management_account.clone();
+        let own = caller.account_id.clone();
+        let partition = caller.partition.clone();
+        let ct_region = ct_region.clone();
         let limit = limit.clone();
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
+            let access = if account.id == own {
+                AccountAccess::Caller
+            } else {
+                AccountAccess::AssumeRole
+            };
             let result = {
                 let work = async {
-                    let member = if account.id == management {
+                    let member = if access == AccountAccess::Caller {
                         config.clone()
                     } else {
-                        assume(&config, &account.id, &opts)
+                        assume(&config, &account.id, &partition, &opts)
                             .await
                             .map_err(|e| (DataSource::AssumeRole, e))?
                     };
                     Ok::<_, (DataSource, String)>(
-                        collect_account(&member, &account, &opts, since, as_of).await,
+                        collect_account(&member, &account, &opts, &ct_region, since, as_of).await,
                     )
                 };
                 match tokio::time::timeout(opts.account_deadline, work).await {
@@ -848,7 +1035,7 @@ pub async fn scan(
                     )),
                 }
             };
-            (account, result)
+            (account, access, result)
         });
     }
     progress.set_length(tasks.len() as u64);
@@ -856,10 +1043,45 @@ pub async fn scan(
     let mut inv = Inventory::new(SourceKind::Scan);
     inv.collected_at = Some(as_of);
     inv.organization_id = org.id.clone();
+    inv.management_account_id = Some(org.management_account.clone()).filter(|m| !m.is_empty());
     inv.skipped = skipped;
+    // Centralized root access: asked as the caller (the management account or IAM's
+    // delegated administrator can); else through the management account's audit role.
+    // Optional: its absence is noted, never fatal.
+    inv.root_access = match root_access_features(&config).await {
+        Ok(f) => Some(f),
+        Err(first) => {
+            let management = &org.management_account;
+            let second = if management.is_empty() || *management == caller.account_id {
+                Err(first.clone())
+            } else {
+                match assume(&config, management, &caller.partition, opts).await {
+                    Ok(m) => root_access_features(&m).await,
+                    Err(e) => Err(e),
+                }
+            };
+            match second {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    let why = if e == first {
+                        first
+                    } else {
+                        format!("{first}; through the management account: {e}")
+                    };
+                    let note = format!(
+                        "the Organization's centralized root access features are unknown ({why}); rules that need them are not evaluable"
+                    );
+                    tracing::warn!("{note}");
+                    inv.notes.push(note);
+                    None
+                }
+            }
+        }
+    };
+    inv.caller = Some(caller);
     while let Some(done) = tasks.join_next().await {
         progress.inc(1);
-        let Ok((account, result)) = done else {
+        let Ok((account, access, result)) = done else {
             continue;
         };
         let mut out = Account::new(account.id.clone(), account.name.clone());
@@ -871,12 +1093,14 @@ pub async fn scan(
                 out.root = c.root;
                 out.collection = c.collection;
                 out.collection.notes.splice(0..0, account.notes.clone());
+                out.collection.access = Some(access);
                 inv.events.extend(c.events);
             }
             Err((source, message)) => {
                 out.collection = Collection {
                     status: CollectionStatus::Failed,
                     errors: vec![CollectionError { source, message }],
+                    access: Some(access),
                     ..Collection::default()
                 };
             }

@@ -14,6 +14,16 @@ use crate::inventory::{AccessKey, KeyStatus, RootCredentials};
 /// The name the report gives the root user's row.
 pub const ROOT_ROW: &str = "<root_account>";
 
+/// Since when IAM records password sign-ins (the report's `no_information` before it).
+fn password_tracking_start() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_413_763_200, 0).unwrap_or_default() // 2014-10-20 00:00 UTC
+}
+
+/// Since when IAM records access key use (`N/A` for a key last used before it).
+fn key_tracking_start() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_429_660_800, 0).unwrap_or_default() // 2015-04-22 00:00 UTC
+}
+
 /// One access-key slot of a report row.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeySlot {
@@ -32,7 +42,13 @@ pub struct ReportRow {
     pub arn: String,
     pub created: Option<DateTime<Utc>>,
     pub password_enabled: bool,
+    /// `password_enabled` said `not_supported` (the root row of older reports): whether
+    /// root has a password is unknown.
+    pub password_not_supported: bool,
     pub password_last_used: Option<DateTime<Utc>>,
+    /// `password_last_used` said `no_information`: never used, or not used since IAM began
+    /// tracking sign-ins (2014-10-20).
+    pub password_no_information: bool,
     pub password_last_changed: Option<DateTime<Utc>>,
     pub mfa_active: bool,
     pub keys: [KeySlot; 2],
@@ -43,9 +59,20 @@ impl ReportRow {
         self.user == ROOT_ROW
     }
 
-    /// Root credentials from the root row (hardware MFA is not in the report).
+    /// Whether the password's last use is unknown rather than never: `no_information` for
+    /// a user (or root) created before IAM tracked sign-ins, or of unknown age.
+    pub fn password_last_used_unknown(&self) -> bool {
+        self.password_last_used.is_none()
+            && self.password_no_information
+            && self.created.is_none_or(|c| c < password_tracking_start())
+    }
+
+    /// Root credentials from the root row (hardware MFA is not in the report). Root's
+    /// password is `true` / `false` in newer reports, unknown where the report says
+    /// `not_supported`.
     pub fn root_credentials(&self) -> RootCredentials {
         RootCredentials {
+            password_enabled: (!self.password_not_supported).then_some(self.password_enabled),
             mfa_enabled: self.mfa_active,
             hardware_mfa: None,
             // A key exists when its slot is active or has a creation time (an Inactive key
@@ -56,6 +83,7 @@ impl ReportRow {
                 .any(|k| k.active || k.last_rotated.is_some()),
             last_console_login: self.password_last_used,
             access_key_last_used: self.keys.iter().filter_map(|k| k.last_used).max(),
+            ..Default::default()
         }
     }
 }
@@ -129,6 +157,7 @@ pub fn parse(text: &str) -> Result<Vec<ReportRow>, String> {
             })
         };
         let flag = |i: usize| cell(i).eq_ignore_ascii_case("true");
+        let said = |i: usize, what: &str| cell(i).eq_ignore_ascii_case(what);
         let text = |i: usize| (!absent(cell(i))).then(|| cell(i).to_string());
         let slot = |base: usize| -> Result<KeySlot, String> {
             Ok(KeySlot {
@@ -144,7 +173,9 @@ pub fn parse(text: &str) -> Result<Vec<ReportRow>, String> {
             arn: cell(1).to_string(),
             created: time(2)?,
             password_enabled: flag(3),
+            password_not_supported: said(3, "not_supported"),
             password_last_used: time(4)?,
+            password_no_information: said(4, "no_information"),
             password_last_changed: time(5)?,
             mfa_active: flag(7),
             keys: [slot(8)?, slot(13)?],
@@ -205,13 +236,20 @@ pub fn match_keys(user: &str, row: &ReportRow, listed: &[ListedKey]) -> Matched 
                 Some(&row.keys[*only])
             }
         };
+        // No slot: the report says nothing of this key. A slot without a last use means
+        // never used, unless the key is older than AWS's tracking of key use.
+        let last_used_unknown = slot.is_none_or(|s| {
+            s.last_used.is_none() && s.last_rotated.is_some_and(|t| t < key_tracking_start())
+        });
         keys.push(AccessKey {
             id: key.id.clone(),
             status: key.status,
             created: key.created,
+            last_used_unknown,
             last_used: slot.and_then(|s| s.last_used),
             last_used_service: slot.and_then(|s| s.last_used_service.clone()),
             last_used_region: slot.and_then(|s| s.last_used_region.clone()),
+            ..Default::default()
         });
     }
     notes.dedup();
@@ -283,6 +321,83 @@ newbie,arn:aws:iam::111111111111:user/newbie,2026-03-01T00:00:00+00:00,true,no_i
             newbie.keys[0].last_used_service, None,
             "not_supported is unknown"
         );
+    }
+
+    #[test]
+    fn root_password_is_true_false_or_unknown_as_the_report_says() {
+        // Old reports: `not_supported` (the fixture's root row): unknown.
+        let rows = parse(REPORT).unwrap();
+        assert_eq!(rows[0].root_credentials().password_enabled, None);
+        // Newer reports: `true`, or `false` for a member account whose root credentials were
+        // deleted through centralized root access (AWS keeps the last sign-in).
+        let old_root = "<root_account>,arn:aws:iam::111111111111:root,2020-01-01T00:00:00+00:00,not_supported,2026-02-20T17:45:02+00:00,not_supported,not_supported,true,";
+        assert!(REPORT.contains(old_root));
+        let with = |password: &str, used: &str, mfa: &str| {
+            REPORT.replace(
+                old_root,
+                &format!("<root_account>,arn:aws:iam::111111111111:root,2020-01-01T00:00:00+00:00,{password},{used},N/A,not_supported,{mfa},"),
+            )
+        };
+        let no_root_credentials =
+            parse(&with("false", "N/A", "false")).unwrap()[0].root_credentials();
+        assert_eq!(no_root_credentials.password_enabled, Some(false));
+        assert!(!no_root_credentials.mfa_enabled && !no_root_credentials.access_key_present);
+        let kept_login = parse(&with("false", "2025-01-02T03:04:05+00:00", "false")).unwrap()[0]
+            .root_credentials();
+        assert_eq!(
+            kept_login.last_console_login,
+            Some(t("2025-01-02 03:04:05"))
+        );
+        let with_password =
+            parse(&with("true", "no_information", "true")).unwrap()[0].root_credentials();
+        assert_eq!(with_password.password_enabled, Some(true));
+        assert_eq!(with_password.last_console_login, None);
+    }
+
+    #[test]
+    fn no_information_is_unknown_only_before_aws_tracked_sign_ins() {
+        let rows = parse(REPORT).unwrap();
+        // newbie (created 2026) never signed in.
+        assert!(rows[3].password_no_information && !rows[3].password_last_used_unknown());
+        let old = REPORT.replace(
+            "newbie,arn:aws:iam::111111111111:user/newbie,2026-03-01T00:00:00+00:00",
+            "newbie,arn:aws:iam::111111111111:user/newbie,2013-03-01T00:00:00+00:00",
+        );
+        assert_ne!(old, REPORT);
+        assert!(parse(&old).unwrap()[3].password_last_used_unknown());
+    }
+
+    #[test]
+    fn a_key_without_a_slot_or_older_than_use_tracking_has_an_unknown_last_use() {
+        let mut rows = parse(REPORT).unwrap();
+        let listed = [ListedKey {
+            id: "AKIAOLD".into(),
+            status: KeyStatus::Active,
+            created: t("2014-06-01 00:00:00"),
+        }];
+        rows[1].keys[0] = KeySlot {
+            active: true,
+            last_rotated: Some(t("2014-06-01 00:00:00")),
+            ..KeySlot::default()
+        };
+        let m = match_keys("admin-user", &rows[1], &listed);
+        assert!(m.keys[0].last_used_unknown && m.keys[0].last_used.is_none());
+        // The same never-used slot for a key created after April 2015: never used.
+        let rows = parse(REPORT).unwrap();
+        let listed = [ListedKey {
+            id: "AKIANEWBIE".into(),
+            status: KeyStatus::Active,
+            created: t("2026-03-01 00:00:00"),
+        }];
+        let m = match_keys("newbie", &rows[3], &listed);
+        assert!(!m.keys[0].last_used_unknown && m.keys[0].last_used.is_none());
+        // No slot at all: unknown.
+        let late = [ListedKey {
+            id: "AKIALATE".into(),
+            status: KeyStatus::Active,
+            created: t("2026-03-06 11:00:00"),
+        }];
+        assert!(match_keys("newbie", &rows[3], &late).keys[0].last_used_unknown);
     }
 
     #[test]

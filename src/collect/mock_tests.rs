@@ -375,7 +375,9 @@ fn report_path_tail() -> (Vec<Rule>, Vec<User>) {
                 "2025-06-01 08:00:00",
             )],
         ),
-        // alice has no MFA in the report: no ListMFADevices; bob has no keys: no ListAccessKeys.
+        // alice has no MFA in the report: no ListMFADevices. bob has no keys in the report,
+        // but every user's keys are listed (a key created since the report is not in it).
+        list_keys("bob", vec![]),
         list_mfa(
             "bob",
             &[
@@ -395,6 +397,7 @@ fn report_path_tail() -> (Vec<Rule>, Vec<User>) {
             enabled: true,
             last_used: Some(t("2026-03-04 10:15:33")),
             last_changed: Some(t("2025-01-01 00:05:00")),
+            ..Default::default()
         },
         access_keys: vec![AccessKey {
             id: "AKIAALICE1".into(),
@@ -403,6 +406,7 @@ fn report_path_tail() -> (Vec<Rule>, Vec<User>) {
             last_used: Some(t("2026-03-03 16:20:10")),
             last_used_service: Some("s3".into()),
             last_used_region: Some("us-east-1".into()),
+            ..Default::default()
         }],
         ..user("alice", "AIDAALICE", "2025-01-01 00:00:00")
     };
@@ -439,6 +443,7 @@ fn root_credentials() -> crate::inventory::RootCredentials {
         access_key_present: false,
         last_console_login: Some(t("2026-02-20 17:45:02")),
         access_key_last_used: None,
+        ..Default::default()
     }
 }
 
@@ -480,8 +485,14 @@ async fn truncated_authorization_details_pages_collect_every_user_once_in_order(
         .collect();
     let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
     let get = get_report(report(&rows), "2026-03-06 11:00:00");
+    // No user has keys in the report; their keys are listed all the same.
+    let no_keys: Vec<Rule> = ["u1", "u2", "u3", "u4"]
+        .into_iter()
+        .map(|u| list_keys(u, vec![]))
+        .collect();
     let mut all: Vec<&Rule> = pages.iter().collect();
     all.extend([&mfa, &gen, &get]);
+    all.extend(no_keys.iter());
 
     let (result, collection) = collect(&all, &opts()).await;
     let (users, root) = result.expect("collected");
@@ -727,6 +738,7 @@ async fn credential_report_never_ready_falls_back_to_per_user_calls() {
             enabled: true,
             last_used: Some(t("2026-03-01 09:00:00")),
             last_changed: Some(t("2025-01-01 00:05:00")),
+            ..Default::default()
         },
         access_keys: vec![
             AccessKey {
@@ -736,6 +748,7 @@ async fn credential_report_never_ready_falls_back_to_per_user_calls() {
                 last_used: Some(t("2026-03-02 10:00:00")),
                 last_used_service: Some("ec2".into()),
                 last_used_region: Some("eu-west-1".into()),
+                ..Default::default()
             },
             AccessKey {
                 id: "AKIAALICE2".into(),
@@ -744,6 +757,7 @@ async fn credential_report_never_ready_falls_back_to_per_user_calls() {
                 last_used: None,
                 last_used_service: None,
                 last_used_region: None,
+                ..Default::default()
             },
         ],
         mfa_devices: vec![MfaDevice {
@@ -770,6 +784,218 @@ async fn credential_report_never_ready_falls_back_to_per_user_calls() {
     for (i, r) in all.iter().enumerate() {
         assert!(r.num_calls() >= 1, "rule {i} unused");
     }
+}
+
+/// A report AWS served from its cache (the first GenerateCredentialReport answers COMPLETE,
+/// GeneratedTime three hours before the scan): it says bob has no key, no password and no
+/// MFA, but since then bob got a key, a console password and an MFA device, and alice lost
+/// her MFA.
+#[tokio::test]
+async fn a_cached_report_cannot_hide_what_changed_since_it_was_generated() {
+    use aws_sdk_iam::types::ReportStateType::Complete;
+    let p = partition();
+    let gaad = gaad_rule(None, alice_and_bob(), None);
+    let mfa = virtual_mfa(&["arn:aws:iam::111111111111:mfa/bob-phone"]);
+    let first = generate(&[Complete]);
+    let gen = generate(&[Complete]);
+    let bob_row_then = "bob,arn:aws:iam::111111111111:user/bob,2025-02-01T00:00:00+00:00,false,N/A,N/A,N/A,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A";
+    let get = get_report(
+        report(&[ROOT_ROW, ALICE_ROW, bob_row_then]),
+        "2026-03-06 09:00:00",
+    );
+    let users = list_users(&[
+        ("alice", Some("2026-03-06 10:00:00")),
+        ("bob", Some("2026-03-06 11:30:00")),
+    ]);
+    let alice_keys = list_keys(
+        "alice",
+        vec![access_key(
+            "alice",
+            "AKIAALICE1",
+            "Active",
+            "2025-06-01 08:00:00",
+        )],
+    );
+    let alice_login = login_profile("alice", "2025-01-01 00:05:00");
+    let alice_mfa = list_mfa("alice", &[]);
+    let bob_keys = list_keys(
+        "bob",
+        vec![access_key(
+            "bob",
+            "AKIABOBNEW",
+            "Active",
+            "2026-03-06 11:00:00",
+        )],
+    );
+    let bob_login = login_profile("bob", "2026-03-06 11:20:00");
+    let bob_used = key_last_used(
+        "AKIABOBNEW",
+        Some("2026-03-06 11:40:00"),
+        "iam",
+        "us-east-1",
+    );
+    let bob_mfa = list_mfa(
+        "bob",
+        &[(
+            "arn:aws:iam::111111111111:mfa/bob-phone",
+            "2026-03-06 11:25:00",
+        )],
+    );
+    let all = [
+        &first,
+        &gaad,
+        &mfa,
+        &gen,
+        &get,
+        &users,
+        &alice_keys,
+        &alice_login,
+        &alice_mfa,
+        &bob_keys,
+        &bob_login,
+        &bob_used,
+        &bob_mfa,
+    ];
+    let iam = mock_client!(aws_sdk_iam, RuleMode::Sequential, &all, move |c| c
+        .retry_config(retry())
+        .retry_partition(p.clone()));
+    let mut collection = Collection::default();
+    let result = aws::collect_iam(&iam, &opts(), t(AS_OF), &mut collection).await;
+    let (got, _) = result.expect("collected");
+    let bob = &got[1];
+    assert_eq!(
+        bob.access_keys,
+        vec![AccessKey {
+            id: "AKIABOBNEW".into(),
+            status: KeyStatus::Active,
+            created: t("2026-03-06 11:00:00"),
+            last_used: Some(t("2026-03-06 11:40:00")),
+            last_used_service: Some("iam".into()),
+            last_used_region: Some("us-east-1".into()),
+            ..Default::default()
+        }],
+        "the key created after the cached report is in the inventory"
+    );
+    assert!(bob.password.enabled, "the password created since");
+    assert_eq!(bob.password.last_used, Some(t("2026-03-06 11:30:00")));
+    assert_eq!(bob.mfa_devices.len(), 1);
+    let alice = &got[0];
+    assert!(alice.mfa_devices.is_empty(), "alice's MFA is asked live");
+    assert_eq!(
+        alice.access_keys[0].last_used,
+        Some(t("2026-03-03 16:20:10")),
+        "the report's last use of a key it knows is kept"
+    );
+    assert_eq!(
+        alice.password.last_changed,
+        Some(t("2025-01-01 00:05:00")),
+        "the report's last password change"
+    );
+    assert!(
+        collection
+            .notes
+            .iter()
+            .any(|n| n.contains("2026-03-06 09:00:00 UTC before the scan")
+                && n.contains("per-user calls")),
+        "{:?}",
+        collection.notes
+    );
+    for (i, r) in all.iter().enumerate() {
+        assert!(r.num_calls() >= 1, "rule {i} unused");
+    }
+}
+
+#[tokio::test]
+async fn a_root_sign_in_that_failed_is_not_the_last_sign_in() {
+    let ok = Event {
+        time: t("2026-03-01 09:00:00"),
+        name: "ConsoleLogin".into(),
+        actor: "root".into(),
+        actor_type: Some("Root".into()),
+        login_outcome: Some("Success".into()),
+        ..Event::default()
+    };
+    let failed = Event {
+        time: t("2026-03-05 09:00:00"),
+        login_outcome: Some("Failure".into()),
+        ..ok.clone()
+    };
+    let user_login = Event {
+        time: t("2026-03-06 09:00:00"),
+        actor: "alice".into(),
+        actor_type: Some("IAMUser".into()),
+        ..ok.clone()
+    };
+    assert_eq!(
+        aws::last_root_sign_in(&[ok.clone(), failed.clone(), user_login]),
+        Some(t("2026-03-01 09:00:00"))
+    );
+    assert_eq!(aws::last_root_sign_in(&[failed]), None);
+}
+
+#[tokio::test]
+async fn lookup_events_keep_what_cloudtrail_recorded_of_a_failed_call() {
+    let denied = r#"{"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111111111111:user/mallory","userName":"mallory"},"eventName":"DeactivateMFADevice","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.9","userAgent":"aws-cli/2.15.0","errorCode":"AccessDenied","errorMessage":"not authorized","responseElements":null}"#;
+    let e = aws_sdk_cloudtrail::types::Event::builder()
+        .event_id("e1")
+        .event_name("DeactivateMFADevice")
+        .event_time(sdk_time("2026-03-05 10:00:00"))
+        .username("mallory")
+        .cloud_trail_event(denied)
+        .build();
+    let page = mock!(aws_sdk_cloudtrail::Client::lookup_events).then_output(move || {
+        aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput::builder()
+            .events(e.clone())
+            .build()
+    });
+    let ct = ct_client(&[&page]);
+    let account = aws::OrgAccount {
+        id: "111111111111".into(),
+        name: "Dev".into(),
+        status: "ACTIVE".into(),
+        ou_path: vec![],
+        ou_ids: vec![],
+        tags: Default::default(),
+        notes: vec![],
+    };
+    let opts = ScanOptions {
+        event_names: vec!["DeactivateMFADevice".into()],
+        cloudtrail_rps: 1000.0,
+        ..opts()
+    };
+    let events = aws::collect_events(&ct, &account, &opts, t("2026-03-01 00:00:00"), t(AS_OF))
+        .await
+        .expect("collected");
+    assert_eq!(events.len(), 1);
+    let e = &events[0];
+    assert!(e.failed());
+    assert_eq!(e.error_code.as_deref(), Some("AccessDenied"));
+    assert_eq!(e.source_ip.as_deref(), Some("203.0.113.9"));
+    assert_eq!(e.actor_type.as_deref(), Some("IAMUser"));
+    assert_eq!(
+        e.actor_arn.as_deref(),
+        Some("arn:aws:iam::111111111111:user/mallory")
+    );
+}
+
+#[test]
+fn partitions_come_from_the_caller_arn() {
+    assert_eq!(
+        aws::partition_of("arn:aws-us-gov:sts::123456789012:assumed-role/Audit/s").as_deref(),
+        Some("aws-us-gov")
+    );
+    assert_eq!(
+        aws::partition_of("arn:aws-cn:iam::123456789012:user/a").as_deref(),
+        Some("aws-cn")
+    );
+    assert_eq!(
+        aws::partition_of("arn:aws:iam::123456789012:root").as_deref(),
+        Some("aws")
+    );
+    assert_eq!(aws::partition_of("not-an-arn"), None);
+    assert_eq!(aws::iam_events_region("aws-us-gov"), "us-gov-west-1");
+    assert_eq!(aws::iam_events_region("aws-cn"), "cn-north-1");
+    assert_eq!(aws::iam_events_region("aws"), "us-east-1");
 }
 
 #[tokio::test]
@@ -1215,6 +1441,7 @@ fn event(name: &str, actor: &str, time: &str, resource: &str) -> Event {
         account_id: "111111111111".into(),
         account_name: "management".into(),
         resources: vec![resource.into()],
+        ..Default::default()
     }
 }
 

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod cloudtrail_record;
 pub mod credential_report;
 #[cfg(all(test, feature = "aws"))]
 mod mock_tests;

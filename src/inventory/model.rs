@@ -25,6 +25,19 @@ pub struct Inventory {
     /// AWS Organization id, when collected from an Organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<String>,
+    /// The Organization's management account, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_account_id: Option<String>,
+    /// Who ran the scan (STS GetCallerIdentity), when collected live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<Caller>,
+    /// The Organization's centralized root access features (IAM ListOrganizationsFeatures);
+    /// absent when unknown (`notes` says why when a scan could not read them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_access: Option<RootAccessFeatures>,
+    /// Remarks on the whole run (what could not be read outside any one account).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// Fields the source cannot provide. A rule that needs one of them is reported as not
     /// evaluable instead of silently passing.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
@@ -39,6 +52,32 @@ pub struct Inventory {
     /// CloudTrail events of every account, sorted by time.
     #[serde(default)]
     pub events: Vec<Event>,
+}
+
+/// The identity that ran a scan, from STS GetCallerIdentity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Caller {
+    /// The caller's own account: read with the caller's credentials, every other account
+    /// through the audit role.
+    pub account_id: String,
+    /// The caller's ARN (user, assumed-role session or root).
+    pub arn: String,
+    /// The partition of the caller's ARN (`aws`, `aws-us-gov`, `aws-cn`), used for every ARN
+    /// the scan builds.
+    pub partition: String,
+}
+
+/// Centralized root access features enabled in the Organization (IAM
+/// `ListOrganizationsFeatures`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RootAccessFeatures {
+    /// `RootCredentialsManagement`: the management account (or the IAM delegated
+    /// administrator) can delete and audit member accounts' root credentials.
+    pub root_credentials_management: bool,
+    /// `RootSessions`: privileged root tasks on member accounts through short-term sessions.
+    pub root_sessions: bool,
 }
 
 /// An account that was not audited on purpose.
@@ -108,6 +147,15 @@ pub enum Field {
     RootKeyLastUsed,
     #[serde(rename = "events")]
     Events,
+    /// What CloudTrail records beside the event name (error code, source IP, user agent,
+    /// region, the actor's type and ARN, a console login's outcome and MFA use): not in the
+    /// stock events CSV.
+    #[serde(rename = "event.details")]
+    EventDetails,
+    /// The Organization's management account and centralized root access features: known to
+    /// a scan, not to a stock CSV.
+    #[serde(rename = "organization.root_access")]
+    OrgRootAccess,
 }
 
 impl Field {
@@ -127,6 +175,8 @@ impl Field {
             Field::Root => "account.root",
             Field::RootKeyLastUsed => "account.root_access_key_last_used",
             Field::Events => "events",
+            Field::EventDetails => "event.details",
+            Field::OrgRootAccess => "organization.root_access",
         }
     }
 
@@ -137,7 +187,7 @@ impl Field {
 }
 
 /// Every [`Field`], in order.
-pub const ALL_FIELDS: [Field; 13] = [
+pub const ALL_FIELDS: [Field; 15] = [
     Field::UserId,
     Field::UserArn,
     Field::UserCreated,
@@ -151,6 +201,8 @@ pub const ALL_FIELDS: [Field; 13] = [
     Field::Root,
     Field::RootKeyLastUsed,
     Field::Events,
+    Field::EventDetails,
+    Field::OrgRootAccess,
 ];
 
 /// One AWS account.
@@ -187,12 +239,26 @@ pub struct Collection {
     /// One entry per data source that failed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<CollectionError>,
+    /// How the account was read: with the caller's own credentials or through the audit
+    /// role (absent for offline inputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccountAccess>,
     /// When AWS generated the credential report the data comes from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential_report_generated_at: Option<DateTime<Utc>>,
     /// Remarks on how the data was obtained (fallbacks, ambiguities).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+}
+
+/// How a scan read an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccountAccess {
+    /// The caller's own account, read with the caller's credentials.
+    Caller,
+    /// Read through the audit role (STS AssumeRole).
+    AssumeRole,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -229,6 +295,7 @@ pub enum DataSource {
     CredentialReport,
     /// CloudTrail LookupEvents.
     Cloudtrail,
+
     /// The account's deadline expired.
     Deadline,
 }
@@ -277,9 +344,15 @@ pub struct User {
 pub struct Password {
     /// The user has a console password (a login profile).
     pub enabled: bool,
-    /// Last console sign-in; absent when never used.
+    /// Last console sign-in; absent when never used (or unknown, see `last_used_unknown`).
+    /// AWS keeps it after the password is removed, so a user without a password may have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used: Option<DateTime<Utc>>,
+    /// The source cannot tell whether or when the password was last used (the credential
+    /// report's `no_information` for a user created before IAM tracked sign-ins): rules that
+    /// need it list the user as not evaluable instead of treating it as never used.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub last_used_unknown: bool,
     /// Last password change (or creation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_changed: Option<DateTime<Utc>>,
@@ -324,17 +397,27 @@ impl MfaType {
     }
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// One access key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccessKey {
     /// Access key id (AKIA...). Never the secret.
     pub id: String,
     pub status: KeyStatus,
     pub created: DateTime<Utc>,
-    /// Last use; absent when never used.
+    /// Last use; absent when never used (or unknown, see `last_used_unknown`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used: Option<DateTime<Utc>>,
+    /// The source cannot tell whether or when the key was last used (no matching credential
+    /// report slot and no GetAccessKeyLastUsed answer, or a report's `N/A` for a key older
+    /// than AWS's tracking): rules that need it list the key as not evaluable instead of
+    /// treating it as never used.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub last_used_unknown: bool,
     /// AWS service id of the last use (e.g. `s3`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_service: Option<String>,
@@ -344,9 +427,10 @@ pub struct AccessKey {
 }
 
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 pub enum KeyStatus {
+    #[default]
     Active,
     Inactive,
     /// Kept when AWS reports it.
@@ -373,9 +457,14 @@ impl KeyStatus {
 }
 
 /// Root user credentials of an account.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RootCredentials {
+    /// Whether the root user has a console password: `true` / `false` as newer credential
+    /// reports say; absent when unknown (older reports say `not_supported`, the stock root
+    /// CSV has no such column). With centralized root access a member account may have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_enabled: Option<bool>,
     pub mfa_enabled: bool,
     /// Whether the MFA is a hardware device; absent when unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -391,8 +480,8 @@ pub struct RootCredentials {
     pub access_key_last_used: Option<DateTime<Utc>>,
 }
 
-/// One CloudTrail management event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// One CloudTrail management event, successful or failed, as CloudTrail records it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
     pub time: DateTime<Utc>,
@@ -406,6 +495,41 @@ pub struct Event {
     /// Affected user names and key ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<String>,
+    /// CloudTrail `errorCode`: the call failed (e.g. `AccessDenied`). A failed call is kept
+    /// in the inventory but never counted as a lifecycle event or a sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// CloudTrail `errorMessage`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// `sourceIPAddress` (an IP address or an AWS service name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
+    /// `userAgent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// `awsRegion`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// `userIdentity.type`: `Root`, `IAMUser`, `AssumedRole`, `FederatedUser`, `AWSService`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_type: Option<String>,
+    /// `userIdentity.arn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_arn: Option<String>,
+    /// A `ConsoleLogin`'s outcome: `Success` or `Failure` (`responseElements.ConsoleLogin`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_outcome: Option<String>,
+    /// A `ConsoleLogin`'s `additionalEventData.MFAUsed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_used: Option<bool>,
+}
+
+impl Event {
+    /// The call failed: CloudTrail recorded an `errorCode`, or a console sign-in failed.
+    pub fn failed(&self) -> bool {
+        self.error_code.is_some() || self.login_outcome.as_deref() == Some("Failure")
+    }
 }
 
 impl Inventory {
@@ -419,6 +543,10 @@ impl Inventory {
             },
             collected_at: None,
             organization_id: None,
+            management_account_id: None,
+            caller: None,
+            root_access: None,
+            notes: Vec::new(),
             unavailable: BTreeSet::new(),
             accounts: Vec::new(),
             skipped: Vec::new(),
@@ -445,13 +573,16 @@ impl Inventory {
             }
         }
         self.events.sort_by(|a, b| {
-            (a.time, &a.account_id, &a.name, &a.actor, &a.resources).cmp(&(
-                b.time,
-                &b.account_id,
-                &b.name,
-                &b.actor,
-                &b.resources,
-            ))
+            (a.time, &a.account_id, &a.name, &a.actor, &a.resources)
+                .cmp(&(b.time, &b.account_id, &b.name, &b.actor, &b.resources))
+                .then_with(|| {
+                    (&a.error_code, &a.source_ip, &a.actor_arn, &a.login_outcome).cmp(&(
+                        &b.error_code,
+                        &b.source_ip,
+                        &b.actor_arn,
+                        &b.login_outcome,
+                    ))
+                })
         });
     }
 

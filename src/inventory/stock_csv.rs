@@ -11,8 +11,14 @@
 //! ([`neutralize`]), rows in a fixed order. Readers accept that form — reading a file a writer
 //! wrote and writing it again gives the same bytes — plus what the original Python tool wrote:
 //! `+00:00` offsets, fractional seconds, ISO-8601 times, CRLF, a UTF-8 BOM and quoted fields.
-//! Every problem is an [`InputError`] naming the file, the physical line, the field number, what
-//! was expected and what was found.
+//!
+//! A row the original tool can write, alone or in reports joined one after the other, is read
+//! with a warning rather than refused: `tracing::warn!` naming the file and lines, and a note in
+//! the account's `collection.notes` (or the inventory's `notes`). That covers one account id
+//! with several names, rows repeating earlier rows exactly and lines repeating the header. What
+//! neither AWS nor the original tool writes is an [`InputError`] naming the file, the physical
+//! line, the field number, what was expected, what was found and, for rows that contradict each
+//! other, what to do.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -89,7 +95,7 @@ mod root_col {
 
 /// Fields a stock CSV set cannot carry: every optional field. [`read_events`] and
 /// [`read_root`] remove `Events` and `Root` again.
-const STOCK_UNAVAILABLE: [Field; 13] = crate::inventory::ALL_FIELDS;
+const STOCK_UNAVAILABLE: [Field; 15] = crate::inventory::ALL_FIELDS;
 
 // ---------------------------------------------------------------------------------------------
 // Formula neutralisation
@@ -196,12 +202,18 @@ pub fn write_report<W: Write>(inv: &Inventory, opts: &WriteOptions, w: W) -> std
     let mut out = StockWriter::new(w, REPORT_HEADER)?;
     for account in sorted_by(&inv.accounts, |a| a.id.trim()) {
         for user in sorted_by(&account.users, |u| u.name.trim()) {
-            let (password_status, password_last_used) = if user.password.enabled {
-                let last = user.password.last_used.as_ref().map(format_stock);
-                (CONFIGURED, last.unwrap_or_else(|| NEVER.to_owned()))
+            let password_status = if user.password.enabled {
+                CONFIGURED
             } else {
-                (NOT_CONFIGURED, NEVER.to_owned())
+                NOT_CONFIGURED
             };
+            // Written with or without a password: AWS keeps the last sign-in after the password
+            // is removed, and the original tool writes it (ListUsers' PasswordLastUsed).
+            let password_last_used = user
+                .password
+                .last_used
+                .as_ref()
+                .map_or_else(|| NEVER.to_owned(), format_stock);
             let mfa = mfa_cell(user);
             let prefix = [
                 account.id.as_str(),
@@ -252,11 +264,14 @@ fn clean_resources(event: &Event) -> Vec<&str> {
         .collect()
 }
 
-/// Writes the CloudTrail events report, sorted by time (to the second), then account id,
-/// event name, actor and resources — the order [`Inventory::normalize`] gives them back.
+/// Writes the CloudTrail events report: the successful calls ([`Event::failed`] ones, a denied
+/// call or a failed sign-in, stay in the inventory JSON only, as the original tool listed
+/// none), sorted by time (to the second), then account id, event name, actor and resources —
+/// the order [`Inventory::normalize`] gives them back.
 pub fn write_events<W: Write>(inv: &Inventory, w: W) -> std::io::Result<()> {
     let mut out = StockWriter::new(w, EVENTS_HEADER)?;
-    let events = sorted_by(&inv.events, |e| {
+    let succeeded: Vec<&Event> = inv.events.iter().filter(|e| !e.failed()).collect();
+    let events = sorted_by(&succeeded, |e| {
         (
             e.time.timestamp(),
             e.account_id.trim(),
@@ -327,6 +342,8 @@ struct StockReader<'a> {
     record: csv::ByteRecord,
     /// The current record's cells, reused from row to row.
     cells: Vec<String>,
+    /// Lines after the first that repeat the header (reports joined with `cat`): skipped.
+    repeated_headers: Vec<u64>,
 }
 
 /// One data row: its physical line and its cells, trimmed and unneutralised.
@@ -354,6 +371,7 @@ impl<'a> StockReader<'a> {
             columns: header.split(',').collect(),
             record: csv::ByteRecord::new(),
             cells: Vec::new(),
+            repeated_headers: Vec::new(),
         };
         let Some(line) = reader.next_record()? else {
             return Err(InputError::new(
@@ -463,10 +481,23 @@ impl<'a> StockReader<'a> {
         Ok(())
     }
 
-    /// The next data row, with as many cells as the header has columns.
+    /// The next data row, with as many cells as the header has columns. A line that repeats
+    /// the header exactly (reports joined one after the other) is skipped and remembered.
     fn next_row(&mut self) -> Result<Option<Row<'_>>, InputError> {
-        let Some(line) = self.next_record()? else {
-            return Ok(None);
+        let line = loop {
+            let Some(line) = self.next_record()? else {
+                return Ok(None);
+            };
+            if self
+                .cells
+                .iter()
+                .map(String::as_str)
+                .eq(self.columns.iter().copied())
+            {
+                self.repeated_headers.push(line);
+                continue;
+            }
+            break line;
         };
         let cells = &self.cells;
         let want = self.columns.len();
@@ -487,6 +518,141 @@ impl<'a> StockReader<'a> {
             columns: &self.columns,
             cells,
         }))
+    }
+}
+
+impl StockReader<'_> {
+    /// The note on the repeated headers of the file, if any.
+    fn repeated_headers_note(&self) -> Option<String> {
+        let (first, more) = self.repeated_headers.split_first()?;
+        let lines = if more.is_empty() {
+            format!("line {first} repeats the header")
+        } else {
+            format!(
+                "lines {} repeat the header",
+                lines_list(&self.repeated_headers)
+            )
+        };
+        Some(format!(
+            "{}: {lines} (reports joined one after the other?); the rows that follow are \
+             read with the others",
+            file_name(self.path)
+        ))
+    }
+}
+
+/// At most [`LIST_MAX`] line numbers, then how many more.
+fn lines_list(lines: &[u64]) -> String {
+    let mut out: Vec<String> = lines.iter().take(LIST_MAX).map(u64::to_string).collect();
+    if lines.len() > LIST_MAX {
+        out.push(format!("and {} more", lines.len() - LIST_MAX));
+    }
+    out.join(", ")
+}
+
+/// Most items a warning lists one by one.
+const LIST_MAX: usize = 5;
+
+/// Logs `note` as a warning and gives it back, for the inventory's notes.
+fn warn(note: String) -> String {
+    tracing::warn!("{note}");
+    note
+}
+
+/// `n` and `unit`, plural when `n` is not 1.
+fn count_of(n: u64, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+/// The names one account id is given in a file.
+struct NamesSeen {
+    /// In order of first appearance.
+    names: Vec<NameSeen>,
+    /// Index in `names` of the name on the account's last row.
+    last: usize,
+    /// Line of the account's last row.
+    last_line: u64,
+}
+
+struct NameSeen {
+    name: String,
+    first_line: u64,
+    rows: u64,
+}
+
+impl NamesSeen {
+    /// Names seen on no row yet; the first row is to be recorded with [`NamesSeen::see`].
+    fn new(name: &str, line: u64) -> NamesSeen {
+        NamesSeen {
+            names: vec![NameSeen {
+                name: name.to_owned(),
+                first_line: line,
+                rows: 0,
+            }],
+            last: 0,
+            last_line: line,
+        }
+    }
+
+    /// Records a row at `line` naming the account `name`.
+    fn see(&mut self, name: &str, line: u64) {
+        if self.names[self.last].name != name {
+            self.last = match self.names.iter().position(|n| n.name == name) {
+                Some(i) => i,
+                None => {
+                    self.names.push(NameSeen {
+                        name: name.to_owned(),
+                        first_line: line,
+                        rows: 0,
+                    });
+                    self.names.len() - 1
+                }
+            };
+        }
+        self.names[self.last].rows += 1;
+        self.last_line = line;
+    }
+
+    /// The name on the account's last row in file order.
+    fn last_name(&self) -> &str {
+        &self.names[self.last].name
+    }
+
+    /// Each name with its row count and first line, `unit` naming a row.
+    fn describe(&self, unit: &str) -> String {
+        let names: Vec<String> = self
+            .names
+            .iter()
+            .map(|n| {
+                format!(
+                    "{} ({}, first on line {})",
+                    quoted(&n.name),
+                    count_of(n.rows, unit),
+                    n.first_line
+                )
+            })
+            .collect();
+        names.join(", ")
+    }
+
+    /// The warning on an account given several names in `file`, if it is; the account takes
+    /// [`NamesSeen::last_name`].
+    fn conflict_note(&self, file: &str, account_id: &str) -> Option<String> {
+        (self.names.len() > 1).then(|| {
+            format!(
+                "{file}: account {account_id} has {} names: {}; using {}, the name on its last \
+                 row (line {}), as a report joined after a rename ends with the newer name; \
+                 every row is kept under the one account",
+                self.names.len(),
+                self.describe("row"),
+                quoted(self.last_name()),
+                self.last_line
+            )
+        })
     }
 }
 
@@ -714,6 +880,7 @@ fn key_cells(row: &Row<'_>) -> Result<KeyCells, InputError> {
         last_used,
         last_used_service: service,
         last_used_region: None,
+        ..Default::default()
     }))
 }
 
@@ -724,17 +891,15 @@ fn password_cells(row: &Row<'_>) -> Result<Password, InputError> {
         PASSWORD_STATUS,
         &[(CONFIGURED, true), (NOT_CONFIGURED, false)],
     )?;
+    // A time with `No configurada` is kept: AWS keeps a user's last sign-in after the password
+    // is removed (ListUsers' PasswordLastUsed) and the original tool copies it. Rules only
+    // count a password as a console credential when it is enabled.
     let last_used = row.time_or(PASSWORD_LAST_USED, NEVER)?;
-    if !enabled && last_used.is_some() {
-        return Err(row.expected(
-            PASSWORD_LAST_USED,
-            &format!("`{NEVER}` because password_status is `{NOT_CONFIGURED}`"),
-        ));
-    }
     Ok(Password {
         enabled,
         last_used,
         last_changed: None,
+        ..Default::default()
     })
 }
 
@@ -802,19 +967,63 @@ struct ReportAssembly {
     account_index: HashMap<String, usize>,
     /// The account of the previous row: rows come grouped, so this spares most look-ups.
     last_account: Option<usize>,
-    /// Line of each access key id seen.
-    key_lines: HashMap<String, u64>,
+    /// Where each access key id was first seen.
+    keys: HashMap<String, KeyAt>,
+}
+
+/// Where an access key was first seen: its line, account, user and index among the user's
+/// keys.
+#[derive(Clone, Copy)]
+struct KeyAt {
+    line: u64,
+    account: usize,
+    user: usize,
+    index: usize,
 }
 
 /// An account being assembled from rows.
 struct AccountRows {
-    name: String,
-    /// Line of the first row of the account.
-    line: u64,
+    /// The names its rows give it.
+    names: NamesSeen,
     /// Users in the order first seen, with their names.
     users: Vec<(String, UserRows)>,
     user_index: HashMap<String, usize>,
     last_user: Option<usize>,
+    /// Rows that repeat an earlier row exactly (read once): how many, and the first few
+    /// described.
+    repeats: u64,
+    repeat_examples: Vec<String>,
+}
+
+impl AccountRows {
+    /// Records a row at `line` that repeats the row at `first` exactly.
+    fn repeat(&mut self, line: u64, what: String, first: u64) {
+        self.repeats += 1;
+        if self.repeat_examples.len() < LIST_MAX {
+            self.repeat_examples
+                .push(format!("line {line} ({what}, first on line {first})"));
+        }
+    }
+
+    /// The warning on the repeated rows, if any.
+    fn repeats_note(&self, file: &str) -> Option<String> {
+        (self.repeats > 0).then(|| {
+            let mut examples = self.repeat_examples.join(", ");
+            let listed = self.repeat_examples.len() as u64;
+            if self.repeats > listed {
+                examples.push_str(&format!(" and {} more", self.repeats - listed));
+            }
+            let (rows, verb) = if self.repeats == 1 {
+                ("1 row repeats an earlier row".to_owned(), "is")
+            } else {
+                (format!("{} rows repeat earlier rows", self.repeats), "are")
+            };
+            format!(
+                "{file}: {rows} exactly and {verb} read once (reports of the same state joined \
+                 one after the other?): {examples}"
+            )
+        })
+    }
 }
 
 /// A user being assembled from rows.
@@ -829,6 +1038,10 @@ struct UserRows {
     keys: Vec<(u64, AccessKey)>,
 }
 
+/// What the original tool or a concatenation of its reports cannot explain, and what to do.
+const JOINED_RUNS: &str = "such rows come from reports of different runs joined together; \
+                           evaluate each report on its own (the newest for the current state)";
+
 impl ReportAssembly {
     /// Adds one row, checking it against the rows before.
     fn add(&mut self, row: &Row<'_>, r: ReportRow<'_>) -> Result<(), InputError> {
@@ -840,11 +1053,12 @@ impl ReportAssembly {
                     self.accounts.push((
                         r.account_id.to_owned(),
                         AccountRows {
-                            name: r.account_name.to_owned(),
-                            line: row.line,
+                            names: NamesSeen::new(r.account_name, row.line),
                             users: Vec::new(),
                             user_index: HashMap::new(),
                             last_user: None,
+                            repeats: 0,
+                            repeat_examples: Vec::new(),
                         },
                     ));
                     self.account_index
@@ -855,18 +1069,8 @@ impl ReportAssembly {
         };
         self.last_account = Some(ai);
         let account = &mut self.accounts[ai].1;
-        if account.name != r.account_name {
-            return Err(row.err(
-                report_col::ACCOUNT_NAME,
-                format!(
-                    "expected account {} to be named {} as on line {}, found {}",
-                    r.account_id,
-                    quoted(&account.name),
-                    account.line,
-                    quoted(r.account_name)
-                ),
-            ));
-        }
+        // A second name is a warning, not an error (see `NamesSeen::conflict_note`).
+        account.names.see(r.account_name, row.line);
         let ui = match account.last_user {
             Some(i) if account.users[i].0 == r.username => i,
             _ => match account.user_index.get(r.username) {
@@ -897,37 +1101,131 @@ impl ReportAssembly {
         };
         user.check_agrees(row, &who, &r)?;
         match r.key {
-            KeyCells::None => user.add_no_key_row(row, &who),
-            KeyCells::Key(key) => {
-                if let Some(first) = self.key_lines.get(&key.id) {
-                    return Err(row.err(
-                        report_col::ACCESS_KEY_ID,
-                        format!(
-                            "expected each access key once, found {} again (first on line {first})",
-                            quoted(&key.id)
-                        ),
-                    ));
+            KeyCells::None => {
+                if let Some(first) = user.add_no_key_row(row, &who)? {
+                    let what = format!("`{NA}` row of user {}", quoted(r.username));
+                    account.repeat(row.line, what, first);
                 }
-                self.key_lines.insert(key.id.clone(), row.line);
+                Ok(())
+            }
+            KeyCells::Key(key) => {
+                if let Some(&first) = self.keys.get(&key.id) {
+                    let KeyAt {
+                        line: first_line,
+                        account: first_account,
+                        user: first_user,
+                        index,
+                    } = first;
+                    if (first_account, first_user) != (ai, ui) {
+                        let (id, owner) = &self.accounts[first_account];
+                        let other = Who {
+                            username: &owner.users[first_user].0,
+                            account_id: id,
+                        };
+                        return Err(row.err(
+                            report_col::ACCESS_KEY_ID,
+                            format!(
+                                "expected each access key once, found {} again (first on line \
+                                 {first_line}, for {other}): an access key belongs to one user; \
+                                 correct or remove one of the two rows",
+                                quoted(&key.id)
+                            ),
+                        ));
+                    }
+                    let account = &mut self.accounts[ai].1;
+                    let (_, earlier) = &account.users[ui].1.keys[index];
+                    key_agrees(row, earlier, &key, first_line)?;
+                    let what = format!("{} of user {}", quoted(&key.id), quoted(r.username));
+                    account.repeat(row.line, what, first_line);
+                    return Ok(());
+                }
+                let user = &mut self.accounts[ai].1.users[ui].1;
+                self.keys.insert(
+                    key.id.clone(),
+                    KeyAt {
+                        line: row.line,
+                        account: ai,
+                        user: ui,
+                        index: user.keys.len(),
+                    },
+                );
                 user.add_key(row, &who, key)
             }
         }
     }
 
-    /// The assembled accounts, sorted.
-    fn into_accounts(self) -> Vec<Account> {
+    /// The assembled accounts, with a note (also logged) on each account given several names
+    /// or holding repeated rows. `file` names the report in the notes.
+    fn into_accounts(self, file: &str) -> Vec<Account> {
         // Order does not matter here: the inventory is normalized (sorted) afterwards.
         self.accounts
             .into_iter()
-            .map(|(id, rows)| Account {
-                users: rows
+            .map(|(id, rows)| {
+                let notes = [rows.names.conflict_note(file, &id), rows.repeats_note(file)]
+                    .into_iter()
+                    .flatten()
+                    .map(warn)
+                    .collect();
+                let mut account = Account::new(id, rows.names.last_name());
+                account.collection.notes = notes;
+                account.users = rows
                     .users
                     .into_iter()
                     .map(|(name, u)| u.into_user(name))
-                    .collect(),
-                ..Account::new(id, rows.name)
+                    .collect();
+                account
             })
             .collect()
+    }
+}
+
+/// Checks that a key's second row says what its first (on line `first_line`) said.
+fn key_agrees(
+    row: &Row<'_>,
+    first: &AccessKey,
+    again: &AccessKey,
+    first_line: u64,
+) -> Result<(), InputError> {
+    use report_col::{CREATED_DATE, LAST_USED_DATE, SERVICE_NAME, STATUS};
+    let last_used = |k: &AccessKey| {
+        k.last_used
+            .as_ref()
+            .map_or_else(|| KEY_NEVER_USED.to_owned(), format_stock)
+    };
+    let differs = [
+        (
+            STATUS,
+            first.status != again.status,
+            first.status.as_str().to_owned(),
+        ),
+        (
+            CREATED_DATE,
+            first.created != again.created,
+            format_stock(&first.created),
+        ),
+        (
+            LAST_USED_DATE,
+            first.last_used != again.last_used,
+            last_used(first),
+        ),
+        (
+            SERVICE_NAME,
+            first.last_used_service != again.last_used_service,
+            first.last_used_service.as_deref().unwrap_or(NA).to_owned(),
+        ),
+    ];
+    match differs.into_iter().find(|(_, differ, _)| *differ) {
+        None => Ok(()),
+        Some((col, _, was)) => Err(row.err(
+            col,
+            format!(
+                "expected each access key once, found {} again with other {} {} (first on \
+                 line {first_line} with `{was}`): {JOINED_RUNS}",
+                quoted(&again.id),
+                row.column_name(col),
+                quoted(row.cell(col))
+            ),
+        )),
     }
 }
 
@@ -939,8 +1237,9 @@ impl UserRows {
             row.err(
                 col,
                 format!(
-                    "expected {} `{first}` for {who}, as on line {} (the rows of a user must \
-                     agree), found {}",
+                    "expected {} `{first}` for {who}, as on line {}, found {}: the original tool \
+                     reads a user's password and MFA once and writes them on each of the user's \
+                     rows, so {JOINED_RUNS}",
                     row.column_name(col),
                     self.line,
                     quoted(row.cell(col))
@@ -968,28 +1267,24 @@ impl UserRows {
         Ok(())
     }
 
-    /// Records the `N/A` row of a user without keys.
-    fn add_no_key_row(&mut self, row: &Row<'_>, who: &Who<'_>) -> Result<(), InputError> {
-        if let Some(first) = self.no_key_line {
-            return Err(row.err(
-                report_col::ACCESS_KEY_ID,
-                format!(
-                    "expected one `N/A` row for {who}, found a second one (the first is on line \
-                     {first})"
-                ),
-            ));
-        }
+    /// Records the `N/A` row of a user without keys; a second one (which repeats the first
+    /// exactly, the user fields having been checked) gives the line of the first.
+    fn add_no_key_row(&mut self, row: &Row<'_>, who: &Who<'_>) -> Result<Option<u64>, InputError> {
         if let Some((key_line, key)) = self.keys.first() {
             return Err(row.err(
                 report_col::ACCESS_KEY_ID,
                 format!(
-                    "expected no `N/A` row for {who}, who has access key {} on line {key_line}",
+                    "expected no `N/A` row for {who}, who has access key {} on line {key_line}: \
+                     a user has key rows or one `N/A` row; {JOINED_RUNS}",
                     quoted(&key.id)
                 ),
             ));
         }
+        if let Some(first) = self.no_key_line {
+            return Ok(Some(first));
+        }
         self.no_key_line = Some(row.line);
-        Ok(())
+        Ok(None)
     }
 
     /// Records one of the user's keys.
@@ -999,7 +1294,7 @@ impl UserRows {
                 report_col::ACCESS_KEY_ID,
                 format!(
                     "expected no access key for {who}, who has a `N/A` row (no keys) on line \
-                     {na_line}, found {}",
+                     {na_line}, found {}: a user has key rows or one `N/A` row; {JOINED_RUNS}",
                     quoted(&key.id)
                 ),
             ));
@@ -1021,14 +1316,21 @@ impl UserRows {
 /// Reads the main report into a new inventory (source kind [`SourceKind::StockCsv`],
 /// `source.files` = the file name of `path`, and every field a stock CSV cannot carry marked
 /// unavailable). Rows are grouped into accounts (by account id) and users (by account id and
-/// username); the fields an account or a user repeats on each of its rows must agree. The
-/// result is normalized.
+/// username); the fields a user repeats on each of its rows must agree. The result is
+/// normalized.
+///
+/// What the original tool, or its reports joined one after the other, can write is read with a
+/// warning (logged, and kept in the notes of the account, or of the inventory for the file):
+/// an account id with several names (the account takes the name of its last row in file
+/// order), a row that repeats an earlier row exactly (read once), a line that repeats the
+/// header (skipped).
 ///
 /// # Errors
 ///
 /// An [`InputError`] at the first problem: a missing or wrong header, a row with the wrong
-/// number of fields, a cell that is not what its column holds, rows of one account or user
-/// that disagree, a `N/A` row beside key rows, a key id seen twice, invalid UTF-8.
+/// number of fields, a cell that is not what its column holds, rows of one user that
+/// disagree, a `N/A` row beside key rows, a key id seen again for another user or with other
+/// values, invalid UTF-8.
 pub fn read_report(path: &Path, bytes: &[u8]) -> Result<Inventory, InputError> {
     let mut reader = StockReader::open(path, bytes, REPORT_HEADER)?;
     let mut assembly = ReportAssembly::default();
@@ -1036,10 +1338,12 @@ pub fn read_report(path: &Path, bytes: &[u8]) -> Result<Inventory, InputError> {
         let parsed = ReportRow::parse(&row)?;
         assembly.add(&row, parsed)?;
     }
+    let file = file_name(path);
     let mut inv = Inventory::new(SourceKind::StockCsv);
-    inv.source.files.push(file_name(path));
+    inv.notes.extend(reader.repeated_headers_note().map(warn));
+    inv.accounts = assembly.into_accounts(&file);
+    inv.source.files.push(file);
     inv.unavailable.extend(STOCK_UNAVAILABLE);
-    inv.accounts = assembly.into_accounts();
     inv.normalize();
     Ok(inv)
 }
@@ -1051,6 +1355,12 @@ pub fn read_report(path: &Path, bytes: &[u8]) -> Result<Inventory, InputError> {
 /// Reads a CloudTrail events report and appends its events to `inv.events`; events become
 /// available. Normalizes `inv`. (The caller records the file in `inv.source.files`.)
 ///
+/// Each event keeps the account name written on it (events are independent rows); an account
+/// whose events carry another name than `inv` gives it, or several names, gets a warning
+/// (logged, and kept in the account's notes, or the inventory's for an account `inv` does not
+/// hold). The stock events CSV lists successful calls only, without error codes:
+/// `event.details` stays unavailable.
+///
 /// # Errors
 ///
 /// An [`InputError`] at the first problem (header, field count, a bad time, account id or
@@ -1059,13 +1369,24 @@ pub fn read_events(path: &Path, bytes: &[u8], inv: &mut Inventory) -> Result<(),
     use events_col::{ACCOUNT_ID, ACCOUNT_NAME, EVENT_NAME, EVENT_TIME, RESOURCES, USERNAME};
     let mut reader = StockReader::open(path, bytes, EVENTS_HEADER)?;
     let mut events = Vec::new();
+    let mut names: HashMap<String, NamesSeen> = HashMap::new();
     while let Some(row) = reader.next_row()? {
+        let account_id = row.account_id(ACCOUNT_ID)?;
+        let account_name = row.cell(ACCOUNT_NAME);
+        match names.get_mut(&account_id) {
+            Some(seen) => seen.see(account_name, row.line),
+            None => {
+                let mut seen = NamesSeen::new(account_name, row.line);
+                seen.see(account_name, row.line);
+                names.insert(account_id.clone(), seen);
+            }
+        }
         events.push(Event {
             time: row.time(EVENT_TIME)?,
             name: row.non_empty(EVENT_NAME, "a CloudTrail event name")?,
             actor: row.cell(USERNAME).to_owned(),
-            account_id: row.account_id(ACCOUNT_ID)?,
-            account_name: row.cell(ACCOUNT_NAME).to_owned(),
+            account_id,
+            account_name: account_name.to_owned(),
             resources: row
                 .cell(RESOURCES)
                 .split(',')
@@ -1073,7 +1394,47 @@ pub fn read_events(path: &Path, bytes: &[u8], inv: &mut Inventory) -> Result<(),
                 .filter(|r| !r.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            ..Default::default()
         });
+    }
+    let file = file_name(path);
+    inv.notes.extend(reader.repeated_headers_note().map(warn));
+    let mut names: Vec<(String, NamesSeen)> = names.into_iter().collect();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    for (id, seen) in names {
+        let account = inv.accounts.iter_mut().find(|a| a.id == id);
+        let known = account
+            .as_ref()
+            .map(|a| a.name.as_str())
+            .filter(|n| !n.is_empty());
+        let differs = match known {
+            Some(name) => seen.names.iter().any(|n| n.name != name),
+            None => seen.names.len() > 1,
+        };
+        if !differs {
+            continue;
+        }
+        let count = if seen.names.len() == 1 {
+            "the name".to_owned()
+        } else {
+            format!("{} names:", seen.names.len())
+        };
+        let mut note = format!(
+            "{file}: the events of account {id} carry {count} {}",
+            seen.describe("event")
+        );
+        if let Some(name) = known {
+            note.push_str(&format!("; the report names it {}", quoted(name)));
+        }
+        note.push_str(
+            "; each event keeps the name written on it (reports of different runs, or an \
+             account renamed in between?)",
+        );
+        let note = warn(note);
+        match account {
+            Some(account) => account.collection.notes.push(note),
+            None => inv.notes.push(note),
+        }
     }
     inv.events.extend(events);
     inv.unavailable.remove(&Field::Events);
@@ -1081,42 +1442,39 @@ pub fn read_events(path: &Path, bytes: &[u8], inv: &mut Inventory) -> Result<(),
     Ok(())
 }
 
+/// The root credentials read for one account.
+struct RootRow {
+    names: NamesSeen,
+    root: RootCredentials,
+    /// Line of the account's first row.
+    line: u64,
+    /// Lines of the rows repeating the first's credentials.
+    repeats: Vec<u64>,
+}
+
 /// Reads a root report and sets the root credentials of the accounts it lists; an account
-/// absent from `inv` is added with no users. Root credentials become available. Normalizes
-/// `inv`. (The caller records the file in `inv.source.files`.)
+/// absent from `inv` is added with no users. Root credentials become available; whether the
+/// root user has a password stays unknown (the stock root CSV has no such column).
+/// Normalizes `inv`. (The caller records the file in `inv.source.files`.)
+///
+/// Read with a warning (logged, and kept in the account's notes): an account named otherwise
+/// than in `inv` (keeps `inv`'s name, the report's), an account listed again exactly alike
+/// (read once), several names for an account `inv` does not hold (takes the name of its last
+/// row), a line repeating the header (skipped).
 ///
 /// # Errors
 ///
 /// An [`InputError`] at the first problem (header, field count, a bad account id, boolean or
-/// date, an account listed twice or named differently than in `inv`, invalid UTF-8); `inv` is
-/// then left untouched.
+/// date, an account listed again with other credentials, invalid UTF-8); `inv` is then left
+/// untouched.
 pub fn read_root(path: &Path, bytes: &[u8], inv: &mut Inventory) -> Result<(), InputError> {
     use root_col::{ACCESS_KEY_PRESENT, ACCOUNT_ID, ACCOUNT_NAME, MFA_ENABLED, ROOT_LAST_LOGIN};
     let mut reader = StockReader::open(path, bytes, ROOT_HEADER)?;
-    let mut roots: BTreeMap<String, (String, RootCredentials)> = BTreeMap::new();
-    let mut lines: HashMap<String, u64> = HashMap::new();
+    let mut roots: BTreeMap<String, RootRow> = BTreeMap::new();
     let booleans = [(TRUE, true), (FALSE, false)];
     while let Some(row) = reader.next_row()? {
         let id = row.account_id(ACCOUNT_ID)?;
-        if let Some(first) = lines.insert(id.clone(), row.line) {
-            return Err(row.err(
-                ACCOUNT_ID,
-                format!("expected each account once, found {id} again (first on line {first})"),
-            ));
-        }
-        let name = row.cell(ACCOUNT_NAME).to_owned();
-        if let Some(known) = inv.accounts.iter().find(|a| a.id == id) {
-            if !known.name.is_empty() && known.name != name {
-                return Err(row.err(
-                    ACCOUNT_NAME,
-                    format!(
-                        "expected account {id} to be named {} as in the other inputs, found {}",
-                        quoted(&known.name),
-                        quoted(&name)
-                    ),
-                ));
-            }
-        }
+        let name = row.cell(ACCOUNT_NAME);
         let last_login =
             match row.cell(ROOT_LAST_LOGIN) {
                 NEVER => None,
@@ -1125,6 +1483,8 @@ pub fn read_root(path: &Path, bytes: &[u8], inv: &mut Inventory) -> Result<(), I
                 })?),
             };
         let root = RootCredentials {
+            // Not in the stock root report: unknown, not absent.
+            password_enabled: None,
             mfa_enabled: row.choice(MFA_ENABLED, &booleans)?,
             hardware_mfa: None,
             access_key_present: row.choice(ACCESS_KEY_PRESENT, &booleans)?,
@@ -1133,25 +1493,114 @@ pub fn read_root(path: &Path, bytes: &[u8], inv: &mut Inventory) -> Result<(), I
             // unavailable.
             access_key_last_used: None,
         };
-        roots.insert(id, (name, root));
-    }
-    for (id, (name, root)) in roots {
-        match inv.accounts.iter_mut().find(|a| a.id == id) {
-            Some(account) => {
-                if account.name.is_empty() {
-                    account.name = name;
-                }
-                account.root = Some(root);
+        match roots.get_mut(&id) {
+            Some(first) => {
+                root_agrees(&row, &first.root, &root, first.line)?;
+                first.names.see(name, row.line);
+                first.repeats.push(row.line);
             }
-            None => inv.accounts.push(Account {
-                root: Some(root),
-                ..Account::new(id, name)
-            }),
+            None => {
+                let mut names = NamesSeen::new(name, row.line);
+                names.see(name, row.line);
+                roots.insert(
+                    id,
+                    RootRow {
+                        names,
+                        root,
+                        line: row.line,
+                        repeats: Vec::new(),
+                    },
+                );
+            }
         }
+    }
+    let file = file_name(path);
+    inv.notes.extend(reader.repeated_headers_note().map(warn));
+    for (id, read) in roots {
+        let mut notes = Vec::new();
+        if !read.repeats.is_empty() {
+            notes.push(format!(
+                "{file}: {} line {} (the root credentials of account {id}) and {} read once \
+                 (reports joined one after the other?)",
+                if read.repeats.len() == 1 {
+                    format!("line {} repeats", lines_list(&read.repeats))
+                } else {
+                    format!("lines {} repeat", lines_list(&read.repeats))
+                },
+                read.line,
+                if read.repeats.len() == 1 { "is" } else { "are" },
+            ));
+        }
+        let index = match inv.accounts.iter().position(|a| a.id == id) {
+            Some(i) => i,
+            None => {
+                inv.accounts.push(Account::new(id.clone(), ""));
+                inv.accounts.len() - 1
+            }
+        };
+        let account = &mut inv.accounts[index];
+        if account.name.is_empty() {
+            // Only this report names the account: several names are a warning.
+            account.name = read.names.last_name().to_owned();
+            notes.extend(read.names.conflict_note(&file, &id));
+        } else if read.names.names.iter().any(|n| n.name != account.name) {
+            // The main report names the account: its name is kept.
+            notes.push(format!(
+                "{file}: the root report names account {id} {}, the report {}; keeping {} \
+                 (reports of different runs, or an account renamed in between?)",
+                read.names.describe("row"),
+                quoted(&account.name),
+                quoted(&account.name)
+            ));
+        }
+        account.root = Some(read.root);
+        account.collection.notes.extend(notes.into_iter().map(warn));
     }
     inv.unavailable.remove(&Field::Root);
     inv.normalize();
     Ok(())
+}
+
+/// Checks that an account's second row in the root report (`row`) says what its first (on
+/// line `first_line`) said; the last login is compared by its date, what the report holds.
+fn root_agrees(
+    row: &Row<'_>,
+    first: &RootCredentials,
+    again: &RootCredentials,
+    first_line: u64,
+) -> Result<(), InputError> {
+    use root_col::{ACCESS_KEY_PRESENT, MFA_ENABLED, ROOT_LAST_LOGIN};
+    let date = |r: &RootCredentials| r.last_console_login.map(|t| t.date_naive());
+    let differs = [
+        (
+            MFA_ENABLED,
+            first.mfa_enabled != again.mfa_enabled,
+            bool_cell(first.mfa_enabled).to_owned(),
+        ),
+        (
+            ACCESS_KEY_PRESENT,
+            first.access_key_present != again.access_key_present,
+            bool_cell(first.access_key_present).to_owned(),
+        ),
+        (
+            ROOT_LAST_LOGIN,
+            date(first) != date(again),
+            date(first).map_or_else(|| NEVER.to_owned(), |d| d.to_string()),
+        ),
+    ];
+    match differs.into_iter().find(|(_, differ, _)| *differ) {
+        None => Ok(()),
+        Some((col, _, was)) => Err(row.err(
+            col,
+            format!(
+                "expected each account once, found {} again with other {} {} (first on line \
+                 {first_line} with `{was}`): {JOINED_RUNS}",
+                row.cell(root_col::ACCOUNT_ID),
+                row.column_name(col),
+                quoted(row.cell(col))
+            ),
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -233,9 +233,18 @@ fn fields_section(s: &mut String) {
     let _ = writeln!(
         s,
         "Every condition also sees `p`, the params. Ages are exact fractional days from \
-         `as_of`; `()` means never or unknown. Methods: `user.has_tag(NAME)`, \
-         `user.tag(NAME)` (also on `account`), and `p.NAME.is_match(TEXT)` for a `regexes` \
-         param.\n"
+         `as_of`; `()` means never, or not recorded where a field says so. A last use the \
+         source could not tell (a key or password marked `last_used_unknown`) is never `()`: \
+         the fields that read it make the record not evaluable. Methods: \
+         `user.has_tag(NAME)`, `user.tag(NAME)` (also on `account`), and \
+         `p.NAME.is_match(TEXT)` for a `regexes` param.\n"
+    );
+    let _ = writeln!(
+        s,
+        "An `event` rule sees only successful calls: a CloudTrail record with an `errorCode` \
+         (or a failed console sign-in) changed nothing. A rule with `include_failed: true` \
+         (only on `scope: event`) sees failed calls too and can tell them apart with \
+         `event.failed` and `event.error_code`.\n"
     );
     let _ = writeln!(
         s,
@@ -310,6 +319,12 @@ fn rule_section(s: &mut String, pack: &Pack, r: &Rule, cases: Option<&[&Case]>) 
         }
     );
     let _ = writeln!(s, "{}\n", r.description);
+    if r.include_failed {
+        let _ = writeln!(
+            s,
+            "Sees failed calls too (`include_failed: true`), not only successful ones.\n"
+        );
+    }
     let condition = r.condition.trim_end();
     let f = fence(condition);
     let _ = writeln!(s, "**Condition**\n\n{f}rhai\n{condition}\n{f}\n");

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::analysis::metrics::Classifier;
 use crate::engine::{evaluate, EvalOptions};
-use crate::inventory::{Account, Event, Field, Inventory, SourceKind};
+use crate::inventory::{Account, Event, Field, Inventory, RootAccessFeatures, SourceKind};
 use crate::rules::pack::{parse_yaml, Pack};
 use crate::rules::params::{OverrideOrigin, OverrideValue, ParamOverride};
 use crate::rules::RuleSet;
@@ -51,6 +51,13 @@ pub struct Case {
     /// Fields the case's input lacks (as a stock CSV would).
     #[serde(default)]
     pub unavailable: BTreeSet<Field>,
+    /// The Organization's management account (`account.management`); unknown when absent.
+    #[serde(default)]
+    pub management_account_id: Option<String>,
+    /// The Organization's centralized root access features (`account.org_root_*`); unknown
+    /// when absent.
+    #[serde(default)]
+    pub root_access: Option<RootAccessFeatures>,
     #[serde(default)]
     pub accounts: Vec<Account>,
     #[serde(default)]
@@ -252,6 +259,8 @@ pub fn run_text(display: &str, text: &str, pack: &Pack) -> Result<Vec<CaseResult
             Ok(compiled) => {
                 let mut inv = Inventory::new(SourceKind::InventoryJson);
                 inv.unavailable = case.unavailable.clone();
+                inv.management_account_id = case.management_account_id.clone();
+                inv.root_access = case.root_access;
                 inv.accounts = case.accounts.clone();
                 inv.events = case.events.clone();
                 inv.normalize();

@@ -59,6 +59,12 @@ pub struct RawRule {
     pub title: String,
     pub severity: Severity,
     pub scope: Scope,
+    /// Only with `scope: event`: the rule sees failed calls too (a CloudTrail record with an
+    /// `errorCode`, a failed console sign-in). By default an event rule sees only successful
+    /// calls: a failed call changed nothing.
+    #[serde(default)]
+    #[schemars(with = "bool", extend("default" = false))]
+    pub include_failed: Option<Spanned<bool>>,
     /// A Rhai expression (or statements ending in one) that returns `true` when the rule fires.
     #[schemars(with = "String")]
     pub condition: Spanned<String>,
@@ -83,6 +89,8 @@ pub struct Rule {
     pub title: String,
     pub severity: Severity,
     pub scope: Scope,
+    /// An event rule that also sees failed calls (`include_failed: true`).
+    pub include_failed: bool,
     pub condition: String,
     /// 1-based line of the condition's first line in the rule file.
     pub condition_line: u64,
@@ -505,6 +513,20 @@ fn validate_rule(
         r.condition.referenced.column() as usize,
     );
     let condition = r.condition.value;
+    let include_failed = match r.include_failed {
+        Some(v) if r.scope != Scope::Event => {
+            problems.push(format!(
+                "{display}:{}:{}: `include_failed` applies only to `scope: event` rules (this \
+                 rule's scope is `{}`); remove it",
+                v.referenced.line(),
+                v.referenced.column(),
+                r.scope
+            ));
+            false
+        }
+        Some(v) => v.value,
+        None => false,
+    };
     if condition.trim().is_empty() {
         problems.push(format!(
             "{display}:{condition_line}: `condition` must not be empty"
@@ -515,6 +537,7 @@ fn validate_rule(
         title: String::new(),
         severity: r.severity,
         scope: r.scope,
+        include_failed,
         condition: condition.clone(),
         condition_line,
         condition_col,
@@ -549,6 +572,7 @@ fn validate_rule(
             title: r.title.trim().to_string(),
             severity: r.severity,
             scope: r.scope,
+            include_failed,
             condition,
             condition_line,
             condition_col,

@@ -9,6 +9,10 @@
 //! An opening `if !x { return false; }` is a prefix too. The semantics of the comparisons
 //! follow Rhai's (numbers compare as floats; `()` equals only `()`; an ordering against `()`
 //! or across types is false), which a test pins.
+//!
+//! A field can be unknown for one record (a key or password whose last use the source could
+//! not tell), where Rhai raises "not evaluable": a conjunct that reads such a field leaves the
+//! record to Rhai, never decides it.
 
 use std::sync::OnceLock;
 
@@ -75,14 +79,31 @@ impl FieldId {
         )
     }
 
+    /// The field's value, or `None` when it is unknown for this record (Rhai raises "not
+    /// evaluable" there).
     fn read<'a>(
         self,
         user: &'a User,
         key: Option<&'a AccessKey>,
         as_of: &DateTime<Utc>,
-    ) -> Val<'a> {
+    ) -> Option<Val<'a>> {
+        let key_use_unknown = key.is_some_and(|k| k.last_used_unknown);
+        let unknown = match self {
+            FieldId::KeyDaysSinceUsed | FieldId::KeyNeverUsed | FieldId::KeyService => {
+                key_use_unknown
+            }
+            FieldId::UserDaysSincePasswordUsed => user.password.last_used_unknown,
+            // Without a password, `password_never_used` is false whatever its last use.
+            FieldId::UserPasswordNeverUsed => {
+                user.password.enabled && user.password.last_used_unknown
+            }
+            _ => false,
+        };
+        if unknown {
+            return None;
+        }
         let days = |t: &DateTime<Utc>| Val::Num(age_days(as_of, t));
-        match (self, key) {
+        Some(match (self, key) {
             (FieldId::KeyStatus, Some(k)) => Val::Str(k.status.as_str()),
             (FieldId::KeyIsActive, Some(k)) => Val::Bool(k.status == KeyStatus::Active),
             (FieldId::KeyAgeDays, Some(k)) => days(&k.created),
@@ -111,7 +132,7 @@ impl FieldId {
             ),
             // A key field without a key cannot happen (scopes are checked at extraction).
             (_, None) => Val::Unit,
-        }
+        })
     }
 }
 
@@ -156,13 +177,14 @@ enum Atom {
 }
 
 impl Atom {
-    fn holds(&self, user: &User, key: Option<&AccessKey>, as_of: &DateTime<Utc>) -> bool {
-        match self {
+    /// Whether the atom holds, or `None` when it reads a field unknown for this record.
+    fn holds(&self, user: &User, key: Option<&AccessKey>, as_of: &DateTime<Utc>) -> Option<bool> {
+        Some(match self {
             Atom::Const(b) => *b,
-            Atom::Not(a) => !a.holds(user, key, as_of),
-            Atom::Flag(f, want) => f.read(user, key, as_of) == Val::Bool(*want),
-            Atom::Compare(f, op, c) => compare(&f.read(user, key, as_of), *op, c),
-        }
+            Atom::Not(a) => !a.holds(user, key, as_of)?,
+            Atom::Flag(f, want) => f.read(user, key, as_of)? == Val::Bool(*want),
+            Atom::Compare(f, op, c) => compare(&f.read(user, key, as_of)?, *op, c),
+        })
     }
 }
 
@@ -210,14 +232,19 @@ pub enum Verdict {
 impl Prefilter {
     /// Checks the record.
     pub fn check(&self, user: &User, key: Option<&AccessKey>, as_of: &DateTime<Utc>) -> Verdict {
-        if self.atoms.iter().all(|a| a.holds(user, key, as_of)) {
-            if self.complete {
-                Verdict::True
-            } else {
-                Verdict::Undecided
+        // In order, as Rhai evaluates `&&`: a false conjunct ends it before any later one is
+        // read; a conjunct on an unknown field is where Rhai would raise "not evaluable".
+        for atom in &self.atoms {
+            match atom.holds(user, key, as_of) {
+                Some(true) => {}
+                Some(false) => return Verdict::False,
+                None => return Verdict::Undecided,
             }
+        }
+        if self.complete {
+            Verdict::True
         } else {
-            Verdict::False
+            Verdict::Undecided
         }
     }
 
@@ -474,6 +501,59 @@ mod tests {
         assert_eq!(p.atoms[0], Atom::Const(false));
         let p = ex("!p.list.is_empty() && x", RuleScope::Key).unwrap();
         assert_eq!(p.atoms[0], Atom::Const(false));
+    }
+
+    #[test]
+    fn unknown_last_use_is_left_to_rhai() {
+        let as_of = DateTime::parse_from_rfc3339("2026-03-06T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let created = as_of - chrono::Duration::days(100);
+        let key = AccessKey {
+            id: "AKIA".into(),
+            created,
+            last_used_unknown: true,
+            ..AccessKey::default()
+        };
+        let mut user = User::named("u");
+        // `unused-active-key`: Rhai raises on `key.never_used`, so Rust must not decide.
+        let p = ex(
+            "key.status == \"Active\" && key.never_used && key.age_days > 7",
+            RuleScope::Key,
+        )
+        .unwrap();
+        assert!(p.complete);
+        assert_eq!(p.check(&user, Some(&key), &as_of), Verdict::Undecided);
+        // A conjunct before it that is false still decides: Rhai never reaches the unknown.
+        let inactive = AccessKey {
+            status: KeyStatus::Inactive,
+            ..key.clone()
+        };
+        assert_eq!(p.check(&user, Some(&inactive), &as_of), Verdict::False);
+        // `unexpected-service`: no known service is not `()`.
+        let p = ex("key.service != () && x", RuleScope::Key).unwrap();
+        assert_eq!(p.check(&user, Some(&key), &as_of), Verdict::Undecided);
+        // A password of unknown last use.
+        user.password.enabled = true;
+        user.password.last_used_unknown = true;
+        let p = ex(
+            "user.password_enabled && user.days_since_password_used != ()",
+            RuleScope::User,
+        )
+        .unwrap();
+        assert_eq!(p.check(&user, None, &as_of), Verdict::Undecided);
+        let p = ex("!user.password_never_used", RuleScope::User).unwrap();
+        assert_eq!(p.check(&user, None, &as_of), Verdict::Undecided);
+        let p = ex(
+            "if user.password_never_used { return false; } x",
+            RuleScope::User,
+        )
+        .unwrap();
+        assert_eq!(p.check(&user, None, &as_of), Verdict::Undecided);
+        // Without a password, `password_never_used` is known to be false.
+        user.password.enabled = false;
+        let p = ex("user.password_never_used", RuleScope::User).unwrap();
+        assert_eq!(p.check(&user, None, &as_of), Verdict::False);
     }
 
     #[test]

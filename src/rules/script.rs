@@ -215,6 +215,48 @@ fn root(r: &AccountRec) -> RhaiResult<crate::inventory::RootCredentials> {
         .ok_or_else(|| unavailable(Field::Root.as_str()))
 }
 
+/// The key, or "not evaluable" (as `key.last_used`) when the source could not tell whether or
+/// when it was last used: unknown is not never.
+fn known_use(r: &KeyRec) -> RhaiResult<&AccessKey> {
+    let key = r.key();
+    if key.last_used_unknown {
+        Err(unavailable("key.last_used"))
+    } else {
+        Ok(key)
+    }
+}
+
+/// The user's password, or "not evaluable" (as `user.password_last_used`) when the source
+/// could not tell whether or when it was last used.
+fn known_password_use(r: &UserRec) -> RhaiResult<&crate::inventory::Password> {
+    let password = &r.user().password;
+    if password.last_used_unknown {
+        Err(unavailable("user.password_last_used"))
+    } else {
+        Ok(password)
+    }
+}
+
+/// An event's CloudTrail details, or "not evaluable" when the input lacks them (the stock
+/// events CSV).
+fn details(r: &EventRec) -> RhaiResult<&Event> {
+    need(&r.ctx, Field::EventDetails)?;
+    Ok(r.event())
+}
+
+/// The Organization's centralized root access features, or "not evaluable" when unknown.
+fn org_root_access(r: &AccountRec) -> RhaiResult<crate::inventory::RootAccessFeatures> {
+    need(&r.ctx, Field::OrgRootAccess)?;
+    r.ctx
+        .inv
+        .root_access
+        .ok_or_else(|| unavailable(Field::OrgRootAccess.as_str()))
+}
+
+fn opt_bool(b: Option<bool>) -> Dynamic {
+    b.map(Dynamic::from_bool).unwrap_or(Dynamic::UNIT)
+}
+
 fn opt_time(t: Option<&DateTime<Utc>>) -> Dynamic {
     t.map(|t| Dynamic::from(format_stock(t)))
         .unwrap_or(Dynamic::UNIT)
@@ -245,7 +287,10 @@ pub const KEY_FIELDS: &[(&str, &str)] = &[
     ("created_date", "creation date, `YYYY-MM-DD` UTC"),
     ("age_days", "days since creation (fractional)"),
     ("age_hours", "hours since creation (fractional)"),
-    ("last_used", "time of last use, `()` when never used"),
+    (
+        "last_used",
+        "time of last use, `()` when never used (every last-use field: not evaluable for a key whose last use the source could not tell)",
+    ),
     (
         "days_since_used",
         "days since last use, `()` when never used",
@@ -270,13 +315,16 @@ pub const USER_FIELDS: &[(&str, &str)] = &[
     ("password_enabled", "the user has a console password"),
     (
         "password_last_used",
-        "last console sign-in, `()` when never",
+        "last console sign-in, `()` when never (not evaluable when the source could not tell, e.g. the credential report's `no_information`)",
     ),
     (
         "days_since_password_used",
-        "days since last console sign-in, `()` when never",
+        "days since last console sign-in, `()` when never; not evaluable when unknown",
     ),
-    ("password_never_used", "a password that was never used"),
+    (
+        "password_never_used",
+        "a password that was never used; not evaluable when its last use is unknown",
+    ),
     (
         "password_last_changed",
         "last password change, `()` when unknown",
@@ -326,6 +374,14 @@ pub const ACCOUNT_FIELDS: &[(&str, &str)] = &[
         "the root user has MFA (every `root_*` field: not evaluable without root data for the account)",
     ),
     (
+        "root_password_enabled",
+        "the root user has a console password: `true`, `false` (e.g. a member account of centralized root access), `()` when unknown (older credential reports, the stock root CSV)",
+    ),
+    (
+        "root_credentials_present",
+        "the root user has a password, an access key or an MFA device; `false` when it has none; not evaluable when the password is unknown and there is no key or MFA device",
+    ),
+    (
         "root_hardware_mfa",
         "the root user has MFA and it is a hardware or FIDO device (not a virtual one); not evaluable when MFA is on and its kind unknown",
     ),
@@ -349,6 +405,18 @@ pub const ACCOUNT_FIELDS: &[(&str, &str)] = &[
         "root_days_since_login",
         "days since the last root console sign-in, `()` when never",
     ),
+    (
+        "management",
+        "the account is the Organization's management account; not evaluable when the management account is unknown (a stock CSV)",
+    ),
+    (
+        "org_root_credentials_management",
+        "the Organization has centralized root access (IAM `RootCredentialsManagement`) enabled; not evaluable when unknown (a stock CSV, or a scan that could not call ListOrganizationsFeatures)",
+    ),
+    (
+        "org_root_sessions",
+        "the Organization has privileged root sessions (IAM `RootSessions`, `sts:AssumeRoot`) enabled; not evaluable when unknown",
+    ),
 ];
 
 pub const EVENT_FIELDS: &[(&str, &str)] = &[
@@ -359,6 +427,37 @@ pub const EVENT_FIELDS: &[(&str, &str)] = &[
     ("account_name", "account name"),
     ("resources", "affected user names and key ids (array)"),
     ("age_days", "days since the event"),
+    (
+        "failed",
+        "the call failed (CloudTrail `errorCode`, or a failed console sign-in); an event rule sees failed calls only with `include_failed: true` (every field below: not evaluable on the stock events CSV, which lacks them)",
+    ),
+    (
+        "error_code",
+        "CloudTrail `errorCode` (e.g. `AccessDenied`), `()` when the call succeeded",
+    ),
+    (
+        "error_message",
+        "CloudTrail `errorMessage`, `()` when the call succeeded",
+    ),
+    (
+        "source_ip",
+        "`sourceIPAddress` (an IP address or an AWS service name), `()` when not recorded",
+    ),
+    ("user_agent", "`userAgent`, `()` when not recorded"),
+    ("region", "`awsRegion`, `()` when not recorded"),
+    (
+        "actor_type",
+        "`userIdentity.type` (`Root`, `IAMUser`, `AssumedRole`, ...), `()` when not recorded",
+    ),
+    ("actor_arn", "`userIdentity.arn`, `()` when not recorded"),
+    (
+        "login_outcome",
+        "a `ConsoleLogin`'s outcome, `Success` or `Failure`; `()` for other events",
+    ),
+    (
+        "mfa_used",
+        "whether a `ConsoleLogin` used MFA (`additionalEventData.MFAUsed`), `()` when not recorded",
+    ),
 ];
 
 /// The variables of a scope and the record type each has.
@@ -510,19 +609,21 @@ fn register_types(engine: &mut Engine) {
         .register_get("age_hours", |r: &mut KeyRec| {
             r.ctx.days(&r.key().created) * 24.0
         })
-        .register_get("last_used", |r: &mut KeyRec| {
-            opt_time(r.key().last_used.as_ref())
+        .register_get("last_used", |r: &mut KeyRec| -> RhaiResult<Dynamic> {
+            Ok(opt_time(known_use(r)?.last_used.as_ref()))
         })
-        .register_get("days_since_used", |r: &mut KeyRec| {
-            opt_days(&r.ctx, r.key().last_used.as_ref())
+        .register_get("days_since_used", |r: &mut KeyRec| -> RhaiResult<Dynamic> {
+            Ok(opt_days(&r.ctx, known_use(r)?.last_used.as_ref()))
         })
-        .register_get("never_used", |r: &mut KeyRec| r.key().last_used.is_none())
-        .register_get("service", |r: &mut KeyRec| {
-            opt_str(r.key().last_used_service.as_ref())
+        .register_get("never_used", |r: &mut KeyRec| -> RhaiResult<bool> {
+            Ok(known_use(r)?.last_used.is_none())
+        })
+        .register_get("service", |r: &mut KeyRec| -> RhaiResult<Dynamic> {
+            Ok(opt_str(known_use(r)?.last_used_service.as_ref()))
         })
         .register_get("region", |r: &mut KeyRec| -> RhaiResult<Dynamic> {
             need(&r.ctx, Field::KeyLastUsedRegion)?;
-            Ok(opt_str(r.key().last_used_region.as_ref()))
+            Ok(opt_str(known_use(r)?.last_used_region.as_ref()))
         })
         .register_get("user", |r: &mut KeyRec| r.user_rec())
         .register_get("account", |r: &mut KeyRec| AccountRec {
@@ -557,16 +658,28 @@ fn register_types(engine: &mut Engine) {
         .register_get("password_enabled", |r: &mut UserRec| {
             r.user().password.enabled
         })
-        .register_get("password_last_used", |r: &mut UserRec| {
-            opt_time(r.user().password.last_used.as_ref())
-        })
-        .register_get("days_since_password_used", |r: &mut UserRec| {
-            opt_days(&r.ctx, r.user().password.last_used.as_ref())
-        })
-        .register_get("password_never_used", |r: &mut UserRec| {
-            let p = &r.user().password;
-            p.enabled && p.last_used.is_none()
-        })
+        .register_get(
+            "password_last_used",
+            |r: &mut UserRec| -> RhaiResult<Dynamic> {
+                Ok(opt_time(known_password_use(r)?.last_used.as_ref()))
+            },
+        )
+        .register_get(
+            "days_since_password_used",
+            |r: &mut UserRec| -> RhaiResult<Dynamic> {
+                Ok(opt_days(&r.ctx, known_password_use(r)?.last_used.as_ref()))
+            },
+        )
+        .register_get(
+            "password_never_used",
+            |r: &mut UserRec| -> RhaiResult<bool> {
+                // No password: decided whatever its last use.
+                if !r.user().password.enabled {
+                    return Ok(false);
+                }
+                Ok(known_password_use(r)?.last_used.is_none())
+            },
+        )
         .register_get(
             "password_last_changed",
             |r: &mut UserRec| -> RhaiResult<Dynamic> {
@@ -720,6 +833,40 @@ fn register_types(engine: &mut Engine) {
             },
         )
         .register_get(
+            "root_password_enabled",
+            |r: &mut AccountRec| -> RhaiResult<Dynamic> { Ok(opt_bool(root(r)?.password_enabled)) },
+        )
+        .register_get(
+            "root_credentials_present",
+            |r: &mut AccountRec| -> RhaiResult<bool> {
+                let root = root(r)?;
+                match root.password_enabled {
+                    Some(true) => Ok(true),
+                    _ if root.access_key_present || root.mfa_enabled => Ok(true),
+                    Some(false) => Ok(false),
+                    // No key, no MFA, and the password unknown (an older credential report).
+                    None => Err(unavailable("account.root_password_enabled")),
+                }
+            },
+        )
+        .register_get("management", |r: &mut AccountRec| -> RhaiResult<bool> {
+            need(&r.ctx, Field::OrgRootAccess)?;
+            match &r.ctx.inv.management_account_id {
+                Some(id) => Ok(*id == r.account().id),
+                None => Err(unavailable("organization.management_account_id")),
+            }
+        })
+        .register_get(
+            "org_root_credentials_management",
+            |r: &mut AccountRec| -> RhaiResult<bool> {
+                Ok(org_root_access(r)?.root_credentials_management)
+            },
+        )
+        .register_get(
+            "org_root_sessions",
+            |r: &mut AccountRec| -> RhaiResult<bool> { Ok(org_root_access(r)?.root_sessions) },
+        )
+        .register_get(
             "root_last_login",
             |r: &mut AccountRec| -> RhaiResult<Dynamic> {
                 Ok(opt_time(root(r)?.last_console_login.as_ref()))
@@ -782,7 +929,37 @@ fn register_types(engine: &mut Engine) {
                 .map(|s| Dynamic::from(s.clone()))
                 .collect::<Array>()
         })
-        .register_get("age_days", |r: &mut EventRec| r.ctx.days(&r.event().time));
+        .register_get("age_days", |r: &mut EventRec| r.ctx.days(&r.event().time))
+        .register_get("failed", |r: &mut EventRec| -> RhaiResult<bool> {
+            Ok(details(r)?.failed())
+        })
+        .register_get("error_code", |r: &mut EventRec| -> RhaiResult<Dynamic> {
+            Ok(opt_str(details(r)?.error_code.as_ref()))
+        })
+        .register_get("error_message", |r: &mut EventRec| -> RhaiResult<Dynamic> {
+            Ok(opt_str(details(r)?.error_message.as_ref()))
+        })
+        .register_get("source_ip", |r: &mut EventRec| -> RhaiResult<Dynamic> {
+            Ok(opt_str(details(r)?.source_ip.as_ref()))
+        })
+        .register_get("user_agent", |r: &mut EventRec| -> RhaiResult<Dynamic> {
+            Ok(opt_str(details(r)?.user_agent.as_ref()))
+        })
+        .register_get("region", |r: &mut EventRec| -> RhaiResult<Dynamic> {
+            Ok(opt_str(details(r)?.region.as_ref()))
+        })
+        .register_get("actor_type", |r: &mut EventRec| -> RhaiResult<Dynamic> {
+            Ok(opt_str(details(r)?.actor_type.as_ref()))
+        })
+        .register_get("actor_arn", |r: &mut EventRec| -> RhaiResult<Dynamic> {
+            Ok(opt_str(details(r)?.actor_arn.as_ref()))
+        })
+        .register_get("login_outcome", |r: &mut EventRec| -> RhaiResult<Dynamic> {
+            Ok(opt_str(details(r)?.login_outcome.as_ref()))
+        })
+        .register_get("mfa_used", |r: &mut EventRec| -> RhaiResult<Dynamic> {
+            Ok(opt_bool(details(r)?.mfa_used))
+        });
 }
 
 /// A rule compiled with its effective params.
@@ -1266,13 +1443,18 @@ pub fn to_json(v: &Dynamic) -> serde_json::Value {
     }
     if let Some(k) = v.read_lock::<KeyRec>() {
         let key = k.key();
-        return serde_json::json!({
+        let mut value = serde_json::json!({
             "id": key.id,
             "status": key.status.as_str(),
             "created": format_stock(&key.created),
             "last_used": key.last_used.as_ref().map(format_stock),
             "service": key.last_used_service,
         });
+        if key.last_used_unknown {
+            // Never `null` alone, which reads as "never used".
+            value["last_used_unknown"] = Value::Bool(true);
+        }
+        return value;
     }
     if let Some(u) = v.read_lock::<UserRec>() {
         let user = u.user();
@@ -1288,7 +1470,11 @@ pub fn to_json(v: &Dynamic) -> serde_json::Value {
     }
     if let Some(e) = v.read_lock::<EventRec>() {
         let ev = e.event();
-        return serde_json::json!({ "time": format_stock(&ev.time), "name": ev.name, "actor": ev.actor });
+        let mut value = serde_json::json!({ "time": format_stock(&ev.time), "name": ev.name, "actor": ev.actor });
+        if let Some(code) = &ev.error_code {
+            value["error_code"] = Value::String(code.clone());
+        }
+        return value;
     }
     if let Some(p) = v.read_lock::<Patterns>() {
         return Value::from(p.sources());

@@ -277,6 +277,133 @@ def _report(h: Harness, ctx: dict[str, Any]) -> None:
     assert rows["bob"]["access_key_1_last_used_service"] == "iam"
 
 
+def report_rows(report: dict[str, Any]) -> dict[str, dict[str, str]]:
+    return {r["user"]: r for r in csv.DictReader(io.StringIO(report["Content"].decode()))}
+
+
+@check("iam: the credential report is cached 4 hours; changes after it show live, not in it")
+def _report_cache(h: Harness, ctx: dict[str, Any]) -> None:
+    iam = client(h, "iam", ctx["dev"])
+    assert h.ok("POST", "/iam-audit/report", {"account": DEV, "action": "status"}) == {
+        "account": DEV, "generated": None, "age_hours": 0.0, "rows": 0}
+    assert error_code(iam.get_credential_report) == ("ReportNotPresent", 410)
+    assert iam.generate_credential_report()["State"] == "STARTED"
+    assert iam.generate_credential_report()["State"] == "COMPLETE"
+    before = iam.get_credential_report()
+    assert list(report_rows(before)) == ["<root_account>", "dave"]
+    # Changes after the report: a key, a password and an MFA device for dave, a new user.
+    made = h.ok("POST", "/iam-audit/change", {
+        "account": DEV, "user": "dave", "create_access_key": {"status": "Active", "created": "2024-07-01T00:00:00Z"},
+        "create_login_profile": True, "enable_mfa": {"type": "virtual", "enabled": "2024-07-02T00:00:00Z"}})
+    assert made["applied"] == ["create_login_profile", "create_access_key", "enable_mfa"], made
+    new_key, serial = made["access_key_id"], made["mfa_serial"]
+    assert new_key.startswith("AKIA") and serial == f"arn:aws:iam::{DEV}:mfa/dave", made
+    frank = h.ok("POST", "/iam-audit/change", {"account": DEV, "user": "frank", "create_user": {
+        "created": "2024-07-03T00:00:00Z"}, "create_access_key": {"status": "Inactive"}})
+    assert frank["user_id"].startswith("AIDA") and frank["access_key_id"].startswith("AKIA"), frank
+    # A back-date without report_generated does not touch the cached report either.
+    h.ok("POST", "/iam-audit/backdate", {"account": DEV, "users": [{"name": "dave", "created": "2021-01-01T00:00:00Z"}]})
+    # The cached report is unchanged (GenerateCredentialReport: COMPLETE, no regeneration) ...
+    assert iam.generate_credential_report()["State"] == "COMPLETE"
+    cached = iam.get_credential_report()
+    assert (cached["Content"], cached["GeneratedTime"]) == (before["Content"], before["GeneratedTime"])
+    # ... while the live APIs show the changes.
+    keys = iam.list_access_keys(UserName="dave")["AccessKeyMetadata"]
+    assert [(k["AccessKeyId"] == new_key, k["CreateDate"].isoformat()) for k in keys][1] == (
+        True, "2024-07-01T00:00:00+00:00"), keys
+    assert "LastUsedDate" not in iam.get_access_key_last_used(AccessKeyId=new_key)["AccessKeyLastUsed"]
+    mfa = iam.list_mfa_devices(UserName="dave")["MFADevices"]
+    assert [(d["SerialNumber"], d["EnableDate"].isoformat()) for d in mfa] == [(serial, "2024-07-02T00:00:00+00:00")]
+    assert serial in [d["SerialNumber"] for d in iam.list_virtual_mfa_devices()["VirtualMFADevices"]]
+    assert iam.get_login_profile(UserName="dave")["LoginProfile"]["UserName"] == "dave"
+    assert [u["UserName"] for u in iam.list_users()["Users"]] == ["dave", "frank"]
+    details = iam.get_account_authorization_details(Filter=["User"])["UserDetailList"]
+    assert [(u["UserName"], u["UserId"]) for u in details][1] == ("frank", frank["user_id"]), details
+    frank_keys = iam.list_access_keys(UserName="frank")["AccessKeyMetadata"]
+    assert [(k["AccessKeyId"], k["Status"]) for k in frank_keys] == [(frank["access_key_id"], "Inactive")]
+    # 5 hours later the next GenerateCredentialReport regenerates it, as of now.
+    aged = h.ok("POST", "/iam-audit/report", {"account": DEV, "action": "age", "hours": 5})
+    assert aged["age_hours"] >= 5 and aged["rows"] == 2, aged
+    assert iam.generate_credential_report()["State"] == "STARTED"
+    after = iam.get_credential_report()
+    assert after["GeneratedTime"] >= before["GeneratedTime"]
+    rows = report_rows(after)
+    assert list(rows) == ["<root_account>", "dave", "frank"], list(rows)
+    dave = rows["dave"]
+    assert (dave["user_creation_time"], dave["password_enabled"], dave["password_last_used"], dave["mfa_active"]) == (
+        "2021-01-01T00:00:00+00:00", "true", "no_information", "true"), dave
+    assert (dave["access_key_2_active"], dave["access_key_2_last_rotated"]) == ("true", "2024-07-01T00:00:00+00:00")
+    assert (rows["frank"]["user_creation_time"], rows["frank"]["access_key_1_active"]) == (
+        "2024-07-03T00:00:00+00:00", "false")
+    # Under 4 hours in all: COMPLETE; at 4 hours: a new report.
+    h.ok("POST", "/iam-audit/report", {"account": DEV, "action": "age", "hours": 3.5})
+    assert iam.generate_credential_report()["State"] == "COMPLETE"
+    h.ok("POST", "/iam-audit/report", {"account": DEV, "action": "age", "hours": 0.5})
+    assert iam.generate_credential_report()["State"] == "STARTED"
+    # Deleting a user and a password: live at once, in the report once generated (here by the
+    # control endpoint, with a pinned GeneratedTime).
+    h.ok("POST", "/iam-audit/change", {"account": DEV, "user": "frank", "delete_user": True})
+    h.ok("POST", "/iam-audit/change", {"account": DEV, "user": "dave", "delete_login_profile": True})
+    assert [u["UserName"] for u in iam.list_users()["Users"]] == ["dave"]
+    assert error_code(lambda: iam.get_login_profile(UserName="dave")) == ("NoSuchEntity", 404)
+    assert "frank" in report_rows(iam.get_credential_report())
+    now = h.ok("POST", "/iam-audit/report", {"account": DEV, "action": "generate", "generated": "2024-08-01T00:00:00Z"})
+    assert (now["generated"], now["rows"]) == ("2024-08-01T00:00:00Z", 2) and now["age_hours"] < 0.01, now
+    report = iam.get_credential_report()
+    assert report["GeneratedTime"].isoformat() == "2024-08-01T00:00:00+00:00"
+    assert list(report_rows(report)) == ["<root_account>", "dave"]
+    assert report_rows(report)["dave"]["password_enabled"] == "false"
+    # No report at all: ReportNotPresent, then a new one.
+    assert h.ok("POST", "/iam-audit/report", {"account": DEV, "action": "drop"})["generated"] is None
+    assert error_code(iam.get_credential_report) == ("ReportNotPresent", 410)
+    assert iam.generate_credential_report()["State"] == "STARTED"
+    # What moto refuses, and bad requests, are 400s that say why.
+    status, answer = h.call("POST", "/iam-audit/change", {"account": DEV, "user": "dave", "create_access_key": {}})
+    assert status == 400 and "AccessKeysPerUser" in answer["error"], answer
+    status, answer = h.call("POST", "/iam-audit/change", {"account": DEV, "user": "nobody", "create_login_profile": True})
+    assert status == 400 and "nobody" in answer["error"], answer
+    status, answer = h.call("POST", "/iam-audit/report", {"account": NOROLE, "action": "age", "hours": 1})
+    assert status == 400 and "no credential report" in answer["error"], answer
+
+
+@check("iam: the root row in each style; GetAccountSummary and ListVirtualMFADevices agree")
+def _root_styles(h: Harness, ctx: dict[str, Any]) -> None:
+    iam = client(h, "iam", ctx["dev"])
+
+    def root_row() -> dict[str, str]:
+        return report_rows(iam.get_credential_report())["<root_account>"]
+
+    def password_columns(row: dict[str, str]) -> tuple[str, ...]:
+        return tuple(row[c] for c in ("password_enabled", "password_last_used", "password_last_changed",
+                                      "password_next_rotation", "mfa_active"))
+
+    # The default (old reports): not_supported; no AccountPasswordPresent, as moto answers.
+    assert password_columns(root_row()) == ("not_supported", "no_information", "not_supported", "not_supported", "true")
+    assert "AccountPasswordPresent" not in iam.get_account_summary()["SummaryMap"]
+    # A root password (newer reports).
+    h.ok("POST", "/iam-audit/backdate", {"account": DEV, "root": {"password": True, "password_last_used": "2024-05-05T05:05:05Z"},
+                                         "report_generated": "2024-08-02T00:00:00Z"})
+    assert password_columns(root_row()) == (
+        "true", "2024-05-05T05:05:05+00:00", "not_supported", "not_supported", "true"), root_row()
+    assert iam.get_account_summary()["SummaryMap"]["AccountPasswordPresent"] == 1
+    # No root credentials at all (centralized root access deleted them): no password, no MFA,
+    # no keys; the last sign-in is kept when there was one.
+    answer = h.ok("POST", "/iam-audit/backdate", {"account": DEV, "root": {"password": False, "mfa": "none", "keys": []},
+                                                  "report_generated": "2024-08-03T00:00:00Z"})
+    assert answer["report_retaken"] is True, answer
+    assert password_columns(root_row()) == ("false", "2024-05-05T05:05:05+00:00", "N/A", "not_supported", "false")
+    h.ok("POST", "/iam-audit/backdate", {"account": DEV, "root": {"password_last_used": None},
+                                         "report_generated": "2024-08-04T00:00:00Z"})
+    row = root_row()
+    assert password_columns(row) == ("false", "N/A", "N/A", "not_supported", "false"), row
+    assert (row["access_key_1_active"], row["access_key_2_active"]) == ("false", "false")
+    summary = iam.get_account_summary()["SummaryMap"]
+    assert (summary["AccountPasswordPresent"], summary["AccountMFAEnabled"], summary["AccountAccessKeysPresent"]) == (0, 0, 0)
+    assert [d for d in iam.list_virtual_mfa_devices()["VirtualMFADevices"] if d["User"]["Arn"].endswith(":root")] == []
+    status, answer = h.call("POST", "/iam-audit/backdate", {"account": DEV, "root": {"password": "yes"}})
+    assert status == 400 and "root.password" in answer["error"], answer
+
+
 @check("cloudtrail: LookupEvents answers seeded events, paginated, per account, us-east-1 only")
 def _cloudtrail(h: Harness, ctx: dict[str, Any]) -> None:
     ct = client(h, "cloudtrail", ctx["prod"])
@@ -320,6 +447,71 @@ def _cloudtrail(h: Harness, ctx: dict[str, Any]) -> None:
     reused = error_code(lambda: ct.lookup_events(MaxResults=5, NextToken=rest["NextToken"]))
     assert reused[0] == "InvalidNextTokenException", reused
     assert error_code(lambda: ct.lookup_events(MaxResults=51))[0] == "InvalidMaxResultsException"
+
+
+@check("cloudtrail: failed calls and console sign-ins as CloudTrail records them")
+def _cloudtrail_failures(h: Harness, ctx: dict[str, Any]) -> None:
+    added = h.ok("POST", "/iam-audit/events", {"account": PROD, "events": [
+        {"name": "DeactivateMFADevice", "time": "2024-04-02T10:00:00Z", "user": "alice", "actor": "mallory",
+         "error_code": "AccessDenied", "source_ip": "198.51.100.7"},
+        {"name": "CreateAccessKey", "time": "2024-04-02T10:01:00Z", "user": "bob", "key": 0,
+         "error_code": "LimitExceeded", "user_agent": "Boto3/1.34.0"},
+        {"name": "ConsoleLogin", "time": "2024-04-02T11:00:00Z", "actor": {"type": "Root"}, "mfa_used": True},
+        {"name": "ConsoleLogin", "time": "2024-04-02T12:00:00Z", "actor": {"type": "Root"}, "outcome": "Failure",
+         "source_ip": "198.51.100.23", "region": "us-east-1"},
+        {"name": "ConsoleLogin", "time": "2024-04-02T13:00:00Z", "user": "alice", "outcome": "Failure"},
+        {"name": "ConsoleLogin", "time": "2024-04-02T14:00:00Z", "user": "alice", "mfa_used": True,
+         "region": "eu-west-1"},
+    ]})
+    assert added["events"] == 14, added
+    ct = client(h, "cloudtrail", ctx["prod"])
+    mallory = ct.lookup_events(LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": "mallory"}])["Events"]
+    assert len(mallory) == 1
+    denied = json.loads(mallory[0]["CloudTrailEvent"])
+    assert (denied["errorCode"], denied["errorMessage"]) == ("AccessDenied", (
+        f"User: arn:aws:iam::{PROD}:user/mallory is not authorized to perform: iam:DeactivateMFADevice on resource: "
+        "user alice because no identity-based policy allows the iam:DeactivateMFADevice action")), denied
+    assert denied["responseElements"] is None and denied["sourceIPAddress"] == "198.51.100.7"
+    assert denied["awsRegion"] == "us-east-1" and denied["userAgent"].startswith("aws-cli/")
+    # A failed CreateAccessKey made no key: none in the response, none among the resources.
+    failed = [e for e in ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName",
+                                                             "AttributeValue": "CreateAccessKey"}])["Events"]
+              if "errorCode" in json.loads(e["CloudTrailEvent"])]
+    assert len(failed) == 1
+    detail = json.loads(failed[0]["CloudTrailEvent"])
+    assert (detail["errorCode"], detail["errorMessage"], detail["responseElements"], detail["userAgent"]) == (
+        "LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2", None, "Boto3/1.34.0"), detail
+    assert failed[0]["Resources"] == [{"ResourceType": "AWS::IAM::User", "ResourceName": "bob"}]
+    # Console sign-ins (us-east-1 here; the one in eu-west-1 answers only there).
+    logins = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}])["Events"]
+    assert [(e["Username"], e["EventSource"]) for e in logins] == [
+        ("alice", "signin.amazonaws.com"), ("root", "signin.amazonaws.com"), ("root", "signin.amazonaws.com")]
+    assert all("AccessKeyId" not in e and e["Resources"] == [] for e in logins), logins
+    alice_failed, root_failed, root_ok = (json.loads(e["CloudTrailEvent"]) for e in logins)
+    assert root_ok["userIdentity"] == {"type": "Root", "principalId": PROD, "arn": f"arn:aws:iam::{PROD}:root",
+                                       "accountId": PROD, "accessKeyId": ""}, root_ok
+    assert root_ok["responseElements"] == {"ConsoleLogin": "Success"} and "errorMessage" not in root_ok
+    assert root_ok["additionalEventData"]["MFAUsed"] == "Yes" and root_ok["eventType"] == "AwsConsoleSignIn"
+    assert root_ok["additionalEventData"]["MobileVersion"] == "No" and "LoginTo" in root_ok["additionalEventData"]
+    assert root_ok["userAgent"].startswith("Mozilla/") and root_ok["requestParameters"] is None
+    assert (root_failed["responseElements"], root_failed["errorMessage"], root_failed["sourceIPAddress"]) == (
+        {"ConsoleLogin": "Failure"}, "Failed authentication", "198.51.100.23")
+    assert "errorCode" not in root_failed and root_failed["additionalEventData"]["MFAUsed"] == "No"
+    alice_id = ctx["seeded"]["accounts"][PROD]["users"]["alice"]["id"]
+    assert alice_failed["userIdentity"] == {"type": "IAMUser", "principalId": alice_id, "accountId": PROD,
+                                            "accessKeyId": "", "userName": "alice"}, alice_failed
+    eu = boto3.client("cloudtrail", endpoint_url=h.endpoint, region_name="eu-west-1",
+                      aws_access_key_id=ctx["prod"]["AccessKeyId"], aws_secret_access_key="x",
+                      aws_session_token=ctx["prod"]["SessionToken"])
+    alice_ok = json.loads(eu.lookup_events()["Events"][0]["CloudTrailEvent"])
+    assert (alice_ok["awsRegion"], alice_ok["userIdentity"]["arn"], alice_ok["responseElements"]) == (
+        "eu-west-1", f"arn:aws:iam::{PROD}:user/alice", {"ConsoleLogin": "Success"}), alice_ok
+    status, answer = h.call("POST", "/iam-audit/events", {"account": PROD, "events": [
+        {"name": "ListUsers", "time": "2024-04-02T00:00:00Z", "outcome": "Failure"}]})
+    assert status == 400 and "ConsoleLogin" in answer["error"], answer
+    status, answer = h.call("POST", "/iam-audit/events", {"account": PROD, "events": [
+        {"name": "ConsoleLogin", "time": "2024-04-02T00:00:00Z"}]})
+    assert status == 400 and "ConsoleLogin" in answer["error"], answer
 
 
 @check("faults: throttling (per protocol) then success; 5xx; deny; empty ListAccounts page; calls")
@@ -465,6 +657,196 @@ def _errors(h: Harness, ctx: dict[str, Any]) -> None:
     assert status == 400 and "throttel" in answer["error"], answer
     status, answer = h.call("POST", "/iam-audit/backdate", {"account": PROD, "users": [{"name": "nobody"}]})
     assert status == 400 and "nobody" in answer["error"], answer
+
+
+DELEGATED_SEED: dict[str, Any] = {
+    **SEED,
+    "report_generated": "2024-06-01T00:00:00Z",
+    "delegated_admin": DEV,
+    "root_features": ["RootCredentialsManagement", "RootSessions"],
+    "management": {**SEED["management"], "audit_role": "ok"},
+}
+READER_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
+    "organizations:Describe*", "organizations:List*", "iam:List*", "iam:Get*", "iam:GenerateCredentialReport",
+    "sts:AssumeRole", "cloudtrail:LookupEvents"]}]}
+
+
+def creds_of(answer: dict[str, Any]) -> dict[str, Any]:
+    c = answer["credentials"]
+    return {"AccessKeyId": c["access_key_id"], "SecretAccessKey": c["secret_access_key"], "SessionToken": c["session_token"]}
+
+
+@check("sts: GetCallerIdentity of the static key, a member's user, an assumed role")
+def _caller_identity(h: Harness, ctx: dict[str, Any]) -> None:
+    seeded = h.ok("POST", "/iam-audit/seed", DELEGATED_SEED)
+    ctx["delegated"] = seeded
+    me = client(h, "sts").get_caller_identity()
+    assert (me["Account"], me["Arn"]) == (MGMT, f"arn:aws:iam::{MGMT}:user/iam-audit"), me
+    assert me["UserId"].startswith("AIDA") and len(me["UserId"]) == 21, me
+    scanner = h.ok("POST", "/iam-audit/principal", {"account": DEV, "name": "scanner", "policy": READER_POLICY})
+    assert scanner["user_id"].startswith("AIDA"), scanner
+    ctx["scanner"] = creds_of(scanner)
+    me = client(h, "sts", ctx["scanner"]).get_caller_identity()
+    assert (me["Account"], me["Arn"], me["UserId"]) == (DEV, f"arn:aws:iam::{DEV}:user/scanner", scanner["user_id"]), me
+    session = client(h, "sts").assume_role(RoleArn=f"arn:aws:iam::{PROD}:role/{ROLE}", RoleSessionName="audit")
+    me = client(h, "sts", session["Credentials"]).get_caller_identity()
+    assert (me["Account"], me["Arn"]) == (PROD, f"arn:aws:sts::{PROD}:assumed-role/{ROLE}/audit"), me
+    assert me["UserId"] == session["AssumedRoleUser"]["AssumedRoleId"] and me["UserId"].startswith("AROA"), me
+    assert me["UserId"].endswith(":audit")
+    ctx["prod_session"] = session["Credentials"]
+
+
+@check("organizations: a delegated administrator reads the Organization; other members are refused")
+def _delegated_admin(h: Harness, ctx: dict[str, Any]) -> None:
+    seeded = ctx["delegated"]
+    assert (seeded["delegated_admin"], seeded["accounts"][MGMT]["audit_role"]) == (DEV, "ok"), seeded
+    h.ok("POST", "/iam-audit/reset")
+    org = client(h, "organizations", ctx["scanner"])
+    assert org.describe_organization()["Organization"]["Id"] == seeded["organization_id"]
+    pages = list(org.get_paginator("list_accounts").paginate(PaginationConfig={"PageSize": 3}))
+    assert [a["Id"] for p in pages for a in p["Accounts"]] == [MGMT, PROD, DEV, NOROLE]
+    prod_ou = seeded["ous"]["/Workloads/Prod"]
+    assert org.list_parents(ChildId=PROD)["Parents"] == [{"Id": prod_ou, "Type": "ORGANIZATIONAL_UNIT"}]
+    assert org.describe_organizational_unit(OrganizationalUnitId=prod_ou)["OrganizationalUnit"]["Name"] == "Prod"
+    assert org.list_tags_for_resource(ResourceId=PROD)["Tags"] == [{"Key": "env", "Value": "prod"}]
+    assert org.list_roots()["Roots"][0]["Id"] == seeded["root_id"]
+    children = org.list_children(ParentId=seeded["root_id"], ChildType="ACCOUNT")["Children"]
+    assert sorted(c["Id"] for c in children) == [MGMT, NOROLE]
+    admins = org.list_delegated_administrators()["DelegatedAdministrators"]
+    assert [a["Id"] for a in admins] == [DEV], admins
+    # Writes are the management account's.
+    code = error_code(lambda: org.create_organizational_unit(ParentId=seeded["root_id"], Name="X"))
+    assert code == ("AccessDeniedException", 400), code
+    # A member that is no delegated administrator: DescribeOrganization only (moto answered
+    # ListAccounts with an empty list).
+    member = client(h, "organizations", ctx["prod_session"])
+    assert member.describe_organization()["Organization"]["MasterAccountId"] == MGMT
+    try:
+        member.list_accounts()
+        raise AssertionError("a member's ListAccounts must be refused")
+    except ClientError as err:
+        assert err.response["Error"] == {"Code": "AccessDeniedException",
+                                         "Message": "You don't have permissions to access this resource."}, err.response
+    # The delegated administrator into the management account and a member, through the audit
+    # role; itself with its own credentials.
+    sts = client(h, "sts", ctx["scanner"])
+    into_mgmt = sts.assume_role(RoleArn=f"arn:aws:iam::{MGMT}:role/{ROLE}", RoleSessionName="iam-audit")["Credentials"]
+    assert [u["UserName"] for u in client(h, "iam", into_mgmt).list_users()["Users"]] == ["admin"]
+    sts.assume_role(RoleArn=f"arn:aws:iam::{PROD}:role/{ROLE}", RoleSessionName="iam-audit")
+    assert [u["UserName"] for u in client(h, "iam", ctx["scanner"]).list_users()["Users"]] == ["dave", "scanner"]
+    calls = h.ok("GET", "/iam-audit/calls?log=1")
+    assert calls["by_account"][DEV]["organizations:ListAccounts"] == 2, calls["by_account"]
+    assert calls["by_account"][PROD]["organizations:ListAccounts"] == 1
+    listed = [e for e in calls["log"] if e["op"] == "organizations:ListAccounts"]
+    assert [(e["account"], e.get("answered_as"), e["status"]) for e in listed] == [
+        (DEV, MGMT, 200), (DEV, MGMT, 200), (PROD, None, 400)], listed
+    assumed = [e["detail"] for e in calls["log"] if e["op"] == "sts:AssumeRole"]
+    assert assumed == [f"RoleArn=arn:aws:iam::{MGMT}:role/{ROLE},RoleSessionName=iam-audit",
+                       f"RoleArn=arn:aws:iam::{PROD}:role/{ROLE},RoleSessionName=iam-audit"], assumed
+    iam_calls = [(e["op"], e["account"]) for e in calls["log"] if e["op"] == "iam:ListUsers"]
+    assert iam_calls == [("iam:ListUsers", MGMT), ("iam:ListUsers", DEV)], iam_calls
+    # In moto's authentication mode the caller's own policies are checked (not the management
+    # account's): the reader may list accounts, a principal without Organizations rights not.
+    no_org = creds_of(h.ok("POST", "/iam-audit/principal", {"account": DEV, "name": "no-org", "policy": {
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*"}]}}))
+    auth_on(h)
+    assert len(client(h, "organizations", ctx["scanner"]).list_accounts()["Accounts"]) == 4
+    code = error_code(client(h, "organizations", no_org).list_accounts)
+    assert code == ("AccessDeniedException", 400), code
+    assert error_code(client(h, "organizations", no_org).describe_organization) == ("AccessDeniedException", 400)
+
+
+def auth_on(h: Harness) -> None:
+    request = urllib.request.Request(h.endpoint + "/moto-api/reset-auth", data=b"0", method="POST",
+                                     headers={"Content-Type": "text/plain"})
+    with h.opener.open(request, timeout=10) as response:
+        assert response.status == 200
+
+
+@check("iam: ListOrganizationsFeatures for the management account and the IAM delegated administrator")
+def _organizations_features(h: Harness, ctx: dict[str, Any]) -> None:
+    seeded = h.ok("POST", "/iam-audit/seed", DELEGATED_SEED)
+    assert seeded == ctx["delegated"], "a reseed with the same spec must give the same ids"
+    scanner = creds_of(h.ok("POST", "/iam-audit/principal", {"account": DEV, "name": "scanner", "policy": READER_POLICY}))
+    h.ok("POST", "/iam-audit/reset")
+    expected = (seeded["organization_id"], ["RootCredentialsManagement", "RootSessions"])
+    answer = client(h, "iam").list_organizations_features()
+    assert (answer["OrganizationId"], answer["EnabledFeatures"]) == expected, answer
+    answer = client(h, "iam", scanner).list_organizations_features()
+    assert (answer["OrganizationId"], answer["EnabledFeatures"]) == expected, answer
+    prod = client(h, "sts").assume_role(RoleArn=f"arn:aws:iam::{PROD}:role/{ROLE}", RoleSessionName="smoke")["Credentials"]
+    code = error_code(client(h, "iam", prod).list_organizations_features)
+    assert code == ("AccountNotManagementOrDelegatedAdministratorException", 400), code
+    # The seed's report_generated is the GeneratedTime of the first report (taken by the first
+    # GenerateCredentialReport); one regenerated later is generated now.
+    prod_iam = client(h, "iam", prod)
+    assert prod_iam.generate_credential_report()["State"] == "STARTED"
+    assert prod_iam.generate_credential_report()["State"] == "COMPLETE"
+    assert prod_iam.get_credential_report()["GeneratedTime"].isoformat() == "2024-06-01T00:00:00+00:00"
+    h.ok("POST", "/iam-audit/report", {"account": PROD, "action": "age", "hours": 4})
+    assert prod_iam.generate_credential_report()["State"] == "STARTED"
+    assert prod_iam.get_credential_report()["GeneratedTime"].year >= 2025
+    services = client(h, "organizations").list_aws_service_access_for_organization()["EnabledServicePrincipals"]
+    assert [s["ServicePrincipal"] for s in services] == ["iam.amazonaws.com"], services
+    # Faults apply to it as to any call; it counts as iam:ListOrganizationsFeatures.
+    h.ok("POST", "/iam-audit/faults", {"throttle": {"match": "iam:ListOrganizationsFeatures"},
+                                       "deny": {"match": "iam:ListOrganizationsFeatures", "account": DEV}})
+    assert error_code(client(h, "iam").list_organizations_features) == ("Throttling", 400)
+    assert error_code(client(h, "iam", scanner).list_organizations_features) == ("AccessDenied", 403)
+    calls = h.ok("GET", "/iam-audit/calls")
+    assert calls["by_operation"]["iam:ListOrganizationsFeatures"] == 5, calls
+    assert calls["by_account"][DEV]["iam:ListOrganizationsFeatures"] == 2
+    # Trusted access for IAM not enabled: ServiceAccessNotEnabledException; no root_features:
+    # enabled, no feature.
+    h.ok("POST", "/iam-audit/seed", {**SEED, "root_features": None})
+    code = error_code(client(h, "iam").list_organizations_features)
+    assert code == ("ServiceAccessNotEnabledException", 400), code
+    h.ok("POST", "/iam-audit/seed", SEED)
+    answer = client(h, "iam").list_organizations_features()
+    assert answer["EnabledFeatures"] == [] and answer["OrganizationId"].startswith("o-"), answer
+    # Checked as moto checks any call in its authentication mode.
+    allowed = creds_of(h.ok("POST", "/iam-audit/principal", {"name": "features", "policy": {
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:ListOrganizationsFeatures",
+                                                "Resource": "*"}]}}))
+    other = creds_of(h.ok("POST", "/iam-audit/principal", {"name": "other", "policy": READER_POLICY | {
+        "Statement": [{"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*"}]}}))
+    auth_on(h)
+    assert client(h, "iam", allowed).list_organizations_features()["EnabledFeatures"] == []
+    assert error_code(client(h, "iam", other).list_organizations_features) == ("AccessDenied", 403)
+
+
+@check("sts: the management account's audit role: none by default, trusting the Organization or the delegated admin")
+def _management_role(h: Harness, ctx: dict[str, Any]) -> None:
+    # None (AWS makes no OrganizationAccountAccessRole in the management account).
+    h.ok("POST", "/iam-audit/seed", SEED)
+    code = error_code(lambda: client(h, "sts").assume_role(RoleArn=f"arn:aws:iam::{MGMT}:role/{ROLE}",
+                                                           RoleSessionName="smoke"))
+    assert code == ("AccessDenied", 403), code
+    denied = [e for e in h.ok("GET", "/iam-audit/calls?log=1")["log"] if e["op"] == "sts:AssumeRole"]
+    assert "the role does not exist" in denied[-1]["denied"], denied
+    # Trusting the Organization (aws:PrincipalOrgID) without a delegated administrator; in
+    # moto's authentication mode a member's user may assume it, an outsider's not.
+    seeded = h.ok("POST", "/iam-audit/seed", {**SEED, "management": {**SEED["management"], "audit_role": "ok"}})
+    role = client(h, "iam").get_role(RoleName=ROLE)["Role"]
+    statement = role["AssumeRolePolicyDocument"]["Statement"][0]
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": seeded["organization_id"]}}, statement
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
+    member = creds_of(h.ok("POST", "/iam-audit/principal", {"account": PROD, "name": "member", "policy": policy}))
+    outsider = creds_of(h.ok("POST", "/iam-audit/principal", {"account": "999999999999", "name": "outsider",
+                                                              "policy": policy}))
+    auth_on(h)
+    arn = f"arn:aws:iam::{MGMT}:role/{ROLE}"
+    client(h, "sts", member).assume_role(RoleArn=arn, RoleSessionName="smoke")
+    assert error_code(lambda: client(h, "sts", outsider).assume_role(RoleArn=arn, RoleSessionName="smoke")) == (
+        "AccessDenied", 403)
+    # Denied like a member's denied role.
+    h.ok("POST", "/iam-audit/seed", {**SEED, "management": {**SEED["management"], "audit_role": "denied"}})
+    assert error_code(lambda: client(h, "sts").assume_role(RoleArn=arn, RoleSessionName="smoke")) == ("AccessDenied", 403)
+    status, answer = h.call("POST", "/iam-audit/seed", {**SEED, "delegated_admin": "999999999999"})
+    assert status == 400 and "delegated_admin" in answer["error"], answer
+    status, answer = h.call("POST", "/iam-audit/seed", {**SEED, "root_features": ["RootEverything"]})
+    assert status == 400 and "root_features" in answer["error"], answer
+    h.ok("POST", "/iam-audit/seed", SEED)
 
 
 def main() -> int:

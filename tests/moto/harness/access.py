@@ -10,7 +10,8 @@ assumed role's). The harness completes it:
   caller's own account; the harness evaluates the target role's trust policy (principal:
   `*`, an account id, `arn:aws:iam::<id>:root`, the caller's ARN; conditions `StringEquals`,
   `StringLike`, `ArnEquals`, `ArnLike` with or without `IfExists` on `sts:ExternalId`,
-  `aws:PrincipalAccount`, `aws:PrincipalArn`; anything else fails closed);
+  `aws:PrincipalAccount`, `aws:PrincipalArn`, `aws:PrincipalOrgID`; anything else fails
+  closed);
 - moto's answer to an authentication or authorization failure is rewritten in the service's
   own wire format: moto writes `<ErrorResponse><Errors><Error>` for every service, in which
   the AWS SDK for Rust finds no error code ("unhandled error") and which no JSON-protocol
@@ -42,7 +43,7 @@ from werkzeug.exceptions import HTTPException
 from .faults import Reply, error_reply
 from .seed import STATIC_KEY, Clients, _account_id, _check
 from .state import STATE
-from .util import SpecError
+from .util import SpecError, stable_key_id
 
 # moto's XML auth errors -> the code (HTTP 400) a JSON-protocol service answers instead.
 JSON_AUTH_CODES = {
@@ -55,7 +56,7 @@ XML_CODE_RE = re.compile(rb"<Code>([^<]+)</Code>")
 XML_MESSAGE_RE = re.compile(rb"<Message>([^<]*)</Message>")
 STACK_FIELDS = {"account", "template", "parameters", "name"}
 PRINCIPAL_FIELDS = {"account", "name", "policy", "policy_name"}
-CONDITION_KEYS = {"sts:externalid", "aws:principalaccount", "aws:principalarn"}
+CONDITION_KEYS = {"sts:externalid", "aws:principalaccount", "aws:principalarn", "aws:principalorgid"}
 
 
 def enabled() -> bool:
@@ -197,10 +198,13 @@ def trust_denial(role: Any, account: str, arns: list[str], external_id: str | No
         statements = _listed(policy.get("Statement"))
     except (ValueError, AttributeError):
         return "its trust policy is not a JSON policy"
+    with STATE.lock:
+        org_id = STATE.org_id if account in STATE.org_accounts else None
     context: dict[str, str | None] = {
         "sts:externalid": external_id,
         "aws:principalaccount": account,
         "aws:principalarn": arns[-1] if arns else None,
+        "aws:principalorgid": org_id,
     }
     allowed, reasons = False, []
     for statement in statements:
@@ -251,11 +255,14 @@ def create_principal(spec: Any, endpoint: str) -> dict[str, Any]:
         )["Policy"]["Arn"]
         iam.attach_user_policy(UserName=name, PolicyArn=arn)
         key = iam.create_access_key(UserName=name)["AccessKey"]
+        # AWS-shaped ids, as the seed makes them (GetCallerIdentity answers it as UserId)
+        iam_backends[account]["global"].users[name].id = stable_key_id("AIDA", account, "user", name, length=21)
     except ClientError as err:
         raise SpecError(f"principal: moto refused {err.operation_name}: {err.response['Error'].get('Message')}") from err
     return {
         "account": account,
         "arn": user["Arn"],
+        "user_id": iam_backends[account]["global"].users[name].id,
         "policy_arn": arn,
         "credentials": {
             "access_key_id": key["AccessKeyId"],

@@ -1,6 +1,7 @@
 """The WSGI middleware in front of moto: identifies each AWS request (service, operation,
 account, region), counts it, injects faults, answers what moto cannot (LookupEvents, AssumeRole
-of a missing or denied role, empty pages), completes moto's authorization mode (access.py:
+of a missing or denied role, empty pages, GetCallerIdentity of the static key,
+ListOrganizationsFeatures, a member's Organizations calls: org.py), completes moto's authorization mode (access.py:
 LookupEvents and trust policies checked, auth errors in each protocol's shape), and serves the
 /iam-audit/* control endpoints.
 
@@ -31,7 +32,7 @@ from moto.core.responses import BaseResponse
 from moto.iam.models import get_account_id_from, iam_backends
 from moto.sts.models import sts_backends
 
-from . import access, cloudtrail, patches, seed
+from . import access, changes, cloudtrail, org, patches, report, seed
 from .faults import JSON_PAGED, Reply, error_reply, parse_faults, reply_for_rule
 from .state import STATE
 from .util import SpecError, decode_token, encode_token, nonce
@@ -220,11 +221,27 @@ class HarnessApp:
         if empty_page:
             entry["fault"] = "empty_page"
 
+        route = "pass"
+        if req.service == "organizations":
+            # A member's Organizations call: the Organization's data (management account) for
+            # a delegated administrator's reads, AccessDenied for what a member may not call.
+            route = org.organizations_route(req.account, req.operation)
+            if route == "deny":
+                denied = access.authorize(environ, req.service, req.operation, req.account, req.body,
+                                          key=str(entry["seq"]))
+                return self._send(denied or org.member_denied(str(entry["seq"])), start_response, entry)
+
         if req.json is not None:
             self._restore_empty_token(req, environ)
         special = self._special(environ, req, entry, empty_page)
         if special is not None:
             return self._send(special, start_response, entry)
+
+        if route == "management":
+            with STATE.lock:
+                environ["HTTP_X_MOTO_ACCOUNT_ID"] = STATE.management
+            entry["answered_as"] = environ["HTTP_X_MOTO_ACCOUNT_ID"]
+            STATE.request.auth_account = req.account  # moto's authorization: the caller's account
 
         answered: dict[str, Any] = {}
 
@@ -238,6 +255,7 @@ class HarnessApp:
             chunks = list(self.moto_app(environ, capturing_start_response))
         finally:
             STATE.request.empty_page = False
+            STATE.request.auth_account = None
         status = int(str(answered["status"]).split(" ", 1)[0])
         body = b"".join(chunks)
         translated = access.translate_moto_error(req.service, status, body, str(entry["seq"]))
@@ -253,6 +271,13 @@ class HarnessApp:
         """Answers the harness gives itself instead of moto; None to let moto answer."""
         if req.op == "sts:AssumeRole":
             return self._check_assume_role(environ, req, entry)
+        if req.op == "sts:GetCallerIdentity" and not access.enabled():
+            return org.caller_identity(req.account, req.access_key, str(entry["seq"]))
+        if req.op == "iam:ListOrganizationsFeatures":
+            # moto 5.2.5 has no such operation: answered here, checked here as moto would.
+            denied = access.authorize(environ, req.service, req.operation, req.account, req.body,
+                                      key=str(entry["seq"]))
+            return denied or org.list_organizations_features(req.account, str(entry["seq"]))
         if req.op == "cloudtrail:LookupEvents":
             # Answered here, not by moto: checked here as moto would (authentication mode).
             denied = access.authorize(environ, req.service, req.operation, req.account, req.body,
@@ -372,6 +397,11 @@ class HarnessApp:
             return 200, {"enabled": access.enabled()}
         if route == ("POST", "/iam-audit/backdate"):
             return 200, seed.backdate(data)
+        if route == ("POST", "/iam-audit/report"):
+            return 200, report.control(data)
+        if route == ("POST", "/iam-audit/change"):
+            with self.seed_lock:
+                return 200, changes.apply(data)
         if route == ("POST", "/iam-audit/events"):
             if not isinstance(data, dict) or "account" not in data:
                 raise SpecError("events: expected {\"account\": id, \"events\": [...]}")

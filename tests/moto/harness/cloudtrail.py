@@ -9,8 +9,19 @@ An event spec (seed "events", POST /iam-audit/events):
    "actor": "admin" | {"type": "IAMUser"|"AssumedRole"|"Root", "name": "...",
                        "session": "...", "access_key_id": "..."},   # who called (default admin)
    "region": "us-east-1", "source": "iam.amazonaws.com", "id": "<EventId>",
-   "read_only": false, "error_code": "...",
+   "read_only": false,
+   "error_code": "AccessDenied", "error_message": "...",   # a failed call (message defaulted)
+   "source_ip": "203.0.113.10", "user_agent": "aws-cli/2.15.0 ...",
+   "outcome": "Success" | "Failure", "mfa_used": false,    # ConsoleLogin only
    "request_parameters": {...}, "response_elements": {...}}  # override the generated ones
+
+A failed call is recorded as CloudTrail records it: `errorCode`, `errorMessage` and
+`responseElements` null. `ConsoleLogin` (an IAM user's: `user` or an IAMUser `actor`; the root
+user's: `actor: {"type": "Root"}`) is recorded as AWS sign-in records it: `eventSource`
+signin.amazonaws.com, `eventType` AwsConsoleSignIn, `accessKeyId` "", no `requestID`,
+`requestParameters` null, `responseElements {"ConsoleLogin": outcome}`, `additionalEventData
+{"LoginTo", "MobileVersion": "No", "MFAUsed": "Yes"|"No"}`, a failure with `errorMessage`
+"Failed authentication" and no `errorCode` (and an IAM user's `userIdentity` without `arn`).
 """
 
 from __future__ import annotations
@@ -30,8 +41,18 @@ LOOKUP_KEYS = {
 }
 EVENT_FIELDS = {
     "name", "time", "user", "key", "actor", "region", "source", "id", "read_only",
-    "error_code", "request_parameters", "response_elements",
+    "error_code", "error_message", "source_ip", "user_agent", "outcome", "mfa_used",
+    "request_parameters", "response_elements",
 }
+LOGIN_FIELDS = {"outcome", "mfa_used"}  # ConsoleLogin only
+DEFAULT_SOURCE_IP = "203.0.113.10"
+DEFAULT_USER_AGENT = "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64.ubuntu.22 prompt/off command/iam"
+DEFAULT_BROWSER = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
+LOGIN_TO = "https://console.aws.amazon.com/console/home?state=hashArgs%23&isauthcode=true"
+DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Client.UnauthorizedOperation"}
 
 
 class LookupError_(Exception):
@@ -105,6 +126,60 @@ def _identity(account: str, actor: Any, when: datetime) -> tuple[dict[str, Any],
     raise SpecError(f"event.actor.type: expected IAMUser, AssumedRole or Root, got {kind!r}")
 
 
+def _login_identity(account: str, actor: Any, user: str | None, success: bool) -> tuple[dict[str, Any], str]:
+    """userIdentity and Username of a ConsoleLogin: the root user, or the IAM user signing in."""
+    if isinstance(actor, str):
+        actor = {"type": "IAMUser", "name": actor}
+    if actor is None:
+        if not user:
+            raise SpecError("event ConsoleLogin: needs a user (an IAM user's sign-in) or actor {\"type\": \"Root\"}")
+        actor = {"type": "IAMUser", "name": user}
+    if not isinstance(actor, dict):
+        raise SpecError("event.actor: expected a user name or an object")
+    kind = actor.get("type", "IAMUser")
+    if kind == "Root":
+        return {
+            "type": "Root",
+            "principalId": account,
+            "arn": f"arn:aws:iam::{account}:root",
+            "accountId": account,
+            "accessKeyId": "",
+        }, "root"
+    if kind != "IAMUser":
+        raise SpecError(f"event ConsoleLogin: actor.type must be IAMUser or Root, got {kind!r}")
+    name = actor.get("name") or user
+    if not name:
+        raise SpecError("event ConsoleLogin: the IAM user signing in needs a name (user or actor.name)")
+    ident: dict[str, Any] = {
+        "type": "IAMUser",
+        "principalId": stable_key_id("AIDA", account, "user", name, length=21),
+        "arn": f"arn:aws:iam::{account}:user/{name}",
+        "accountId": account,
+        "accessKeyId": "",
+        "userName": name,
+    }
+    if not success:
+        del ident["arn"]  # a failed sign-in names the user, not its ARN
+    return ident, name
+
+
+def default_error_message(code: str, identity: dict[str, Any], source: str, name: str, user: str | None) -> str:
+    """An errorMessage as AWS writes it for a few common codes."""
+    if code in DENIED_CODES:
+        action = f"{source.split('.', 1)[0]}:{name}"
+        caller = identity.get("arn") or f"arn:aws:iam::{identity.get('accountId')}:root"
+        on = f" on resource: user {user}" if user else ""
+        return (f"User: {caller} is not authorized to perform: {action}{on} "
+                f"because no identity-based policy allows the {action} action")
+    if code in ("NoSuchEntity", "NoSuchEntityException"):
+        return f"The user with name {user} cannot be found." if user else "The specified entity cannot be found."
+    if code in ("LimitExceeded", "LimitExceededException") and name == "CreateAccessKey":
+        return "Cannot exceed quota for AccessKeysPerUser: 2"
+    if code in ("EntityAlreadyExists", "EntityAlreadyExistsException") and user:
+        return f"User with name {user} already exists."
+    return code
+
+
 def build_event(account: str, index: int, spec: Any, key_ids: dict[str, list[str]]) -> dict[str, Any]:
     """One stored event from its spec. key_ids: user name -> its access key ids (seed order)."""
     if not isinstance(spec, dict):
@@ -116,8 +191,11 @@ def build_event(account: str, index: int, spec: Any, key_ids: dict[str, list[str
         raise SpecError("event.name is required")
     name = str(spec["name"])
     when = parse_time(spec.get("time"), f"event {name}.time").replace(microsecond=0)
+    login = name == "ConsoleLogin"
+    if not login and LOGIN_FIELDS & set(spec):
+        raise SpecError(f"event {name}: {sorted(LOGIN_FIELDS & set(spec))} are for ConsoleLogin events only")
     region = spec.get("region", "us-east-1")
-    source = spec.get("source", "iam.amazonaws.com")
+    source = spec.get("source", "signin.amazonaws.com" if login else "iam.amazonaws.com")
     user = spec.get("user")
     key_id = spec.get("key")
     if isinstance(key_id, int) and not isinstance(key_id, bool):
@@ -126,64 +204,100 @@ def build_event(account: str, index: int, spec: Any, key_ids: dict[str, list[str
             raise SpecError(f"event {name}: user {user!r} has no access key #{key_id}")
         key_id = keys[key_id]
     event_id = spec.get("id") or stable_uuid("event", account, index, name, iso_z(when), user, key_id)
-    identity, username, caller_key = _identity(account, spec.get("actor"), when)
+    error_code = spec.get("error_code") or None
 
-    # requestParameters / responseElements as IAM writes them.
-    request: dict[str, Any] | None = {}
-    response: dict[str, Any] | None = None
-    if user:
-        request["userName"] = user
-    if key_id and name == "CreateAccessKey":
-        # The new key's id is in the response, not the request.
-        response = {
-            "accessKey": {
-                "accessKeyId": key_id,
-                "status": "Active",
-                "userName": user,
-                "createDate": _java_date(when),
-            }
-        }
-    elif key_id:
-        request["accessKeyId"] = key_id
+    if login:
+        outcome = spec.get("outcome", "Success")
+        if outcome not in ("Success", "Failure"):
+            raise SpecError(f"event ConsoleLogin.outcome: expected Success or Failure, got {outcome!r}")
+        mfa_used = spec.get("mfa_used", False)
+        if not isinstance(mfa_used, bool):
+            raise SpecError("event ConsoleLogin.mfa_used: expected true or false")
+        identity, username = _login_identity(account, spec.get("actor"), user, outcome == "Success")
+        caller_key = None
+        request: dict[str, Any] | None = None
+        response: dict[str, Any] | None = {"ConsoleLogin": outcome}
+        key_id = None  # a sign-in names no key
+        error_message = spec.get("error_message") or ("Failed authentication" if outcome == "Failure" else None)
+        read_only = bool(spec.get("read_only", False))
+    else:
+        identity, username, caller_key = _identity(account, spec.get("actor"), when)
+        # requestParameters / responseElements as IAM writes them.
+        request = {}
+        response = None
+        if user:
+            request["userName"] = user
+        if key_id and name == "CreateAccessKey":
+            # The new key's id is in the response, not the request; a failed call made none.
+            if error_code:
+                key_id = None
+            else:
+                response = {
+                    "accessKey": {
+                        "accessKeyId": key_id,
+                        "status": "Active",
+                        "userName": user,
+                        "createDate": _java_date(when),
+                    }
+                }
+        elif key_id:
+            request["accessKeyId"] = key_id
+        error_message = spec.get("error_message") or (
+            default_error_message(error_code, identity, source, name, user) if error_code else None)
+        read_only = bool(spec.get("read_only", name.startswith(("Get", "List", "Describe", "Lookup"))))
     if "request_parameters" in spec:
         request = spec["request_parameters"]
     if "response_elements" in spec:
         response = spec["response_elements"]
-    read_only = bool(spec.get("read_only", name.startswith(("Get", "List", "Describe", "Lookup"))))
+    elif error_code and not login:
+        response = None  # a failed call has no response
 
     resources = []
     if key_id:
         resources.append({"ResourceType": "AWS::IAM::AccessKey", "ResourceName": key_id})
-    if user:
+    if user and not login:
         resources.append({"ResourceType": "AWS::IAM::User", "ResourceName": user})
 
     detail: dict[str, Any] = {
-        "eventVersion": "1.09",
+        "eventVersion": "1.09" if not login else "1.08",
         "userIdentity": identity,
         "eventTime": iso_z(when),
         "eventSource": source,
         "eventName": name,
         "awsRegion": region,
-        "sourceIPAddress": "203.0.113.10",
-        "userAgent": "aws-cli/2.15.0 md/command#iam",
-        "requestParameters": request or None,
-        "responseElements": response,
-        "requestID": stable_uuid("request", event_id),
+        "sourceIPAddress": spec.get("source_ip", DEFAULT_SOURCE_IP),
+        "userAgent": spec.get("user_agent", DEFAULT_BROWSER if login else DEFAULT_USER_AGENT),
+    }
+    if error_code:
+        detail["errorCode"] = error_code
+    if error_message:
+        detail["errorMessage"] = error_message
+    detail["requestParameters"] = request or None
+    detail["responseElements"] = response
+    if login:
+        detail["additionalEventData"] = {
+            "LoginTo": LOGIN_TO,
+            "MobileVersion": "No",
+            "MFAUsed": "Yes" if spec.get("mfa_used", False) else "No",
+        }
+    else:
+        detail["requestID"] = stable_uuid("request", event_id)
+    detail.update({
         "eventID": event_id,
         "readOnly": read_only,
-        "eventType": "AwsApiCall",
+        "eventType": "AwsConsoleSignIn" if login else "AwsApiCall",
         "managementEvent": True,
         "recipientAccountId": account,
         "eventCategory": "Management",
-    }
-    if spec.get("error_code"):
-        detail["errorCode"] = spec["error_code"]
-        detail["errorMessage"] = f"{spec['error_code']} (seeded)"
-    return {
+    })
+    event: dict[str, Any] = {
         "EventId": event_id,
         "EventName": name,
         "ReadOnly": "true" if read_only else "false",
-        "AccessKeyId": caller_key,
+    }
+    if caller_key:
+        event["AccessKeyId"] = caller_key
+    event.update({
         "EventTime": epoch(when),
         "EventSource": source,
         "Username": username,
@@ -192,7 +306,8 @@ def build_event(account: str, index: int, spec: Any, key_ids: dict[str, list[str
         # harness-only fields, never answered
         "_region": region,
         "_time": when,
-    }
+    })
+    return event
 
 
 def add_events(account: str, specs: Any, key_ids: dict[str, list[str]]) -> int:

@@ -2,7 +2,9 @@
 
 1. Organizations account ids: moto draws member account ids at random; the seed must choose
    them. `moto.organizations.utils.make_random_account_id` hands out queued ids first.
-2. The IAM credential report (moto builds it from its backend objects at GetCredentialReport):
+2. The IAM credential report (moto rebuilt it from its backend objects at every
+   GetCredentialReport): a snapshot taken at generation, cached as AWS caches it (4 hours),
+   with rows as AWS writes them (report.py):
    - `access_key_N_last_used_region/_service` were always "not_supported": now the region and
      service of the key's AccessKeyLastUsed, "N/A" when never used (as AWS writes it);
    - `password_last_used` "no_information" and `password_last_changed` real, "N/A" (not
@@ -18,6 +20,13 @@
 5. Inline policies of roles, users and groups are stored as JSON text: moto's CloudFormation
    stored an `AWS::IAM::Role`'s `Policies` as objects, which moto's own policy evaluation
    (authentication mode) cannot read (KeyError, HTTP 500) and GetRolePolicy answered badly.
+6. GetAccountSummary: `AccountPasswordPresent` (moto never answers it) when the root spec
+   says whether the root user has a password (`"password": true | false`).
+7. Organizations: `iam.amazonaws.com` can have trusted access and a delegated administrator
+   (centralized root access); moto's lists of services lacked it.
+8. moto's authorization mode checks a request with the caller's own account even when the
+   harness has moto answer it as another account (`x-moto-account-id`: a delegated
+   administrator's Organizations reads answered from the management account).
 """
 
 from __future__ import annotations
@@ -25,28 +34,22 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
+from urllib.parse import urlparse
 
+from moto import settings
+from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.responses import ActionResult
-from moto.core.utils import utcnow
 from moto.iam import models as iam_models
 from moto.iam.exceptions import ValidationError
 from moto.iam.responses import IamResponse
+from moto.organizations import models as org_models
 from moto.organizations import utils as org_utils
 
+from . import report
+from .report import RootSpec
 from .state import STATE
 from .util import decode_token, encode_token, nonce
-
-REPORT_DATE = "%Y-%m-%dT%H:%M:%S+00:00"  # the credential report's time format
-REPORT_HEADER = (
-    "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
-    "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,"
-    "access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"
-    "access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
-    "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,"
-    "cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n"
-)
 
 _installed = False
 
@@ -62,6 +65,9 @@ def install() -> None:
     _patch_iam_pagination()
     _patch_virtual_mfa_listing()
     _patch_inline_policy_storage()
+    _patch_account_summary()
+    _patch_organizations_services()
+    _patch_authorization_account()
 
 
 # --- 1. account ids ---------------------------------------------------------------------
@@ -96,123 +102,38 @@ def _patch_account_ids() -> None:
 # --- 2. credential report -----------------------------------------------------------------
 
 
-class RootSpec:
-    """What the report (and ListVirtualMFADevices) says of an account's root user. Stored as
-    `iam_audit_root` on the account's IAM backend by the seed / back-dating."""
-
-    def __init__(self, account_id: str, created: datetime) -> None:
-        self.account_id = account_id
-        self.created = created
-        self.password_last_used: datetime | None = None
-        self.mfa = "none"  # none | virtual | hardware
-        self.mfa_enabled: datetime | None = None
-        # Root access keys: moto AccessKey objects (never in any user's list).
-        self.keys: list[Any] = []
-
-    @property
-    def arn(self) -> str:
-        return f"arn:aws:iam::{self.account_id}:root"
-
-
-def _fmt(dt: datetime | None, none: str = "N/A") -> str:
-    return dt.strftime(REPORT_DATE) if dt is not None else none
-
-
-def _key_columns(key: Any | None) -> list[str]:
-    """active, last_rotated, last_used_date, last_used_region, last_used_service of a slot."""
-    if key is None:
-        return ["false", "N/A", "N/A", "N/A", "N/A"]
-    used = key.last_used
-    if used is None:
-        date = region = service = "N/A"
-    elif isinstance(used, datetime):  # moto tolerates a bare datetime here
-        date, region, service = used.strftime(REPORT_DATE), "N/A", "N/A"
-    else:
-        date = used.strftime(REPORT_DATE)
-        region = used.region or "N/A"
-        service = used.service or "N/A"
-    return ["true" if key.status == "Active" else "false", _fmt(key.create_date), date, region, service]
-
-
-def _cert_columns(user: Any) -> list[str]:
-    certs = list(user.signing_certificates.values())[:2] if user is not None else []
-    out: list[str] = []
-    for i in range(2):
-        if i < len(certs):
-            out += ["true" if certs[i].status == "Active" else "false", _fmt(getattr(certs[i], "upload_date", None))]
-        else:
-            out += ["false", "N/A"]
-    return out
-
-
-def user_report_row(user: Any) -> str:
-    """One user's row, as AWS writes it."""
-    if user.password:
-        password = [
-            "true",
-            _fmt(user.password_last_used, "no_information"),
-            _fmt(getattr(user, "iam_audit_password_last_changed", None) or user.create_date),
-            "N/A",
-        ]
-    else:
-        password = ["false", "N/A", "N/A", "N/A"]
-    keys = list(user.access_keys)[:2]
-    fields = [user.name, user.arn, _fmt(user.create_date), *password]
-    fields.append("true" if user.mfa_devices else "false")
-    fields += _key_columns(keys[0] if len(keys) > 0 else None)
-    fields += _key_columns(keys[1] if len(keys) > 1 else None)
-    fields += _cert_columns(user)
-    return ",".join(fields) + "\n"
-
-
-def root_report_row(root: RootSpec) -> str:
-    """The `<root_account>` row: password columns other than last used are not_supported."""
-    fields = [
-        "<root_account>",
-        root.arn,
-        _fmt(root.created),
-        "not_supported",
-        _fmt(root.password_last_used, "no_information"),
-        "not_supported",
-        "not_supported",
-        "true" if root.mfa != "none" else "false",
-    ]
-    fields += _key_columns(root.keys[0] if len(root.keys) > 0 else None)
-    fields += _key_columns(root.keys[1] if len(root.keys) > 1 else None)
-    fields += ["false", "N/A", "false", "N/A"]
-    return ",".join(fields) + "\n"
-
-
 def _patch_credential_report() -> None:
+    """GenerateCredentialReport / GetCredentialReport answer the cached report (report.py)."""
     backend_cls = iam_models.IAMBackend
 
+    def report_generated(self: Any) -> bool:
+        return report.current(self) is not None
+
     def generate_report(self: Any) -> None:
-        # Record the generation time once, like AWS keeps a report for 4 hours.
-        if not getattr(self, "credential_report", None):
-            if getattr(self, "iam_audit_report_time", None) is None:
-                self.iam_audit_report_time = utcnow().replace(microsecond=0)
-        self.credential_report = True
+        report.generate(self)
 
     def get_credential_report(self: Any) -> str:
-        if not self.credential_report:
+        snapshot = report.current(self)
+        if snapshot is None:
             raise iam_models.ReportNotPresentException("Credential report not present")
-        report = REPORT_HEADER
-        root = getattr(self, "iam_audit_root", None)
-        if root is None:
-            root = RootSpec(self.account_id, datetime(2020, 1, 1))
-        report += root_report_row(root)
-        for name in self.users:
-            report += user_report_row(self.users[name])
-        return report
+        return snapshot.content
 
+    backend_cls.report_generated = report_generated
     backend_cls.generate_report = generate_report
     backend_cls.get_credential_report = get_credential_report
 
-    def response_get_credential_report(self: Any) -> ActionResult:
-        report = self.backend.get_credential_report()
-        generated = getattr(self.backend, "iam_audit_report_time", None) or utcnow()
-        return ActionResult({"Content": report, "ReportFormat": "text/csv", "GeneratedTime": generated})
+    def response_generate_credential_report(self: Any) -> ActionResult:
+        return ActionResult(report.generate(self.backend))
 
+    def response_get_credential_report(self: Any) -> ActionResult:
+        snapshot = report.current(self.backend)
+        if snapshot is None:
+            raise iam_models.ReportNotPresentException("Credential report not present")
+        return ActionResult(
+            {"Content": snapshot.content, "ReportFormat": "text/csv", "GeneratedTime": snapshot.generated}
+        )
+
+    IamResponse.generate_credential_report = response_generate_credential_report
     IamResponse.get_credential_report = response_get_credential_report
 
 
@@ -335,3 +256,62 @@ def _patch_inline_policy_storage() -> None:
             _original(self, policy_name, policy_json)
 
         cls.put_policy = put_policy  # type: ignore[method-assign]
+
+
+# --- 6. GetAccountSummary AccountPasswordPresent -------------------------------------------
+
+
+def _patch_account_summary() -> None:
+    original = iam_models.AccountSummary.summary_map
+
+    def summary_map(self: Any) -> dict[str, Any]:
+        answer = original.fget(self)  # type: ignore[attr-defined]
+        root = getattr(self._iam_backend, "iam_audit_root", None)
+        if root is not None and root.password in (True, False):
+            answer["AccountPasswordPresent"] = 1 if root.password else 0
+        return answer
+
+    iam_models.AccountSummary.summary_map = property(summary_map)  # type: ignore[method-assign,assignment]
+
+
+# --- 7. iam.amazonaws.com in Organizations ---------------------------------------------------
+
+IAM_SERVICE_PRINCIPAL = "iam.amazonaws.com"
+
+
+def _patch_organizations_services() -> None:
+    for services in (org_models.FakeServiceAccess.TRUSTED_SERVICES,
+                     org_models.FakeDelegatedAdministrator.SUPPORTED_SERVICES):
+        if IAM_SERVICE_PRINCIPAL not in services:
+            services.append(IAM_SERVICE_PRINCIPAL)
+
+
+# --- 8. authorization as the caller's account ------------------------------------------------
+
+
+def _patch_authorization_account() -> None:
+    def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+        # moto 5.2.5's own logic, with the account of the check overridable per request.
+        if ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT:
+            if self.headers.get("X-Amz-Target") in ActionAuthenticatorMixin.PUBLIC_OPERATIONS:
+                return
+            parsed_url = urlparse(self.uri)
+            path = self.raw_path
+            if parsed_url.query:
+                path += "?" + parsed_url.query
+            account = getattr(STATE.request, "auth_account", None) or self.current_account
+            iam_request = iam_request_cls(
+                account_id=account,
+                method=self.method,
+                path=path,
+                data=self.data,
+                body=self.raw_body,
+                headers=self.headers,
+                action=self._get_action(),
+            )
+            iam_request.check_signature()
+            iam_request.check_action_permitted(resource)
+        else:
+            ActionAuthenticatorMixin.request_count += 1
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = _authenticate_and_authorize_action  # type: ignore[method-assign]

@@ -11,6 +11,7 @@ into moto's backend objects in-process (`backdate`).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,8 +25,9 @@ from moto.moto_api._internal import mock_random
 from moto.moto_api._internal.models import moto_api_backend
 from moto.organizations.models import organizations_backends
 
-from . import cloudtrail
-from .patches import RootSpec, clear_queued_account_ids, queue_account_id
+from . import cloudtrail, report
+from .patches import IAM_SERVICE_PRINCIPAL, clear_queued_account_ids, queue_account_id
+from .report import RootSpec
 from .state import STATE
 from .util import SpecError, iso_z, optional_time, parse_time, stable_hex, stable_key_id
 
@@ -37,14 +39,17 @@ STATIC_KEY = ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 INTERNAL_HEADER = "X-Iam-Audit-Internal"
 BASE_JOINED = datetime(2020, 1, 1)
 
-SEED_FIELDS = {"rng_seed", "audit_role_name", "management", "accounts", "report_generated"}
+SEED_FIELDS = {
+    "rng_seed", "audit_role_name", "management", "accounts", "report_generated", "delegated_admin", "root_features",
+}
+ROOT_FEATURES = ("RootCredentialsManagement", "RootSessions")
 ACCOUNT_FIELDS = {
     "id", "name", "email", "ou", "tags", "status", "audit_role", "joined", "users", "root",
     "events", "report_generated",
 }
 USER_FIELDS = {"name", "path", "tags", "created", "password", "mfa", "keys"}
 KEY_FIELDS = {"id", "status", "created", "last_used"}
-ROOT_FIELDS = {"created", "password_last_used", "mfa", "keys"}
+ROOT_FIELDS = {"created", "password", "password_last_used", "mfa", "keys"}
 
 
 def _check(obj: Any, allowed: set[str], what: str) -> dict[str, Any]:
@@ -149,8 +154,10 @@ def _seed(spec: Any, endpoint: str) -> dict[str, Any]:
     management = spec.get("management", DEFAULT_MANAGEMENT_ID)
     if isinstance(management, str):
         management = {"id": management}
-    _check(management, ACCOUNT_FIELDS - {"ou", "status", "audit_role"}, "management")
+    _check(management, ACCOUNT_FIELDS - {"ou", "status"}, "management")
     mgmt_id = _account_id(management.get("id", DEFAULT_MANAGEMENT_ID), "management.id")
+    if management.get("audit_role", "missing") not in ("ok", "missing", "denied"):
+        raise SpecError("management.audit_role: expected ok, missing (the default) or denied")
     members = spec.get("accounts", [])
     if not isinstance(members, list):
         raise SpecError("accounts: expected a list")
@@ -173,6 +180,16 @@ def _seed(spec: Any, endpoint: str) -> dict[str, Any]:
         raise SpecError("joined times must be distinct")
     role = spec.get("audit_role_name", DEFAULT_ROLE)
     optional_time(spec.get("report_generated"), "report_generated")  # validate it early
+    delegated_admin = spec.get("delegated_admin")
+    if delegated_admin is not None:
+        _account_id(delegated_admin, "delegated_admin")
+        if delegated_admin not in ids[1:]:
+            raise SpecError("delegated_admin: expected the id of a member account of the seed")
+    root_features = spec.get("root_features", [])
+    if root_features is not None and (
+        not isinstance(root_features, list) or any(f not in ROOT_FEATURES for f in root_features)
+    ):
+        raise SpecError(f"root_features: expected null or a list of {', '.join(ROOT_FEATURES)}")
 
     reset_everything()
     mock_random.seed(int(spec.get("rng_seed", 42)))  # what POST /moto-api/seed?a=N does
@@ -183,6 +200,9 @@ def _seed(spec: Any, endpoint: str) -> dict[str, Any]:
 
     org_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
     root_id = org.list_roots()["Roots"][0]["Id"]
+    with STATE.lock:
+        STATE.org_id, STATE.management, STATE.org_accounts = org_id, mgmt_id, set(ids)
+        STATE.root_features = None if root_features is None else list(dict.fromkeys(root_features))
     org_backend = organizations_backends[mgmt_id]["aws"]
     summary: dict[str, Any] = {
         "organization_id": org_id,
@@ -276,14 +296,41 @@ def _seed(spec: Any, endpoint: str) -> dict[str, Any]:
             "name": org_backend.get_account_by_id(acct_id).name,
             "parent_id": parent or root_id,
             "status": org_backend.get_account_by_id(acct_id).status,
-            "audit_role": "management" if acct_id == mgmt_id else audit_role,
+            "audit_role": audit_role if acct_id != mgmt_id or "audit_role" in acct else "management",
             "users": users,
             "events": len(STATE.events.get(acct_id, [])),
         }
+    # Last, so that what an older spec makes keeps its ids: the Organization's delegated
+    # administrator, trusted access for IAM, the management account's audit role.
+    if delegated_admin is not None:
+        org.register_delegated_administrator(AccountId=delegated_admin, ServicePrincipal=IAM_SERVICE_PRINCIPAL)
+    if delegated_admin is not None or "root_features" in spec and root_features is not None:
+        org.enable_aws_service_access(ServicePrincipal=IAM_SERVICE_PRINCIPAL)
+    mgmt_role = management.get("audit_role", "missing")
+    if mgmt_role != "missing":
+        _management_audit_role(clients.client("iam", mgmt_creds, mgmt_id), role, org_id, delegated_admin)
+        if mgmt_role == "denied":
+            with STATE.lock:
+                STATE.denied_roles.add((mgmt_id, role))
     summary["ous"] = {path: ou for path, ou in sorted(ou_ids.items()) if path != "/"}
+    summary["delegated_admin"] = delegated_admin
+    summary["root_features"] = STATE.root_features
     with STATE.lock:
         STATE.seeded = summary
     return summary
+
+
+def _management_audit_role(iam: Any, role: str, org_id: str, delegated_admin: str | None) -> None:
+    """The audit role in the management account (AWS makes none there: the management account
+    has no OrganizationAccountAccessRole), trusting the delegated administrator's account, or
+    every account of the Organization (aws:PrincipalOrgID) without one."""
+    if delegated_admin is not None:
+        statement: dict[str, Any] = {"Principal": {"AWS": f"arn:aws:iam::{delegated_admin}:root"}}
+    else:
+        statement = {"Principal": {"AWS": "*"}, "Condition": {"StringEquals": {"aws:PrincipalOrgID": org_id}}}
+    trust = {"Version": "2012-10-17",
+             "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", **statement}]}
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
 
 
 def _default_times(user: dict[str, Any], joined: datetime) -> dict[str, Any]:
@@ -303,6 +350,11 @@ def _default_times(user: dict[str, Any], joined: datetime) -> dict[str, Any]:
     if isinstance(user.get("keys"), list):
         user["keys"] = [{"created": created, **k} if isinstance(k, dict) else k for k in user["keys"]]
     return user
+
+
+def hardware_serial(account: str, user: str) -> str:
+    """A deterministic hardware MFA serial ("GAHT" and 8 digits)."""
+    return "GAHT" + str(int(stable_hex(account, user, length=12), 16))[-8:].zfill(8)
 
 
 def _create_users(iam: Any, account: str, users: Any) -> dict[str, Any]:
@@ -328,7 +380,7 @@ def _create_users(iam: Any, account: str, users: Any) -> dict[str, Any]:
         if kind == "virtual":
             serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"]["SerialNumber"]
         elif kind == "hardware":
-            serial = "GAHT" + str(int(stable_hex(account, name, length=12), 16))[-8:].zfill(8)
+            serial = hardware_serial(account, name)
         if kind != "none":
             iam.enable_mfa_device(
                 UserName=name, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
@@ -376,10 +428,13 @@ def backdate(spec: Any, default_root_created: datetime | None = None) -> dict[st
         changed["root"] = True
     elif getattr(backend, "iam_audit_root", None) is None and default_root_created is not None:
         _backdate_root(backend, account, {}, default_root_created)
-    report = spec.get("report_generated")
-    if report is not None:
-        backend.iam_audit_report_time = parse_time(report, f"{account}.report_generated")
+    generated = spec.get("report_generated")
+    if generated is not None:
+        # After the changes above: a cached report is retaken with them (and this time);
+        # without one, the next report generated reports this time.
+        retaken = report.pin(backend, parse_time(generated, f"{account}.report_generated"))
         changed["report_generated"] = True
+        changed["report_retaken"] = retaken
     return changed
 
 
@@ -430,7 +485,8 @@ def _backdate_key(key: Any, spec: dict[str, Any], what: str) -> None:
 
 
 def _backdate_root(backend: Any, account: str, spec: Any, default_created: datetime | None) -> None:
-    """The root user: created, password_last_used, mfa (default hardware: a clean root),
+    """The root user: created, password ("not_supported" (default) | true | false: the style
+    of the report's root row), password_last_used, mfa (default hardware: a clean root),
     keys [{status, created, last_used}] (default none)."""
     _check(spec, ROOT_FIELDS, f"{account}.root")
     root = getattr(backend, "iam_audit_root", None)
@@ -440,6 +496,10 @@ def _backdate_root(backend: Any, account: str, spec: Any, default_created: datet
         backend.iam_audit_root = root
     if "created" in spec:
         root.created = parse_time(spec["created"], f"{account}.root.created")
+    if "password" in spec:
+        if not (spec["password"] == "not_supported" or isinstance(spec["password"], bool)):
+            raise SpecError(f"{account}.root.password: expected \"not_supported\", true or false")
+        root.password = spec["password"]
     if "password_last_used" in spec:
         root.password_last_used = optional_time(spec["password_last_used"], f"{account}.root.password_last_used")
     if "mfa" in spec:

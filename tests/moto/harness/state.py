@@ -87,6 +87,13 @@ class HarnessState:
             self.denied_roles: set[tuple[str, str]] = set()
             # the answer of the last seed (GET /iam-audit/seeded)
             self.seeded: dict[str, Any] | None = None
+            # The seeded Organization as the harness's own answers need it (org.py): its id,
+            # management account, accounts, and the centralized root access features
+            # (IAM ListOrganizationsFeatures; None: trusted access for IAM not enabled).
+            self.org_id: str | None = None
+            self.management: str | None = None
+            self.org_accounts: set[str] = set()
+            self.root_features: list[str] | None = []
 
 
 STATE = HarnessState()
