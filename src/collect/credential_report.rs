@@ -83,7 +83,6 @@ impl ReportRow {
                 .any(|k| k.active || k.last_rotated.is_some()),
             last_console_login: self.password_last_used,
             access_key_last_used: self.keys.iter().filter_map(|k| k.last_used).max(),
-            ..Default::default()
         }
     }
 }
@@ -249,7 +248,6 @@ pub fn match_keys(user: &str, row: &ReportRow, listed: &[ListedKey]) -> Matched 
             last_used: slot.and_then(|s| s.last_used),
             last_used_service: slot.and_then(|s| s.last_used_service.clone()),
             last_used_region: slot.and_then(|s| s.last_used_region.clone()),
-            ..Default::default()
         });
     }
     notes.dedup();
