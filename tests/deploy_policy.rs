@@ -18,7 +18,8 @@ fn template(name: &str) -> Value {
     serde_saphyr::from_str(&deploy(name)).unwrap_or_else(|e| panic!("deploy/{name}: {e}"))
 }
 
-const DISCOVERY: [&str; 5] = [
+const DISCOVERY: [&str; 6] = [
+    "iam:ListOrganizationsFeatures",
     "organizations:DescribeOrganization",
     "organizations:DescribeOrganizationalUnit",
     "organizations:ListAccounts",
