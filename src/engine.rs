@@ -414,21 +414,20 @@ fn event_subject(ctx: &EvalCtx, e: u32) -> Subject {
         account_name: Some(ev.account_name.as_str().into()),
         username: Some(ev.actor.as_str().into()),
         access_key_id: None,
-        scope_key: Some(match failure(ev) {
-            None => format!(
+        scope_key: Some({
+            let mut key = format!(
                 "event:{}|{}|{}",
                 ev.time.to_rfc3339(),
                 ev.name,
                 ev.resources.join(",")
-            ),
+            );
             // A failed call (seen by `include_failed` rules) is told apart from a successful
             // one at the same instant; a successful call's id is unchanged.
-            Some(code) => format!(
-                "event:{}|{}|{}|{code}",
-                ev.time.to_rfc3339(),
-                ev.name,
-                ev.resources.join(",")
-            ),
+            if let Some(code) = failure(ev) {
+                key.push('|');
+                key.push_str(code);
+            }
+            key
         }),
     }
 }

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use chrono::{Duration, SecondsFormat, Utc};
-use common::{actions, ago, deploy, hermetic, policy, read, Moto};
+use common::{account, actions, ago, deploy, hermetic, policy, read, Moto};
 use serde_json::{json, Value};
 
 const MGMT: &str = "123456789012";
@@ -177,15 +177,6 @@ fn seed_spec() -> Value {
              "events": [{"name": "DeactivateMFADevice", "time": ago(1), "user": "dave"}]}
         ]
     })
-}
-
-fn account<'a>(inv: &'a Value, id: &str) -> &'a Value {
-    inv["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == id)
-        .unwrap_or_else(|| panic!("no account {id} in the inventory"))
 }
 
 /// Whether a logged call was refused for lack of authorization (or authentication).

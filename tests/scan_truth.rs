@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use chrono::{Duration, SecondsFormat, Utc};
-use common::{ago, hermetic, read, Moto};
+use common::{account, ago, hermetic, read, Moto};
 use serde_json::{json, Value};
 
 fn at(d: Duration) -> String {
@@ -30,25 +30,24 @@ fn scan(moto: &Moto, key: &str, secret: &str, out: &Path, extra: &[&str]) -> (i3
     )
 }
 
-fn seeded_keys(seeded: &Value) -> (String, String) {
+/// Scans with the seeded management credentials into a new folder, which it returns; the
+/// scan must end with exit 0 or 1 (it ran, findings or not).
+fn scan_as_management(moto: &Moto, seeded: &Value, extra: &[&str]) -> tempfile::TempDir {
     let c = &seeded["credentials"];
-    (
-        c["access_key_id"].as_str().unwrap().to_string(),
-        c["secret_access_key"].as_str().unwrap().to_string(),
-    )
+    let out = tempfile::tempdir().unwrap();
+    let (code, stderr) = scan(
+        moto,
+        c["access_key_id"].as_str().unwrap(),
+        c["secret_access_key"].as_str().unwrap(),
+        out.path(),
+        extra,
+    );
+    assert!(code == 0 || code == 1, "{stderr}");
+    out
 }
 
 fn json_out(dir: &Path, prefix: &str) -> Value {
     serde_json::from_str(&read(dir, prefix)).unwrap()
-}
-
-fn account<'a>(inv: &'a Value, id: &str) -> &'a Value {
-    inv["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == id)
-        .unwrap_or_else(|| panic!("no account {id}"))
 }
 
 fn user<'a>(acct: &'a Value, name: &str) -> &'a Value {
@@ -103,10 +102,7 @@ fn a_key_created_after_a_cached_credential_report_is_never_missed() {
         Some(&json!({"account": "111111111111", "user": "carol", "enable_mfa": "virtual"})),
     );
 
-    let out = tempfile::tempdir().unwrap();
-    let (key, secret) = seeded_keys(&seeded);
-    let (code, stderr) = scan(&moto, &key, &secret, out.path(), &[]);
-    assert!(code == 0 || code == 1, "{stderr}");
+    let out = scan_as_management(&moto, &seeded, &[]);
 
     // The report AWS served is still the cached one ...
     let status = moto.call(
@@ -169,16 +165,11 @@ fn failed_calls_are_kept_but_never_counted_and_a_root_without_credentials_is_not
         ]
     });
     let seeded = moto.call("POST", "/iam-audit/seed", Some(&spec));
-    let out = tempfile::tempdir().unwrap();
-    let (key, secret) = seeded_keys(&seeded);
-    let (code, stderr) = scan(
+    let out = scan_as_management(
         &moto,
-        &key,
-        &secret,
-        out.path(),
+        &seeded,
         &["--rules", "builtin:stock", "--rules", "builtin:cis-aws"],
     );
-    assert!(code == 0 || code == 1, "{stderr}");
 
     let f = json_out(out.path(), "findings_");
     // A denied DeactivateMFADevice is not an MFA removal; a successful one is.
@@ -361,16 +352,7 @@ fn an_organization_without_centralized_root_access_is_flagged_once() {
         "accounts": [{"id": "111111111111", "name": "Workload"}]
     });
     let seeded = moto.call("POST", "/iam-audit/seed", Some(&spec));
-    let out = tempfile::tempdir().unwrap();
-    let (key, secret) = seeded_keys(&seeded);
-    let (code, stderr) = scan(
-        &moto,
-        &key,
-        &secret,
-        out.path(),
-        &["--rules", "builtin:cis-aws"],
-    );
-    assert!(code == 0 || code == 1, "{stderr}");
+    let out = scan_as_management(&moto, &seeded, &["--rules", "builtin:cis-aws"]);
     let inv = json_out(out.path(), "inventory_");
     // Trusted access for IAM is off: centralized root access cannot be on.
     assert_eq!(

@@ -774,12 +774,6 @@ async fn list_keys(iam: &aws_sdk_iam::Client, name: &str) -> Result<Vec<ListedKe
     Ok(listed)
 }
 
-/// Since when AWS records access key use: a key older than this without a recorded use may
-/// have been used before.
-fn key_use_tracking_start() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_429_660_800, 0).unwrap_or_default() // 2015-04-22 00:00 UTC
-}
-
 /// Fills a key's last use from GetAccessKeyLastUsed.
 async fn key_last_used(
     iam: &aws_sdk_iam::Client,
@@ -800,7 +794,8 @@ async fn key_last_used(
         .map(str::to_string);
     key.last_used_region = last.map(|l| l.region()).filter(known).map(str::to_string);
     // No date: never used, unless the key predates AWS's tracking of key use.
-    key.last_used_unknown = key.last_used.is_none() && key.created < key_use_tracking_start();
+    key.last_used_unknown =
+        key.last_used.is_none() && key.created < credential_report::key_tracking_start();
     Ok(())
 }
 

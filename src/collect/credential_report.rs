@@ -19,8 +19,9 @@ fn password_tracking_start() -> DateTime<Utc> {
     DateTime::from_timestamp(1_413_763_200, 0).unwrap_or_default() // 2014-10-20 00:00 UTC
 }
 
-/// Since when IAM records access key use (`N/A` for a key last used before it).
-fn key_tracking_start() -> DateTime<Utc> {
+/// Since when IAM records access key use (`N/A` for a key last used before it; no date
+/// from GetAccessKeyLastUsed either).
+pub fn key_tracking_start() -> DateTime<Utc> {
     DateTime::from_timestamp(1_429_660_800, 0).unwrap_or_default() // 2015-04-22 00:00 UTC
 }
 

@@ -206,3 +206,13 @@ pub fn actions(policy: &Value) -> BTreeSet<String> {
     }
     out
 }
+
+/// The account `id` of an inventory JSON.
+pub fn account<'a>(inv: &'a Value, id: &str) -> &'a Value {
+    inv["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == id)
+        .unwrap_or_else(|| panic!("no account {id} in the inventory"))
+}
