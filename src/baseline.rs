@@ -8,9 +8,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::analysis::metrics::Metrics;
-use crate::emit::json::{BaselineV1, FindingV1, FindingsV1, FINDINGS_SCHEMA_VERSION};
 use crate::error::{Error, InputError};
 use crate::finding::{Change, Finding};
+use crate::wire::{BaselineV1, FindingV1, FindingsV1, FINDINGS_SCHEMA_VERSION};
 
 /// Reads a findings JSON written by iam-audit (this format version).
 pub fn load(path: &Path) -> Result<FindingsV1, Error> {
@@ -46,7 +46,7 @@ pub fn load(path: &Path) -> Result<FindingsV1, Error> {
 
 /// Marks each finding new or unchanged against `old`; returns the comparison (with the
 /// baseline's findings that are gone).
-pub fn apply(findings: &mut [Finding], old: FindingsV1, file: &Path) -> BaselineV1 {
+pub fn apply(findings: &mut [Finding], old: &FindingsV1, file: &Path) -> BaselineV1 {
     let before: BTreeSet<&str> = old.findings.iter().map(|f| f.id.as_str()).collect();
     let (mut new, mut unchanged) = (0, 0);
     for f in findings.iter_mut() {

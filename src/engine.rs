@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use rhai::{Array, Dynamic, Scope};
 
-use crate::analysis::metrics::{Classifier, OrgMetrics};
-use crate::finding::{Finding, Scope as RuleScope, Severity, Subject};
+use crate::analysis::metrics::{Classifier, Metrics};
+use crate::finding::{Finding, Scope as RuleScope, Subject};
 use crate::inventory::{AccessKey, Field, Inventory, User};
 use crate::rules::prefilter::Verdict;
 use crate::rules::script::{
@@ -45,6 +45,17 @@ pub struct NotEvaluable {
     pub fields: BTreeSet<String>,
 }
 
+impl NotEvaluable {
+    /// What could not be evaluated: `the whole rule` or `N record(s)`.
+    pub fn extent(&self) -> String {
+        if self.whole_rule {
+            "the whole rule".to_string()
+        } else {
+            format!("{} record(s)", self.records)
+        }
+    }
+}
+
 /// A rule that failed at run time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleError {
@@ -73,29 +84,10 @@ pub struct Report {
     pub not_evaluable: Vec<NotEvaluable>,
     pub rule_errors: Vec<RuleError>,
     pub runs: Vec<RuleRun>,
-    pub metrics: OrgMetrics,
-}
-
-impl Report {
-    /// Number of findings at or above `severity`.
-    pub fn count_at_least(&self, severity: Severity) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| f.severity >= severity)
-            .count()
-    }
-
-    /// Findings that gate at `fail_on` (see [`crate::finding::Finding::gates`]).
-    pub fn count_gating(&self, fail_on: Option<Severity>, new_only: bool) -> usize {
-        fail_on
-            .map(|s| {
-                self.findings
-                    .iter()
-                    .filter(|f| f.gates(s, new_only))
-                    .count()
-            })
-            .unwrap_or(0)
-    }
+    /// Whether each account is production, in the order of `inventory.accounts`.
+    pub production: Vec<bool>,
+    /// Each account's metrics (rules read them), in the order of `inventory.accounts`.
+    pub account_metrics: Vec<Metrics>,
 }
 
 #[derive(Default)]
@@ -242,8 +234,14 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
         };
         total = total.merge(part);
     }
-    let metrics = OrgMetrics::from_accounts(&inv, &ctx.production, ctx.metrics.clone());
-    finish(inv, compiled, total, metrics, opts.as_of)
+    let (production, account_metrics) = (ctx.production.clone(), ctx.metrics.clone());
+    finish(
+        inv,
+        compiled,
+        total,
+        (production, account_metrics),
+        opts.as_of,
+    )
 }
 
 fn key_ids(inv: &Inventory) -> Vec<(u32, u32, u32)> {
@@ -656,7 +654,7 @@ fn finish(
     inv: Arc<Inventory>,
     compiled: &CompiledRules,
     total: Partial,
-    metrics: OrgMetrics,
+    (production, account_metrics): (Vec<bool>, Vec<Metrics>),
     as_of: DateTime<Utc>,
 ) -> Report {
     let mut findings = total.findings;
@@ -730,6 +728,7 @@ fn finish(
         not_evaluable: not_evaluable.into_values().collect(),
         rule_errors,
         runs,
-        metrics,
+        production,
+        account_metrics,
     }
 }

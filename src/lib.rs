@@ -15,5 +15,7 @@ pub mod error;
 pub mod finding;
 pub mod inventory;
 pub mod rules;
+pub mod run;
 pub mod schema;
 pub mod waivers;
+pub mod wire;

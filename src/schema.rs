@@ -21,7 +21,7 @@ pub fn all() -> Vec<(&'static str, String)> {
         ),
         (
             "findings.schema.json",
-            schema_of::<crate::emit::json::FindingsV1>(),
+            schema_of::<crate::wire::FindingsV1>(),
         ),
         (
             "pack.schema.json",

@@ -592,8 +592,8 @@ fn a_removed_password_keeps_its_last_use() {
 #[test]
 fn a_removed_password_is_not_a_console_credential() {
     use iam_audit::analysis::metrics::Classifier;
-    use iam_audit::engine::{evaluate, EvalOptions};
     use iam_audit::rules::RuleSet;
+    use iam_audit::run::{run, RunSettings};
     // Signed in yesterday without MFA, then the password was removed; a zombie's profile too
     // (last sign-in years ago, its only key never used). Neither is a console user.
     let body = format!(
@@ -605,13 +605,10 @@ fn a_removed_password_is_not_a_console_credential() {
     let inv = read_report(Path::new(REPORT_PATH), body.as_bytes()).unwrap();
     let set = RuleSet::load(&[]).unwrap();
     let compiled = set.compile(&[]).unwrap();
-    let report = evaluate(
-        std::sync::Arc::new(inv),
+    let report = run(
+        inv,
         &compiled,
-        &EvalOptions {
-            as_of: t("2026-03-06 12:00:00"),
-            classifier: Classifier::default(),
-        },
+        &RunSettings::new(t("2026-03-06 12:00:00"), Classifier::default()),
     );
     let fired: Vec<(&str, Option<&str>)> = report
         .findings

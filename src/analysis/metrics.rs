@@ -189,11 +189,11 @@ pub fn coverage(covered: u64, total: u64) -> Option<f64> {
 
 /// An outlier: an active key older than two years in a production account (SPEC §4).
 #[derive(Clone, Debug, PartialEq)]
-pub struct OutlierKey<'a> {
-    pub account_id: &'a str,
-    pub account_name: &'a str,
-    pub username: &'a str,
-    pub access_key_id: &'a str,
+pub struct OutlierKey {
+    pub account_id: String,
+    pub account_name: String,
+    pub username: String,
+    pub access_key_id: String,
     /// Exact age in days at `as_of`.
     pub age_days: f64,
     pub last_used: Option<DateTime<Utc>>,
@@ -201,18 +201,18 @@ pub struct OutlierKey<'a> {
 
 /// The outlier keys counted by [`Metrics::outliers`], oldest first (then account, user, key).
 /// `metrics` are the inventory's own, which say which accounts are production.
-pub fn outlier_keys<'a>(
-    inv: &'a Inventory,
+pub fn outlier_keys(
+    inv: &Inventory,
     metrics: &OrgMetrics,
     as_of: &DateTime<Utc>,
-) -> Vec<OutlierKey<'a>> {
+) -> Vec<OutlierKey> {
     let production: std::collections::BTreeSet<&str> = metrics
         .accounts
         .iter()
         .filter(|a| a.production)
         .map(|a| a.account_id.as_str())
         .collect();
-    let mut out: Vec<OutlierKey<'a>> = inv
+    let mut out: Vec<OutlierKey> = inv
         .accounts
         .iter()
         .filter(|a| production.contains(a.id.as_str()))
@@ -221,10 +221,10 @@ pub fn outlier_keys<'a>(
                 u.access_keys.iter().filter_map(move |k| {
                     let age = age_days(as_of, &k.created);
                     (k.status == KeyStatus::Active && age > OUTLIER_KEY_DAYS).then(|| OutlierKey {
-                        account_id: &a.id,
-                        account_name: &a.name,
-                        username: &u.name,
-                        access_key_id: &k.id,
+                        account_id: a.id.clone(),
+                        account_name: a.name.clone(),
+                        username: u.name.clone(),
+                        access_key_id: k.id.clone(),
                         age_days: age,
                         last_used: k.last_used,
                     })
@@ -234,10 +234,10 @@ pub fn outlier_keys<'a>(
         .collect();
     out.sort_by(|a, b| {
         b.age_days.total_cmp(&a.age_days).then_with(|| {
-            (a.account_id, a.username, a.access_key_id).cmp(&(
-                b.account_id,
-                b.username,
-                b.access_key_id,
+            (&a.account_id, &a.username, &a.access_key_id).cmp(&(
+                &b.account_id,
+                &b.username,
+                &b.access_key_id,
             ))
         })
     });

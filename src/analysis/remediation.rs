@@ -58,21 +58,23 @@ impl SlaDays {
 }
 
 /// One task of the remediation list.
-#[derive(Clone, Debug)]
-pub struct Task<'a> {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Task {
     /// 1 = do first.
     pub priority: usize,
     pub due: DateTime<Utc>,
-    pub finding: &'a Finding,
+    /// The finding's index in the findings the tasks were made from.
+    pub finding: usize,
 }
 
 /// Tasks for the open findings, most urgent first (due date, then severity, then subject),
 /// then the waived ones (due when their waiver ends).
-pub fn tasks<'a>(findings: &'a [Finding], as_of: &DateTime<Utc>, sla: &SlaDays) -> Vec<Task<'a>> {
-    let mut out: Vec<Task<'a>> = findings
+pub fn tasks(findings: &[Finding], as_of: &DateTime<Utc>, sla: &SlaDays) -> Vec<Task> {
+    let mut out: Vec<Task> = findings
         .iter()
-        .filter(|f| matches!(f.status, Status::Open | Status::Waived))
-        .filter_map(|f| {
+        .enumerate()
+        .filter(|(_, f)| matches!(f.status, Status::Open | Status::Waived))
+        .filter_map(|(i, f)| {
             sla.days(f.severity).map(|d| Task {
                 priority: 0,
                 // A waived finding is due when its waiver ends.
@@ -80,23 +82,24 @@ pub fn tasks<'a>(findings: &'a [Finding], as_of: &DateTime<Utc>, sla: &SlaDays) 
                     Some(w) if f.status == Status::Waived => w.waiver.ends_at(),
                     _ => *as_of + Duration::days(i64::from(d)),
                 },
-                finding: f,
+                finding: i,
             })
         })
         .collect();
     // Open tasks first, then the waived ones.
     out.sort_by(|a, b| {
+        let (fa, fb) = (&findings[a.finding], &findings[b.finding]);
         (
-            a.finding.status == Status::Waived,
+            fa.status == Status::Waived,
             a.due,
-            std::cmp::Reverse(a.finding.severity),
-            a.finding.sort_key(),
+            std::cmp::Reverse(fa.severity),
+            fa.sort_key(),
         )
             .cmp(&(
-                b.finding.status == Status::Waived,
+                fb.status == Status::Waived,
                 b.due,
-                std::cmp::Reverse(b.finding.severity),
-                b.finding.sort_key(),
+                std::cmp::Reverse(fb.severity),
+                fb.sort_key(),
             ))
     });
     for (i, t) in out.iter_mut().enumerate() {

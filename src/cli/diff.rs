@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use crate::baseline::{diff, load, Diff};
 use crate::cli::exit::OK;
 use crate::cli::DiffArgs;
-use crate::emit::json::FindingV1;
 use crate::error::Error;
+use crate::wire::FindingV1;
 
 /// Runs the command; prints the table (or JSON) on stdout.
 pub fn run(a: &DiffArgs) -> Result<u8, Error> {

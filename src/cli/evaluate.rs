@@ -1,8 +1,7 @@
 //! `iam-audit evaluate`: the offline analysis of a stock CSV or an inventory JSON.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use regex::Regex;
@@ -11,20 +10,18 @@ use crate::analysis::metrics::{Classifier, DEFAULT_PRODUCTION_ACCOUNTS};
 use crate::cli::exit::Outcome;
 use crate::cli::{CommonArgs, EvaluateArgs};
 use crate::config::Config;
-use crate::emit::json::{envelope, FindingsV1, RunInfo};
 use crate::emit::{write_outputs, Format, OutputOptions};
-use crate::engine::{evaluate, EvalOptions, Report};
 use crate::error::Error;
 use crate::finding::Severity;
 use crate::inventory::time::{format_stamp, parse_date_or_time, stamp_in_file_name};
-use crate::inventory::{self, CollectionStatus, Inventory};
+use crate::inventory::{self, Inventory};
 use crate::rules::params::ParamOverride;
 use crate::rules::RuleSet;
+use crate::run::{RunReport, RunSettings};
 
 /// Everything a run produced.
 pub struct Run {
-    pub report: Report,
-    pub findings: FindingsV1,
+    pub report: RunReport,
     pub written: Vec<PathBuf>,
     pub skipped: Vec<PathBuf>,
     pub outcome: Outcome,
@@ -222,12 +219,17 @@ pub fn analyze(
         None => None,
     };
     let started = std::time::Instant::now();
-    let mut report = evaluate(
-        Arc::new(inv),
+    let report = crate::run::run(
+        inv,
         compiled,
-        &EvalOptions {
+        &RunSettings {
             as_of,
             classifier: s.classifier.clone(),
+            fail_on: s.fail_on,
+            new_only: s.new_only,
+            waivers: s.waivers.clone(),
+            baseline,
+            sla: s.sla,
         },
     );
     tracing::info!(
@@ -236,66 +238,20 @@ pub fn analyze(
         rss_mb = rss_mb(),
         "rules evaluated"
     );
-    let params: BTreeMap<String, BTreeMap<String, serde_json::Value>> = compiled
-        .rules
-        .iter()
-        .map(|r| {
-            (
-                r.rule.id.clone(),
-                r.params
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
-                    .collect(),
-            )
-        })
-        .collect();
-    let severities = compiled
-        .rules
-        .iter()
-        .map(|r| (r.rule.id.clone(), (r.rule.severity, r.rule.scope)))
-        .collect();
-    let waivers = s.waivers.as_ref().map(|w| {
-        let applied = crate::waivers::apply(&mut report.findings, w, as_of);
-        warn_waivers(&applied);
-        crate::emit::json::WaiversV1::from(&applied)
-    });
-    let baseline =
-        baseline.map(|(path, old)| crate::baseline::apply(&mut report.findings, old, &path));
-    let gating = report.count_gating(s.fail_on, s.new_only);
     let outcome = Outcome {
-        gating_findings: gating,
-        rule_errors: report.rule_errors.len(),
-        incomplete: report
-            .inventory
-            .accounts
-            .iter()
-            .any(|a| a.collection.status != CollectionStatus::Complete),
+        gating_findings: report.gate.gating,
+        rule_errors: report.gate.rule_errors,
+        incomplete: report.gate.incomplete,
     };
-    let findings = envelope(
-        &report,
-        &RunInfo {
-            fail_on: s.fail_on,
-            new_only: s.new_only,
-            gating: gating as u64,
-            waivers,
-            baseline,
-            exit_code: outcome.code(),
-            params,
-            severities: &severities,
-        },
-    );
     let started = std::time::Instant::now();
     let (written, skipped) = write_outputs(
         &report,
-        &findings,
         &OutputOptions {
             out_dir: s.out.clone(),
             formats: s.formats.clone(),
             stamp: format_stamp(&as_of),
             stock_keys_only: s.stock_keys_only,
             inputs,
-            sla: s.sla,
-            rules: compiled.rules.iter().map(|r| r.rule.clone()).collect(),
             sarif: s.sarif,
         },
     )?;
@@ -306,50 +262,25 @@ pub fn analyze(
     );
     Ok(Run {
         report,
-        findings,
         written,
         skipped,
         outcome,
     })
 }
 
-/// Says on stderr what needs an owner's attention in the waivers file.
-fn warn_waivers(a: &crate::waivers::Applied) {
-    for w in &a.expired {
-        tracing::warn!(
-            "{}: the waiver of `{}` expired on {}: it no longer applies",
-            w.at,
-            w.waiver.rule,
-            w.waiver.expires
-        );
-    }
-    for w in &a.stale {
-        tracing::warn!(
-            "{}: the waiver of `{}` matches no finding (stale: remove it)",
-            w.at,
-            w.waiver.rule
-        );
-    }
-    for w in &a.expiring {
-        tracing::warn!(
-            "{}: the waiver of `{}` expires on {} (within {} days; owner {})",
-            w.at,
-            w.waiver.rule,
-            w.waiver.expires,
-            crate::waivers::EXPIRING_SOON_DAYS,
-            w.waiver.owner
-        );
-    }
+/// Prints the terminal summary of a run on stderr.
+pub fn print_summary(run: &Run) {
+    eprint!(
+        "{}",
+        crate::emit::summary::render(&run.report, &run.written, &run.skipped)
+    );
 }
 
 /// The command: runs, prints the summary on stderr, returns the outcome.
 pub fn run(args: &EvaluateArgs, quiet: bool) -> Result<Outcome, Error> {
     let run = execute(args)?;
     if !quiet {
-        eprint!(
-            "{}",
-            crate::emit::summary::render(&run.findings, &run.written, &run.skipped)
-        );
+        print_summary(&run);
     }
     let Run {
         outcome, report, ..

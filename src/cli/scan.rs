@@ -84,10 +84,7 @@ pub fn run(args: &ScanArgs, quiet: bool) -> Result<Outcome, Error> {
     let inv = scanned?;
     let run = analyze(inv, as_of, &s, &compiled, Vec::new())?;
     if !quiet {
-        eprint!(
-            "{}",
-            crate::emit::summary::render(&run.findings, &run.written, &run.skipped)
-        );
+        crate::cli::evaluate::print_summary(&run);
     }
     Ok(run.outcome)
 }

@@ -11,12 +11,33 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::analysis::metrics::{outlier_keys, OrgMetrics};
-use crate::analysis::remediation::Task;
-use crate::emit::json::{FindingsV1, SeverityCountsV1, WaiverV1};
-use crate::emit::remediation::first_sentence;
-use crate::engine::Report;
+use crate::analysis::metrics::OrgMetrics;
+use crate::emit::csv::first_sentence;
+use crate::emit::{Emitter, OutputFile, OutputOptions};
 use crate::finding::{Change, Finding, Severity, Status};
+use crate::run::view::{open_and_waived, Headline, SeverityCounts, View};
+use crate::run::RunReport;
+use crate::waivers::Located as WaiverV1;
+
+/// `--format html`: the report for people, one self-contained page.
+pub struct Html;
+
+impl Emitter for Html {
+    fn name(&self) -> &'static str {
+        "html"
+    }
+
+    fn describe(&self) -> &'static str {
+        "the self-contained HTML report"
+    }
+
+    fn files<'a>(&self, run: &'a RunReport, opts: &'a OutputOptions) -> Vec<OutputFile<'a>> {
+        vec![OutputFile::new(
+            format!("report_{}.html", opts.stamp),
+            move |w| w.write_all(render(run).as_bytes()),
+        )]
+    }
+}
 
 /// Findings listed on the page (most severe first); the findings JSON has them all.
 pub const MAX_FINDING_ROWS: usize = 2_000;
@@ -112,9 +133,13 @@ svg text { font-family: system-ui, "DejaVu Sans", sans-serif; font-size: 12px; f
 "#;
 
 /// Renders the page.
-pub fn render(report: &Report, env: &FindingsV1, tasks: &[Task<'_>]) -> String {
+pub fn render(report: &RunReport) -> String {
+    let v = report.view();
+    let as_of = report.as_of_text();
+    let version = env!("CARGO_PKG_VERSION");
+    let inv = &report.inventory;
     let mut h = String::with_capacity(64 * 1024);
-    let m = &env.summary.metrics;
+    let m = &report.metrics;
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -122,83 +147,79 @@ pub fn render(report: &Report, env: &FindingsV1, tasks: &[Task<'_>]) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"generator\" content=\"iam-audit {version}\">\n\
          <title>iam-audit report · as of {as_of}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-        version = esc(&env.tool.version),
-        as_of = esc(&env.as_of),
+        version = esc(version),
+        as_of = esc(&as_of),
     );
     let _ = writeln!(
         h,
         "<header><h1>IAM credential audit</h1><p>As of {as_of} · iam-audit {version} · source: {kind} ({files}) · {accounts} account(s) audited</p></header>",
-        as_of = esc(&env.as_of),
-        version = esc(&env.tool.version),
-        kind = esc(&crate::emit::wire_name(&env.source.kind)),
-        files = esc(&if env.source.files.is_empty() {
+        as_of = esc(&as_of),
+        version = esc(version),
+        kind = esc(&crate::emit::wire_name(&inv.source.kind)),
+        files = esc(&if inv.source.files.is_empty() {
             "AWS".to_string()
         } else {
-            env.source.files.join(", ")
+            inv.source.files.join(", ")
         }),
-        accounts = env.accounts.audited.len(),
+        accounts = report.coverage.audited.len(),
     );
     h.push_str(
         "<nav><a href=\"#totals\">Totals</a><a href=\"#coverage\">Coverage</a><a href=\"#severity\">By severity</a>\
          <a href=\"#accounts\">By account</a><a href=\"#mfa\">MFA coverage</a><a href=\"#key-age\">Key age</a>\
          <a href=\"#outliers\">Outliers</a><a href=\"#remediation\">Remediation</a><a href=\"#findings\">Findings</a></nav>\n<main>\n",
     );
-    gate_banner(&mut h, env);
-    let (open, waived) = SeverityCountsV1::open_and_waived(&report.findings);
-    totals(&mut h, env, &open, waived);
-    coverage(&mut h, env);
-    by_severity(&mut h, &open, waived);
-    by_account(&mut h, report, env);
+    gate_banner(&mut h, &v);
+    totals(&mut h, report, &v);
+    coverage(&mut h, &v);
+    by_severity(&mut h, &v.open, v.waived);
+    by_account(&mut h, report);
     mfa(&mut h, m);
     key_age(&mut h, m);
     outliers(&mut h, report);
-    remediation(&mut h, tasks);
+    remediation(&mut h, report);
     findings(&mut h, report);
     h.push_str("</main>\n</body>\n</html>\n");
     h
 }
 
-fn gate_banner(h: &mut String, env: &FindingsV1) {
-    let s = &env.summary;
-    let scope = if env.new_only { " new" } else { "" };
-    let gate_off = env.fail_on == "none";
-    let (class, text) = match s.exit_code {
-        0 if gate_off => ("pass", "Gate off (<b>--fail-on none</b>).".to_string()),
-        3 if gate_off => (
+fn gate_banner(h: &mut String, v: &View<'_>) {
+    let scope = if v.new_only { " new" } else { "" };
+    let (class, text) = match v.headline {
+        Headline::GateOff => ("pass", "Gate off (<b>--fail-on none</b>).".to_string()),
+        Headline::GateOffIncomplete { accounts } => (
             "incomplete",
             format!(
-                "Incomplete: gate off (<b>--fail-on none</b>), but {} account(s) were not fully collected (see Coverage).",
-                env.accounts.incomplete.len()
+                "Incomplete: gate off (<b>--fail-on none</b>), but {accounts} account(s) were not fully collected (see Coverage)."
             ),
         ),
-        0 => (
+        Headline::Passed => (
             "pass",
             format!(
                 "Gate passed: no{scope} open finding at or above <b>{}</b>.",
-                esc(&env.fail_on)
+                esc(v.fail_on)
             ),
         ),
-        1 => (
+        Headline::Failed { gating } => (
             "fail",
             format!(
-                "Gate failed: {} open{scope} finding(s) at or above <b>{}</b>.",
-                s.gating_findings,
-                esc(&env.fail_on)
+                "Gate failed: {gating} open{scope} finding(s) at or above <b>{}</b>.",
+                esc(v.fail_on)
             ),
         ),
-        3 => (
+        Headline::Incomplete { accounts } => (
             "incomplete",
             format!(
-                "Incomplete: no{scope} open finding at or above <b>{}</b>, but {} account(s) were not fully collected (see Coverage).",
-                esc(&env.fail_on),
-                env.accounts.incomplete.len()
+                "Incomplete: no{scope} open finding at or above <b>{}</b>, but {accounts} account(s) were not fully collected (see Coverage).",
+                esc(v.fail_on)
             ),
         ),
-        code => (
+        Headline::Errors {
+            rule_errors,
+            exit_code,
+        } => (
             "fail",
             format!(
-                "Errors: {} rule error(s) (exit code {code}); the findings below are those the other rules produced.",
-                s.rule_errors.len()
+                "Errors: {rule_errors} rule error(s) (exit code {exit_code}); the findings below are those the other rules produced."
             ),
         ),
     };
@@ -218,12 +239,13 @@ fn pct(p: Option<f64>) -> String {
     p.map(|p| format!("{p}%")).unwrap_or_else(|| "n/a".into())
 }
 
-fn totals(h: &mut String, env: &FindingsV1, open: &SeverityCountsV1, waived: u64) {
-    let m = &env.summary.metrics.all;
+fn totals(h: &mut String, report: &RunReport, v: &View<'_>) {
+    let (open, waived) = (&v.open, v.waived);
+    let m = &report.metrics.all;
     h.push_str("<section id=\"totals\"><h2>Totals</h2><div class=\"cards\">");
     card(
         h,
-        &env.accounts.audited.len().to_string(),
+        &report.coverage.audited.len().to_string(),
         "accounts audited",
     );
     card(h, &m.users.to_string(), "IAM users");
@@ -231,7 +253,7 @@ fn totals(h: &mut String, env: &FindingsV1, open: &SeverityCountsV1, waived: u64
     card(h, &pct(m.mfa_coverage_pct), "MFA coverage");
     card(
         h,
-        &pct(env.summary.metrics.production.mfa_coverage_pct),
+        &pct(report.metrics.production.mfa_coverage_pct),
         "MFA coverage, production",
     );
     card(h, &m.active_keys.to_string(), "active keys");
@@ -240,7 +262,7 @@ fn totals(h: &mut String, env: &FindingsV1, open: &SeverityCountsV1, waived: u64
         card(h, &open.get(s).to_string(), &format!("open {s}"));
     }
     card(h, &waived.to_string(), "waived");
-    if let Some(b) = &env.baseline {
+    if let Some(b) = v.baseline {
         card(h, &b.new.to_string(), "new since baseline");
         card(h, &b.resolved.len().to_string(), "resolved since baseline");
     }
@@ -255,18 +277,17 @@ fn totals(h: &mut String, env: &FindingsV1, open: &SeverityCountsV1, waived: u64
 }
 
 /// What the run could not see, and what the waivers and the baseline did.
-fn coverage(h: &mut String, env: &FindingsV1) {
+fn coverage(h: &mut String, v: &View<'_>) {
     h.push_str("<section id=\"coverage\"><h2>Coverage</h2>");
-    let a = &env.accounts;
-    if a.incomplete.is_empty() && env.summary.not_evaluable.is_empty() {
+    if v.incomplete.is_empty() && v.not_evaluable.is_empty() {
         h.push_str("<p>Every account was fully collected and every rule could be evaluated.</p>");
     }
-    if !a.incomplete.is_empty() {
+    if !v.incomplete.is_empty() {
         h.push_str(
             "<p><b>Accounts not (fully) collected</b>: their findings are missing or partial.</p>\
              <table><tr><th>account</th><th>name</th><th>status</th><th>reasons</th></tr>",
         );
-        for i in &a.incomplete {
+        for i in v.incomplete {
             let _ = write!(
                 h,
                 "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -278,9 +299,9 @@ fn coverage(h: &mut String, env: &FindingsV1) {
         }
         h.push_str("</table>");
     }
-    if !a.skipped.is_empty() {
+    if !v.skipped.is_empty() {
         h.push_str("<p>Accounts skipped on purpose:</p><table><tr><th>account</th><th>name</th><th>reason</th></tr>");
-        for s in &a.skipped {
+        for s in v.skipped {
             let _ = write!(
                 h,
                 "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td></tr>",
@@ -291,25 +312,26 @@ fn coverage(h: &mut String, env: &FindingsV1) {
         }
         h.push_str("</table>");
     }
-    if !env.summary.not_evaluable.is_empty() {
+    if !v.not_evaluable.is_empty() {
         h.push_str(
             "<p><b>Not evaluable</b>: the input lacks fields these rules need; they were not passed silently.</p>\
              <table><tr><th>rule</th><th>not evaluable for</th><th>missing fields</th></tr>",
         );
-        for n in &env.summary.not_evaluable {
+        for n in v.not_evaluable {
+            let fields: Vec<&str> = n.fields.iter().map(String::as_str).collect();
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&n.rule_id),
                 esc(&n.extent()),
-                esc(&n.missing_fields.join(", "))
+                esc(&fields.join(", "))
             );
         }
         h.push_str("</table>");
     }
-    if !env.summary.rule_errors.is_empty() {
+    if !v.rule_errors.is_empty() {
         h.push_str("<p><b>Rule errors</b>:</p><table><tr><th>rule</th><th>record</th><th>error</th><th>more</th></tr>");
-        for e in &env.summary.rule_errors {
+        for e in v.rule_errors {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
@@ -321,17 +343,17 @@ fn coverage(h: &mut String, env: &FindingsV1) {
         }
         h.push_str("</table>");
     }
-    if let Some(w) = &env.waivers {
+    if let Some(w) = v.waivers {
         let _ = write!(
             h,
             "<p>Waivers: {} finding(s) waived (they do not gate).</p>",
-            w.waived_findings
+            w.waived
         );
         waiver_table(h, "Expired waivers (no longer applied)", &w.expired);
         waiver_table(h, "Stale waivers (match no finding)", &w.stale);
-        waiver_table(h, "Waivers expiring within 14 days", &w.expiring_soon);
+        waiver_table(h, "Waivers expiring within 14 days", &w.expiring);
     }
-    if let Some(b) = &env.baseline {
+    if let Some(b) = v.baseline {
         let _ = write!(
             h,
             "<p>Since the baseline {} (as of {}): {} new, {} unchanged, {} resolved.</p>",
@@ -404,7 +426,7 @@ fn severity_badge(s: Severity) -> String {
 }
 
 /// Horizontal bars of open findings per severity.
-fn by_severity(h: &mut String, open: &SeverityCountsV1, waived: u64) {
+fn by_severity(h: &mut String, open: &SeverityCounts, waived: u64) {
     let max = SEVERITIES
         .iter()
         .map(|s| open.get(*s))
@@ -446,26 +468,24 @@ fn by_severity(h: &mut String, open: &SeverityCountsV1, waived: u64) {
 }
 
 /// Open findings per account: counts per severity and a stacked bar.
-fn by_account(h: &mut String, report: &Report, env: &FindingsV1) {
-    let mut per: BTreeMap<&str, (SeverityCountsV1, u64)> = BTreeMap::new();
+fn by_account(h: &mut String, report: &RunReport) {
+    let mut by: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for f in &report.findings {
         let key = f.subject.account_id.as_deref().unwrap_or("");
-        let e = per.entry(key).or_default();
-        match f.status {
-            Status::Open => e.0.add(f.severity),
-            Status::Waived => e.1 += 1,
-            Status::Remediated => {}
-        }
+        by.entry(key).or_default().push(f);
     }
-    let total = |c: &SeverityCountsV1| c.critical + c.high + c.medium + c.low + c.info;
+    let per: BTreeMap<&str, (SeverityCounts, u64)> = by
+        .into_iter()
+        .map(|(k, list)| (k, open_and_waived(list)))
+        .collect();
+    let total = SeverityCounts::total;
     let max = per
         .values()
         .map(|(c, _)| total(c))
         .max()
         .unwrap_or(0)
         .max(1);
-    let names: BTreeMap<&str, (&str, bool)> = env
-        .summary
+    let names: BTreeMap<&str, (&str, bool)> = report
         .metrics
         .accounts
         .iter()
@@ -490,7 +510,7 @@ fn by_account(h: &mut String, report: &Report, env: &FindingsV1) {
     }
     ids.sort_unstable();
     ids.dedup();
-    let empty = (SeverityCountsV1::default(), 0);
+    let empty = (SeverityCounts::default(), 0);
     for id in ids {
         let (c, waived) = per.get(id).unwrap_or(&empty);
         let (name, production) = names.get(id).copied().unwrap_or(("", false));
@@ -628,8 +648,8 @@ fn key_age(h: &mut String, m: &OrgMetrics) {
     h.push_str("</svg></section>\n");
 }
 
-fn outliers(h: &mut String, report: &Report) {
-    let list = outlier_keys(&report.inventory, &report.metrics, &report.as_of);
+fn outliers(h: &mut String, report: &RunReport) {
+    let list = report.outliers();
     let _ = write!(
         h,
         "<section id=\"outliers\"><h2>Outliers</h2><p>Active keys older than two years in production accounts: {}.</p>",
@@ -641,10 +661,10 @@ fn outliers(h: &mut String, report: &Report) {
             let _ = write!(
                 h,
                 "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"num\">{}</td><td class=\"date\">{}</td></tr>",
-                esc(o.account_id),
-                esc(o.account_name),
-                esc(o.username),
-                esc(o.access_key_id),
+                esc(&o.account_id),
+                esc(&o.account_name),
+                esc(&o.username),
+                esc(&o.access_key_id),
                 o.age_days.floor(),
                 o.last_used
                     .map(|t| t.format("%Y-%m-%d").to_string())
@@ -683,7 +703,8 @@ fn status_cell(f: &Finding) -> String {
     }
 }
 
-fn remediation(h: &mut String, list: &[Task<'_>]) {
+fn remediation(h: &mut String, report: &RunReport) {
+    let list = report.tasks();
     let _ = write!(
         h,
         "<section id=\"remediation\"><h2>Remediation</h2><p>{} task(s), most urgent first; waived ones last, due when their waiver ends.</p>",
@@ -695,7 +716,7 @@ fn remediation(h: &mut String, list: &[Task<'_>]) {
              <th>rule</th><th>action</th><th>status</th></tr>",
         );
         for t in list.iter().take(MAX_TASK_ROWS) {
-            let f = t.finding;
+            let f = report.task_finding(t);
             let s = &f.subject;
             let class = if f.status == Status::Waived {
                 " class=\"waived\""
@@ -723,7 +744,7 @@ fn remediation(h: &mut String, list: &[Task<'_>]) {
     h.push_str("</section>\n");
 }
 
-fn findings(h: &mut String, report: &Report) {
+fn findings(h: &mut String, report: &RunReport) {
     let baseline = report.findings.iter().any(|f| f.change.is_some());
     let _ = write!(
         h,

@@ -1,324 +1,58 @@
-//! `findings_<stamp>.json`: the versioned findings envelope (v1). Wire types live here,
-//! separate from the internal [`crate::finding::Finding`].
+//! `findings_<stamp>.json`: the versioned findings envelope (v1), built from the run report
+//! (wire types in [`crate::wire`]).
 
-use std::collections::BTreeMap;
+use serde::Serialize;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
-use crate::analysis::metrics::OrgMetrics;
-use crate::engine::Report;
+use crate::emit::{Emitter, OutputFile, OutputOptions};
 use crate::finding::{Change, Scope, Severity, Status};
-use crate::inventory::{CollectionStatus, SourceKind};
+use crate::inventory::json::write_inventory;
+use crate::run::RunReport;
+use crate::wire::{
+    AccountRefV1, AccountsV1, FindingsV1, IncompleteAccountV1, NotEvaluableV1, RuleErrorV1,
+    RuleRunV1, SeverityCountsV1, SkippedAccountV1, SourceV1, SummaryV1, ToolV1, WaiverV1,
+    WaiversV1, FINDINGS_SCHEMA_VERSION,
+};
 
-/// Version of the findings JSON format written by this build.
-pub const FINDINGS_SCHEMA_VERSION: u32 = 1;
+/// `--format json`: the findings envelope and the normalized inventory.
+pub struct Json;
 
-/// The findings envelope.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FindingsV1 {
-    pub schema_version: u32,
-    pub tool: ToolV1,
-    /// The instant every age was measured from (RFC 3339, UTC).
-    pub as_of: String,
-    pub source: SourceV1,
-    /// The gate of the run (`critical`, ..., `none`).
-    pub fail_on: String,
-    /// Only findings new since the baseline gate (`--new-only`).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub new_only: bool,
-    pub accounts: AccountsV1,
-    /// Effective params of every rule: `rule-id → param → value`.
-    pub params: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
-    pub summary: SummaryV1,
-    /// With `--waivers`: what the waivers did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub waivers: Option<WaiversV1>,
-    /// With `--baseline`: the comparison with the earlier run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<BaselineV1>,
-    pub findings: Vec<FindingV1>,
-}
+impl Emitter for Json {
+    fn name(&self) -> &'static str {
+        "json"
+    }
 
-/// A waiver as the outputs show it: the entry of the waivers file and where it was written.
-pub type WaiverV1 = crate::waivers::Located;
+    fn describe(&self) -> &'static str {
+        "the findings JSON and the inventory JSON"
+    }
 
-/// What the waivers file did in this run.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WaiversV1 {
-    /// Findings marked waived (they do not gate).
-    pub waived_findings: u64,
-    /// Waivers past their date: they no longer apply.
-    pub expired: Vec<WaiverV1>,
-    /// Waivers in force that matched no finding.
-    pub stale: Vec<WaiverV1>,
-    /// Waivers in force that expire within 14 days.
-    pub expiring_soon: Vec<WaiverV1>,
-}
-
-impl From<&crate::waivers::Applied> for WaiversV1 {
-    fn from(a: &crate::waivers::Applied) -> WaiversV1 {
-        WaiversV1 {
-            waived_findings: a.waived as u64,
-            expired: a.expired.clone(),
-            stale: a.stale.clone(),
-            expiring_soon: a.expiring.clone(),
-        }
+    fn files<'a>(&self, run: &'a RunReport, opts: &'a OutputOptions) -> Vec<OutputFile<'a>> {
+        let stamp = &opts.stamp;
+        vec![
+            OutputFile::new(format!("findings_{stamp}.json"), move |w| {
+                write_findings(&envelope(run), &run.findings, w)
+            }),
+            OutputFile::new(format!("inventory_{stamp}.json"), move |w| {
+                write_inventory(&run.inventory, w)
+            }),
+        ]
     }
 }
 
-/// The comparison with a baseline run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BaselineV1 {
-    /// The baseline findings file.
-    pub file: String,
-    /// The baseline's `as_of`.
-    pub as_of: String,
-    /// Findings not in the baseline.
-    pub new: u64,
-    /// Findings also in the baseline.
-    pub unchanged: u64,
-    /// Findings of the baseline that are gone, as the baseline wrote them.
-    pub resolved: Vec<FindingV1>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ToolV1 {
-    pub name: String,
-    pub version: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SourceV1 {
-    pub kind: SourceKind,
-    pub files: Vec<String>,
-    /// Fields the input could not provide.
-    pub unavailable: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AccountsV1 {
-    /// Accounts whose data was collected (completely or partly).
-    pub audited: Vec<AccountRefV1>,
-    /// Accounts that were not, or only partly, collected, with the reasons.
-    pub incomplete: Vec<IncompleteAccountV1>,
-    /// Accounts not audited on purpose (suspended or closed).
-    pub skipped: Vec<SkippedAccountV1>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SkippedAccountV1 {
-    pub id: String,
-    pub name: String,
-    pub reason: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AccountRefV1 {
-    pub id: String,
-    pub name: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct IncompleteAccountV1 {
-    pub id: String,
-    pub name: String,
-    pub status: CollectionStatus,
-    pub reasons: Vec<String>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SeverityCountsV1 {
-    pub critical: u64,
-    pub high: u64,
-    pub medium: u64,
-    pub low: u64,
-    pub info: u64,
-}
-
-impl SeverityCountsV1 {
-    /// Open findings per severity, and the number of waived ones.
-    pub fn open_and_waived(findings: &[crate::finding::Finding]) -> (SeverityCountsV1, u64) {
-        let mut open = SeverityCountsV1::default();
-        let mut waived = 0;
-        for f in findings {
-            match f.status {
-                Status::Open => open.add(f.severity),
-                Status::Waived => waived += 1,
-                Status::Remediated => {}
-            }
-        }
-        (open, waived)
-    }
-
-    /// The count of one severity.
-    pub fn get(&self, s: Severity) -> u64 {
-        match s {
-            Severity::Critical => self.critical,
-            Severity::High => self.high,
-            Severity::Medium => self.medium,
-            Severity::Low => self.low,
-            Severity::Info => self.info,
-        }
-    }
-
-    pub fn add(&mut self, s: Severity) {
-        match s {
-            Severity::Critical => self.critical += 1,
-            Severity::High => self.high += 1,
-            Severity::Medium => self.medium += 1,
-            Severity::Low => self.low += 1,
-            Severity::Info => self.info += 1,
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SummaryV1 {
-    pub findings_by_severity: SeverityCountsV1,
-    /// Findings at or above `fail_on`.
-    pub gating_findings: u64,
-    /// Exit code of the run.
-    pub exit_code: u8,
-    pub rules: Vec<RuleRunV1>,
-    pub not_evaluable: Vec<NotEvaluableV1>,
-    pub rule_errors: Vec<RuleErrorV1>,
-    pub metrics: OrgMetrics,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RuleRunV1 {
-    pub rule_id: String,
-    pub severity: Severity,
-    pub scope: Scope,
-    pub evaluations: u64,
-    pub findings: u64,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NotEvaluableV1 {
-    pub rule_id: String,
-    /// Records the rule could not be evaluated for (0 when `whole_rule`).
-    pub records: u64,
-    pub whole_rule: bool,
-    /// Fields the input lacks.
-    pub missing_fields: Vec<String>,
-}
-
-impl NotEvaluableV1 {
-    /// What could not be evaluated: `the whole rule` or `N record(s)`.
-    pub fn extent(&self) -> String {
-        if self.whole_rule {
-            "the whole rule".to_string()
-        } else {
-            format!("{} record(s)", self.records)
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RuleErrorV1 {
-    pub rule_id: String,
-    pub record: String,
-    pub message: String,
-    pub more: u64,
-}
-
-/// One finding.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FindingV1 {
-    /// Stable fingerprint of rule + account + user + key + scope key.
-    pub id: String,
-    pub rule_id: String,
-    pub title: String,
-    pub severity: Severity,
-    pub scope: Scope,
-    pub account_id: Option<String>,
-    pub account_name: Option<String>,
-    pub username: Option<String>,
-    pub access_key_id: Option<String>,
-    pub message: String,
-    /// The fields that made the rule fire.
-    pub evidence: serde_json::Map<String, serde_json::Value>,
-    pub remediation: String,
-    pub tags: Vec<String>,
-    pub status: Status,
-    /// With `--baseline`: new or unchanged.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub change: Option<Change>,
-    /// The waiver that covers it (`status: waived`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub waiver: Option<WaiverV1>,
-}
-
-/// What the run knew besides the report.
-pub struct RunInfo<'a> {
-    pub fail_on: Option<Severity>,
-    pub new_only: bool,
-    /// Findings that gate (see [`crate::finding::Finding::gates`]).
-    pub gating: u64,
-    pub waivers: Option<WaiversV1>,
-    pub baseline: Option<BaselineV1>,
-    pub exit_code: u8,
-    pub params: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
-    pub severities: &'a BTreeMap<String, (Severity, Scope)>,
-}
-
-/// Translates a report into the v1 envelope.
-pub fn envelope(report: &Report, run: &RunInfo) -> FindingsV1 {
-    let inv = &report.inventory;
-    let mut audited = Vec::new();
-    let mut incomplete = Vec::new();
-    for a in &inv.accounts {
-        if a.collection.status != CollectionStatus::Failed {
-            audited.push(AccountRefV1 {
-                id: a.id.clone(),
-                name: a.name.clone(),
-            });
-        }
-        if a.collection.status != CollectionStatus::Complete {
-            incomplete.push(IncompleteAccountV1 {
-                id: a.id.clone(),
-                name: a.name.clone(),
-                status: a.collection.status,
-                reasons: a
-                    .collection
-                    .errors
-                    .iter()
-                    .map(|e| format!("{}: {}", e.source.as_str(), e.message))
-                    .collect(),
-            });
-        }
-    }
+/// The v1 envelope of a run (without its findings, which [`write_findings`] streams).
+pub fn envelope(run: &RunReport) -> FindingsV1 {
+    let inv = &run.inventory;
+    let c = &run.coverage;
     let mut by_severity = SeverityCountsV1::default();
-    for f in &report.findings {
+    for f in &run.findings {
         by_severity.add(f.severity);
     }
-    let gating = run.gating;
     FindingsV1 {
         schema_version: FINDINGS_SCHEMA_VERSION,
         tool: ToolV1 {
             name: "iam-audit".into(),
             version: env!("CARGO_PKG_VERSION").into(),
         },
-        as_of: report
-            .as_of
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        as_of: run.as_of_text(),
         source: SourceV1 {
             kind: inv.source.kind,
             files: inv.source.files.clone(),
@@ -329,15 +63,31 @@ pub fn envelope(report: &Report, run: &RunInfo) -> FindingsV1 {
                 .collect(),
         },
         fail_on: run
+            .gate
             .fail_on
-            .map(|s| s.as_str())
-            .unwrap_or("none")
+            .map_or("none", Severity::as_str)
             .to_string(),
-        new_only: run.new_only,
+        new_only: run.gate.new_only,
         accounts: AccountsV1 {
-            audited,
-            incomplete,
-            skipped: inv
+            audited: c
+                .audited
+                .iter()
+                .map(|(id, name)| AccountRefV1 {
+                    id: id.clone(),
+                    name: name.clone(),
+                })
+                .collect(),
+            incomplete: c
+                .incomplete
+                .iter()
+                .map(|i| IncompleteAccountV1 {
+                    id: i.id.clone(),
+                    name: i.name.clone(),
+                    status: i.status,
+                    reasons: i.reasons.clone(),
+                })
+                .collect(),
+            skipped: c
                 .skipped
                 .iter()
                 .map(|s| SkippedAccountV1 {
@@ -347,30 +97,27 @@ pub fn envelope(report: &Report, run: &RunInfo) -> FindingsV1 {
                 })
                 .collect(),
         },
-        params: run.params.clone(),
+        params: run
+            .rules
+            .iter()
+            .map(|r| (r.rule.id.clone(), r.params.clone()))
+            .collect(),
         summary: SummaryV1 {
             findings_by_severity: by_severity,
-            gating_findings: gating,
-            exit_code: run.exit_code,
-            rules: report
-                .runs
+            gating_findings: run.gate.gating as u64,
+            exit_code: run.gate.exit_code(),
+            rules: run
+                .rules
                 .iter()
-                .map(|r| {
-                    let (severity, scope) = run
-                        .severities
-                        .get(&r.rule_id)
-                        .copied()
-                        .unwrap_or((Severity::Info, Scope::Key));
-                    RuleRunV1 {
-                        rule_id: r.rule_id.clone(),
-                        severity,
-                        scope,
-                        evaluations: r.evaluations,
-                        findings: r.findings,
-                    }
+                .map(|r| RuleRunV1 {
+                    rule_id: r.rule.id.clone(),
+                    severity: r.rule.severity,
+                    scope: r.rule.scope,
+                    evaluations: r.evaluations,
+                    findings: r.findings,
                 })
                 .collect(),
-            not_evaluable: report
+            not_evaluable: run
                 .not_evaluable
                 .iter()
                 .map(|n| NotEvaluableV1 {
@@ -380,7 +127,7 @@ pub fn envelope(report: &Report, run: &RunInfo) -> FindingsV1 {
                     missing_fields: n.fields.iter().cloned().collect(),
                 })
                 .collect(),
-            rule_errors: report
+            rule_errors: run
                 .rule_errors
                 .iter()
                 .map(|e| RuleErrorV1 {
@@ -390,9 +137,9 @@ pub fn envelope(report: &Report, run: &RunInfo) -> FindingsV1 {
                     more: e.more,
                 })
                 .collect(),
-            metrics: report.metrics.clone(),
+            metrics: run.metrics.clone(),
         },
-        waivers: run.waivers.clone(),
+        waivers: run.waivers.as_ref().map(WaiversV1::from),
         baseline: run.baseline.clone(),
         // Findings are streamed by `write_findings`, never copied into the envelope.
         findings: Vec::new(),

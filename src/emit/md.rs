@@ -6,9 +6,30 @@
 
 use std::fmt::Write as _;
 
-use crate::emit::json::{FindingsV1, SeverityCountsV1};
-use crate::engine::Report;
-use crate::finding::{Change, Severity, Status};
+use crate::emit::{Emitter, OutputFile, OutputOptions};
+use crate::finding::Change;
+use crate::run::view::Headline;
+use crate::run::RunReport;
+
+/// `--format md`: the run in Markdown.
+pub struct Md;
+
+impl Emitter for Md {
+    fn name(&self) -> &'static str {
+        "md"
+    }
+
+    fn describe(&self) -> &'static str {
+        "the Markdown summary, for a CI job summary or a pull-request comment"
+    }
+
+    fn files<'a>(&self, run: &'a RunReport, opts: &'a OutputOptions) -> Vec<OutputFile<'a>> {
+        vec![OutputFile::new(
+            format!("report_{}.md", opts.stamp),
+            move |w| w.write_all(render(run).as_bytes()),
+        )]
+    }
+}
 
 /// Open findings listed (most severe first); the findings JSON has them all.
 pub const MAX_FINDING_ROWS: usize = 50;
@@ -50,51 +71,48 @@ fn pct(p: Option<f64>) -> String {
 }
 
 /// Renders the summary.
-pub fn render(report: &Report, env: &FindingsV1) -> String {
+pub fn render(run: &RunReport) -> String {
+    let v = run.view();
     let mut s = String::new();
-    let m = &env.summary.metrics;
+    let m = &run.metrics;
     let _ = writeln!(
         s,
         "# IAM credential audit\n\nAs of {} · iam-audit {} · {} account(s) audited\n",
-        env.as_of,
-        env.tool.version,
-        env.accounts.audited.len()
+        run.as_of_text(),
+        env!("CARGO_PKG_VERSION"),
+        run.coverage.audited.len()
     );
-    let scope = if env.new_only { " new" } else { "" };
-    let gate_off = env.fail_on == "none";
-    let gate = match env.summary.exit_code {
-        0 if gate_off => "**Gate off** (`--fail-on none`).".to_string(),
-        3 if gate_off => format!(
-            "⚠️ **Incomplete**: gate off (`--fail-on none`), but {} account(s) were not fully collected.",
-            env.accounts.incomplete.len()
+    let scope = if v.new_only { " new" } else { "" };
+    let gate = match v.headline {
+        Headline::GateOff => "**Gate off** (`--fail-on none`).".to_string(),
+        Headline::GateOffIncomplete { accounts } => format!(
+            "⚠️ **Incomplete**: gate off (`--fail-on none`), but {accounts} account(s) were not fully collected."
         ),
-        0 => format!(
+        Headline::Passed => format!(
             "✅ **Gate passed**: no{scope} open finding at or above **{}**.",
-            esc(&env.fail_on)
+            esc(v.fail_on)
         ),
-        1 => format!(
-            "❌ **Gate failed**: {} open{scope} finding(s) at or above **{}**.",
-            env.summary.gating_findings,
-            esc(&env.fail_on)
+        Headline::Failed { gating } => format!(
+            "❌ **Gate failed**: {gating} open{scope} finding(s) at or above **{}**.",
+            esc(v.fail_on)
         ),
-        3 => format!(
-            "⚠️ **Incomplete**: no{scope} open finding at or above **{}**, but {} account(s) were not fully collected.",
-            esc(&env.fail_on),
-            env.accounts.incomplete.len()
+        Headline::Incomplete { accounts } => format!(
+            "⚠️ **Incomplete**: no{scope} open finding at or above **{}**, but {accounts} account(s) were not fully collected.",
+            esc(v.fail_on)
         ),
-        code => format!(
-            "❌ **Errors**: {} rule error(s) (exit code {code}).",
-            env.summary.rule_errors.len()
-        ),
+        Headline::Errors {
+            rule_errors,
+            exit_code,
+        } => format!("❌ **Errors**: {rule_errors} rule error(s) (exit code {exit_code})."),
     };
     let _ = writeln!(s, "{gate}\n");
 
-    if !env.accounts.incomplete.is_empty() {
+    if !v.incomplete.is_empty() {
         let _ = writeln!(
             s,
             "## Not fully collected\n\n| account | name | status | reasons |\n|---|---|---|---|"
         );
-        for i in &env.accounts.incomplete {
+        for i in v.incomplete {
             let status = crate::emit::wire_name(&i.status);
             let _ = writeln!(
                 s,
@@ -107,30 +125,31 @@ pub fn render(report: &Report, env: &FindingsV1) -> String {
         }
         s.push('\n');
     }
-    if !env.summary.not_evaluable.is_empty() {
+    if !v.not_evaluable.is_empty() {
         let _ = writeln!(
             s,
             "## Not evaluable\n\nThe input lacks fields these rules need:\n\n| rule | not evaluable for | missing fields |\n|---|---|---|"
         );
-        for n in &env.summary.not_evaluable {
+        for n in v.not_evaluable {
+            let fields: Vec<&str> = n.fields.iter().map(String::as_str).collect();
             let _ = writeln!(
                 s,
                 "| {} | {} | {} |",
                 esc(&n.rule_id),
                 esc(&n.extent()),
-                esc(&n.missing_fields.join(", "))
+                esc(&fields.join(", "))
             );
         }
         s.push('\n');
     }
 
-    let (open, waived) = SeverityCountsV1::open_and_waived(&report.findings);
+    let (open, waived) = (&v.open, v.waived);
     let _ = writeln!(
         s,
         "## Open findings\n\n| critical | high | medium | low | info | waived |\n|---:|---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} | {} |\n",
         open.critical, open.high, open.medium, open.low, open.info, waived
     );
-    if let Some(b) = &env.baseline {
+    if let Some(b) = v.baseline {
         let _ = writeln!(
             s,
             "Since the baseline (as of {}): {} new, {} unchanged, {} resolved.\n",
@@ -140,13 +159,13 @@ pub fn render(report: &Report, env: &FindingsV1) -> String {
             b.resolved.len()
         );
     }
-    if let Some(w) = &env.waivers {
+    if let Some(w) = v.waivers {
         let _ = writeln!(
             s,
             "Waivers: {} expired, {} stale, {} expiring within 14 days.\n",
             w.expired.len(),
             w.stale.len(),
-            w.expiring_soon.len()
+            w.expiring.len()
         );
     }
 
@@ -184,13 +203,9 @@ pub fn render(report: &Report, env: &FindingsV1) -> String {
         k.d0_30, k.d31_90, k.d91_365, k.d365_plus, m.all.outliers
     );
 
-    let open_findings: Vec<_> = report
-        .findings
-        .iter()
-        .filter(|f| f.status == Status::Open && f.severity > Severity::Info)
-        .collect();
+    let open_findings = &v.open_findings;
     if !open_findings.is_empty() {
-        let baseline = open_findings.iter().any(|f| f.change.is_some());
+        let baseline = v.open_findings_have_change;
         let _ = writeln!(
             s,
             "## Most severe open findings\n\n| severity | rule | account | user | key | message |{}\n|---|---|---|---|---|---|{}",

@@ -1,13 +1,13 @@
-//! Emitters: translate a [`Report`](crate::engine::Report) into files. Every file is written
+//! Emitters: translate a [`RunReport`] into files, one [`Emitter`] per format. Every file is written
 //! to a temporary name in the output folder and renamed into place, so a final name never
 //! holds a half-written file. The outputs hold the whole credential inventory: on Unix each
 //! file is created 0600 (a new file under an unpredictable name, never one planted there)
 //! and the folders the tool creates 0700.
 
+pub mod csv;
 pub mod html;
 pub mod json;
 pub mod md;
-pub mod remediation;
 pub mod sarif;
 pub mod summary;
 
@@ -17,55 +17,105 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::analysis::remediation::SlaDays;
-use crate::engine::Report;
 use crate::error::Error;
-use crate::inventory::json::write_inventory;
-use crate::inventory::stock_csv::{write_events, write_report, write_root, WriteOptions};
-use crate::inventory::Field;
+use crate::run::RunReport;
 
-/// An output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Format {
-    /// The stock CSVs and the remediation list.
-    Csv,
-    /// Findings JSON and inventory JSON.
-    Json,
-    /// Findings SARIF (GitHub code scanning).
-    Sarif,
-    /// The self-contained HTML report.
-    Html,
-    /// The Markdown summary (a CI job summary or a pull-request comment).
-    Md,
+/// One output format: the files it writes from a run report. Each format is one file of
+/// this folder implementing this trait, registered in [`EMITTERS`]; `--format` values, their
+/// help and the default set derive from that list.
+pub trait Emitter: Sync {
+    /// The `--format` value.
+    fn name(&self) -> &'static str;
+    /// What it writes, for `--help`.
+    fn describe(&self) -> &'static str;
+    /// The files of this format for a run, in the order the summary lists them.
+    fn files<'a>(&self, run: &'a RunReport, opts: &'a OutputOptions) -> Vec<OutputFile<'a>>;
 }
 
+/// A file to write: its name in the output folder and what fills it.
+pub struct OutputFile<'a> {
+    pub name: String,
+    pub fill: Fill<'a>,
+}
+
+impl<'a> OutputFile<'a> {
+    pub fn new(
+        name: String,
+        fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()> + Send + 'a,
+    ) -> OutputFile<'a> {
+        OutputFile {
+            name,
+            fill: Box::new(fill),
+        }
+    }
+}
+
+/// Every output format, in the order their files are listed.
+pub const EMITTERS: &[&dyn Emitter] = &[
+    &csv::Csv,
+    &json::Json,
+    &sarif::SarifFormat,
+    &html::Html,
+    &md::Md,
+];
+
+/// An output format: an entry of [`EMITTERS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Format(usize);
+
 impl Format {
+    pub fn emitter(self) -> &'static dyn Emitter {
+        EMITTERS[self.0]
+    }
+
+    pub fn name(self) -> &'static str {
+        self.emitter().name()
+    }
+
+    /// The format of a `--format` value.
+    pub fn parse(name: &str) -> Option<Format> {
+        EMITTERS.iter().position(|e| e.name() == name).map(Format)
+    }
+
+    /// Every format's name, comma-separated.
+    pub fn names() -> String {
+        EMITTERS
+            .iter()
+            .map(|e| e.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The `--format` help text.
+    pub fn help() -> String {
+        let each: Vec<String> = EMITTERS
+            .iter()
+            .map(|e| format!("{} ({})", e.name(), e.describe()))
+            .collect();
+        format!(
+            "Output formats, comma-separated: {} [default: all of them]",
+            each.join(", ")
+        )
+    }
+
     pub fn parse_list(s: &str) -> Result<BTreeSet<Format>, String> {
         s.split(',')
             .map(str::trim)
             .filter(|f| !f.is_empty())
-            .map(|f| match f {
-                "csv" => Ok(Format::Csv),
-                "json" => Ok(Format::Json),
-                "sarif" => Ok(Format::Sarif),
-                "html" => Ok(Format::Html),
-                "md" => Ok(Format::Md),
-                other => Err(format!(
-                    "--format {other}: unknown format (available: csv, json, sarif, html, md)"
-                )),
+            .map(|f| {
+                Format::parse(f).ok_or_else(|| {
+                    format!(
+                        "--format {f}: unknown format (available: {})",
+                        Format::names()
+                    )
+                })
             })
             .collect()
     }
 
     /// Every format: what is written when none is asked for.
     pub fn all() -> BTreeSet<Format> {
-        BTreeSet::from([
-            Format::Csv,
-            Format::Json,
-            Format::Sarif,
-            Format::Html,
-            Format::Md,
-        ])
+        (0..EMITTERS.len()).map(Format).collect()
     }
 }
 
@@ -80,9 +130,6 @@ pub struct OutputOptions {
     pub stock_keys_only: bool,
     /// Input files that must never be overwritten (an output with the same path is skipped).
     pub inputs: Vec<PathBuf>,
-    pub sla: SlaDays,
-    /// The rules of the run (SARIF rule metadata).
-    pub rules: Vec<std::sync::Arc<crate::rules::pack::Rule>>,
     /// What the SARIF file includes beyond open findings above info.
     pub sarif: SarifInclude,
 }
@@ -121,7 +168,7 @@ pub fn wire_name<T: serde::Serialize>(v: &T) -> String {
 }
 
 /// Writes the content of one output file.
-type Fill<'a> = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + Send + 'a>;
+pub type Fill<'a> = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + Send + 'a>;
 
 /// How many temporary names [`write_atomic`] tries before giving up: a name that exists is
 /// skipped, never opened.
@@ -241,84 +288,24 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// Writes every requested output; returns the paths written and the ones skipped because
 /// they are inputs of the run.
 pub fn write_outputs(
-    report: &Report,
-    findings: &json::FindingsV1,
+    run: &RunReport,
     opts: &OutputOptions,
 ) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Error> {
     create_out_dir(&opts.out_dir).map_err(|source| Error::Output {
         path: opts.out_dir.clone(),
         source,
     })?;
-    let inv = &report.inventory;
-    let stamp = &opts.stamp;
-    // The remediation tasks (all findings, sorted) once, for the CSV and the HTML report.
-    let all_tasks = if opts.formats.contains(&Format::Csv) || opts.formats.contains(&Format::Html) {
-        crate::analysis::remediation::tasks(&report.findings, &report.as_of, &opts.sla)
-    } else {
-        Vec::new()
-    };
-    let tasks = all_tasks.as_slice();
-    let mut jobs: Vec<(String, Fill<'_>)> = Vec::new();
-    if opts.formats.contains(&Format::Csv) {
-        let keys_only = opts.stock_keys_only;
-        jobs.push((
-            format!("iam_audit_report_{stamp}.csv"),
-            Box::new(move |w| write_report(inv, &WriteOptions { keys_only }, w)),
-        ));
-        if inv.has(Field::Events) {
-            jobs.push((
-                format!("cloudtrail_events_{stamp}.csv"),
-                Box::new(move |w| write_events(inv, w)),
-            ));
-        }
-        if inv.has(Field::Root) && inv.accounts.iter().any(|a| a.root.is_some()) {
-            jobs.push((
-                format!("root_audit_report_{stamp}.csv"),
-                Box::new(move |w| write_root(inv, w)),
-            ));
-        }
-        jobs.push((
-            format!("remediation_{stamp}.csv"),
-            Box::new(move |w| remediation::write(tasks, w)),
-        ));
-    }
-    if opts.formats.contains(&Format::Json) {
-        jobs.push((
-            format!("findings_{stamp}.json"),
-            Box::new(move |w| json::write_findings(findings, &report.findings, w)),
-        ));
-        jobs.push((
-            format!("inventory_{stamp}.json"),
-            Box::new(move |w| write_inventory(inv, w)),
-        ));
-    }
-    if opts.formats.contains(&Format::Sarif) {
-        jobs.push((
-            format!("findings_{stamp}.sarif"),
-            Box::new(move |w| sarif::write(report, findings, opts, w)),
-        ));
-    }
-    if opts.formats.contains(&Format::Html) {
-        jobs.push((
-            format!("report_{stamp}.html"),
-            Box::new(move |w| w.write_all(html::render(report, findings, tasks).as_bytes())),
-        ));
-    }
-    if opts.formats.contains(&Format::Md) {
-        jobs.push((
-            format!("report_{stamp}.md"),
-            Box::new(move |w| w.write_all(md::render(report, findings).as_bytes())),
-        ));
-    }
     let mut written = Vec::new();
     let mut skipped = Vec::new();
     let mut todo = Vec::new();
-    for (name, fill) in jobs {
-        let path = opts.out_dir.join(name);
-        if opts.inputs.iter().any(|i| same_file(i, &path)) {
-            skipped.push(path);
-        } else {
-            todo.push((path, fill));
+    for format in &opts.formats {
+        for file in format.emitter().files(run, opts) {
+            let path = opts.out_dir.join(&file.name);
+            if opts.inputs.iter().any(|i| same_file(i, &path)) {
+                skipped.push(path);
+            } else {
+                todo.push((path, file.fill));
+            }
         }
     }
     // Files are independent: write them in parallel (each still atomically).

@@ -30,12 +30,32 @@ use serde_sarif::sarif::{
     Sarif, Suppression, Tool, ToolComponent,
 };
 
-use crate::emit::json::{FindingsV1, IncompleteAccountV1, SkippedAccountV1};
-use crate::emit::{OutputOptions, SarifInclude};
-use crate::engine::{NotEvaluable, Report, RuleError};
-use crate::finding::{fingerprint, Change, Finding, Scope, Severity, Status, Subject};
-use crate::inventory::CollectionStatus;
+use crate::emit::{Emitter, OutputFile, OutputOptions, SarifInclude};
+use crate::engine::{NotEvaluable, RuleError};
+use crate::finding::{Change, Finding, Scope, Severity, Status, Subject};
+use crate::inventory::{CollectionStatus, SkippedAccount};
 use crate::rules::pack::Rule;
+use crate::run::{Incomplete, RunReport, ACCOUNT_NOT_AUDITED};
+
+/// `--format sarif`: the findings for GitHub code scanning.
+pub struct SarifFormat;
+
+impl Emitter for SarifFormat {
+    fn name(&self) -> &'static str {
+        "sarif"
+    }
+
+    fn describe(&self) -> &'static str {
+        "SARIF 2.1.0 for GitHub code scanning"
+    }
+
+    fn files<'a>(&self, run: &'a RunReport, opts: &'a OutputOptions) -> Vec<OutputFile<'a>> {
+        vec![OutputFile::new(
+            format!("findings_{}.sarif", opts.stamp),
+            move |w| write(run, opts, w),
+        )]
+    }
+}
 
 /// The schema the file declares: OASIS SARIF 2.1.0, errata 01.
 pub const SARIF_SCHEMA_URI: &str =
@@ -46,9 +66,6 @@ pub const GITHUB_RESULTS_KEPT: usize = 5_000;
 
 /// Tags GitHub accepts per rule.
 pub const GITHUB_TAGS_PER_RULE: usize = 20;
-
-/// The rule that reports accounts that were not (fully) audited.
-pub const ACCOUNT_NOT_AUDITED: &str = "account-not-audited";
 
 /// The `partialFingerprints` key GitHub reads.
 pub const LINE_HASH_KEY: &str = "primaryLocationLineHash";
@@ -376,8 +393,9 @@ impl<'a> RuleMeta<'a> {
 /// Something that becomes one result.
 enum Item<'a> {
     Finding(&'a Finding),
-    /// An account the run could not (fully) audit, when no `account-not-audited` rule ran.
-    Unaudited(&'a IncompleteAccountV1),
+    /// An account the run could not (fully) audit, when no `account-not-audited` rule ran:
+    /// the finding the run made for it.
+    Unaudited(&'a Finding),
 }
 
 /// A result before it is built, with what orders it.
@@ -417,9 +435,13 @@ struct Input<'a> {
     /// RFC 3339.
     as_of: &'a str,
     source_kind: crate::inventory::SourceKind,
-    incomplete: &'a [IncompleteAccountV1],
-    skipped: &'a [SkippedAccountV1],
-    rules: &'a [Arc<Rule>],
+    incomplete: &'a [Incomplete],
+    skipped: &'a [SkippedAccount],
+    /// Every rule of the run.
+    rules: Vec<&'a Rule>,
+    /// Findings for the unaudited accounts no rule of the run reports, and the rule that
+    /// describes them.
+    unaudited: Option<&'a (Arc<Rule>, Vec<Finding>)>,
     include: SarifInclude,
     /// Results kept at most.
     limit: usize,
@@ -497,7 +519,7 @@ fn notification_index(id: &str) -> usize {
 fn build_log(input: &Input<'_>) -> Sarif {
     // Rules: every rule of the run, by id; then rules only findings know of.
     let mut metas: BTreeMap<&str, RuleMeta<'_>> = BTreeMap::new();
-    for r in input.rules {
+    for r in &input.rules {
         metas
             .entry(r.id.as_str())
             .or_insert_with(|| RuleMeta::of_rule(r));
@@ -509,15 +531,7 @@ fn build_log(input: &Input<'_>) -> Sarif {
     }
     // Unaudited accounts are results even when no rule of the run reports them: then the
     // stock pack's `account-not-audited` rule describes them.
-    let stock_rule: Option<Rule> =
-        if metas.contains_key(ACCOUNT_NOT_AUDITED) || input.incomplete.is_empty() {
-            None
-        } else {
-            crate::rules::builtin_pack("stock")
-                .ok()
-                .and_then(|p| p.rules.into_iter().find(|r| r.id == ACCOUNT_NOT_AUDITED))
-        };
-    if let Some(r) = &stock_rule {
+    if let Some((r, _)) = input.unaudited {
         metas.insert(ACCOUNT_NOT_AUDITED, RuleMeta::of_rule(r));
     }
     let rule_index: BTreeMap<&str, usize> =
@@ -546,19 +560,13 @@ fn build_log(input: &Input<'_>) -> Sarif {
             item: Item::Finding(f),
         });
     }
-    if let Some(r) = &stock_rule {
-        for a in input.incomplete {
-            cands.push(Candidate {
-                severity: r.severity,
-                rule_id: ACCOUNT_NOT_AUDITED,
-                subject: Cow::Owned(Subject {
-                    account_id: Some(a.id.as_str().into()),
-                    account_name: Some(a.name.as_str().into()),
-                    ..Subject::default()
-                }),
-                item: Item::Unaudited(a),
-            });
-        }
+    for f in input.unaudited.iter().flat_map(|(_, list)| list) {
+        cands.push(Candidate {
+            severity: f.severity,
+            rule_id: ACCOUNT_NOT_AUDITED,
+            subject: Cow::Borrowed(&f.subject),
+            item: Item::Unaudited(f),
+        });
     }
     let total = cands.len();
     let dropped = keep_most_severe(&mut cands, input.limit);
@@ -568,7 +576,7 @@ fn build_log(input: &Input<'_>) -> Sarif {
             let index = rule_index.get(c.rule_id).copied().unwrap_or_default();
             match &c.item {
                 Item::Finding(f) => finding_result(f, index),
-                Item::Unaudited(a) => unaudited_result(a, &c.subject, c.severity, index),
+                Item::Unaudited(f) => unaudited_result(f, index),
             }
         })
         .collect();
@@ -840,57 +848,32 @@ fn finding_result(f: &Finding, rule_index: usize) -> SarifResult {
     r
 }
 
-fn unaudited_result(
-    a: &IncompleteAccountV1,
-    subject: &Subject,
-    severity: Severity,
-    rule_index: usize,
-) -> SarifResult {
-    let id = fingerprint(ACCOUNT_NOT_AUDITED, subject);
-    let mut props = subject_props(subject, &id);
-    props.insert("severity".to_string(), json!(severity.as_str()));
-    props.insert("status".to_string(), json!(Status::Open));
-    props.insert("collection_status".to_string(), json!(a.status));
-    props.insert("reasons".to_string(), json!(a.reasons));
-    let what = match a.status {
-        CollectionStatus::Failed => "was not audited",
-        _ => "was not fully audited",
-    };
-    let reasons = if a.reasons.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", a.reasons.join("; "))
-    };
-    SarifResult::builder()
-        .rule_id(ACCOUNT_NOT_AUDITED)
-        .rule_index(rule_index as i64)
-        .level(level(severity))
-        .message(
-            Message::builder()
-                .text(sentence(&format!("{} ({}) {what}{reasons}", a.name, a.id)))
-                .build(),
-        )
-        .locations(vec![location(location_uri(Scope::Account, subject))])
-        .partial_fingerprints(BTreeMap::from([(
-            LINE_HASH_KEY.to_string(),
-            line_hash(&id),
-        )]))
-        .properties(PropertyBag::builder().additional_properties(props).build())
-        .build()
+/// The result of an unaudited account's finding: as any finding, with the collection status
+/// and reasons of its evidence as properties of their own.
+fn unaudited_result(f: &Finding, rule_index: usize) -> SarifResult {
+    let mut r = finding_result(f, rule_index);
+    if let Some(props) = r.properties.as_mut() {
+        if let Some(Value::Object(evidence)) = props.additional_properties.remove("evidence") {
+            props.additional_properties.extend(evidence);
+        }
+    }
+    r
 }
 
 /// Builds the SARIF log of a run.
-pub fn build(report: &Report, findings: &FindingsV1, opts: &OutputOptions) -> Sarif {
+pub fn build(run: &RunReport, opts: &OutputOptions) -> Sarif {
+    let as_of = run.as_of_text();
     build_log(&Input {
-        findings: &report.findings,
-        rule_errors: &report.rule_errors,
-        not_evaluable: &report.not_evaluable,
-        organization_id: report.inventory.organization_id.as_deref(),
-        as_of: &findings.as_of,
-        source_kind: findings.source.kind,
-        incomplete: &findings.accounts.incomplete,
-        skipped: &findings.accounts.skipped,
-        rules: &opts.rules,
+        findings: &run.findings,
+        rule_errors: &run.rule_errors,
+        not_evaluable: &run.not_evaluable,
+        organization_id: run.inventory.organization_id.as_deref(),
+        as_of: &as_of,
+        source_kind: run.inventory.source.kind,
+        incomplete: &run.coverage.incomplete,
+        skipped: &run.coverage.skipped,
+        rules: run.rules.iter().map(|r| &*r.rule).collect(),
+        unaudited: run.unaudited.as_ref(),
         include: opts.sarif,
         limit: GITHUB_RESULTS_KEPT,
     })
@@ -898,13 +881,8 @@ pub fn build(report: &Report, findings: &FindingsV1, opts: &OutputOptions) -> Sa
 
 /// Writes `findings_<stamp>.sarif`; warns (on stderr, through `tracing`) when results had to
 /// be left out for GitHub's per-run limit.
-pub fn write(
-    report: &Report,
-    findings: &FindingsV1,
-    opts: &OutputOptions,
-    w: &mut dyn Write,
-) -> io::Result<()> {
-    let log = build(report, findings, opts);
+pub fn write(run: &RunReport, opts: &OutputOptions, w: &mut dyn Write) -> io::Result<()> {
+    let log = build(run, opts);
     warn_if_truncated(&log);
     serde_json::to_writer_pretty(&mut *w, &log)?;
     w.write_all(b"\n")
@@ -969,7 +947,8 @@ mod tests {
             source_kind: crate::inventory::SourceKind::Scan,
             incomplete: &[],
             skipped: &[],
-            rules: &[],
+            rules: Vec::new(),
+            unaudited: None,
             include: SarifInclude::default(),
             limit,
         }

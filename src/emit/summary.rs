@@ -4,28 +4,27 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use crate::emit::json::FindingsV1;
-use crate::finding::Severity;
+use crate::run::RunReport;
 
 /// Renders the summary table.
-pub fn render(f: &FindingsV1, written: &[PathBuf], skipped: &[PathBuf]) -> String {
+pub fn render(run: &RunReport, written: &[PathBuf], skipped: &[PathBuf]) -> String {
+    let v = run.view();
     let mut s = String::new();
-    let m = &f.summary.metrics.all;
+    let m = &run.metrics.all;
     let _ = writeln!(
         s,
         "iam-audit {} · as of {} · {} accounts, {} users, {} active + {} inactive keys",
-        f.tool.version,
-        f.as_of,
-        f.summary.metrics.accounts.len(),
+        env!("CARGO_PKG_VERSION"),
+        run.as_of_text(),
+        run.metrics.accounts.len(),
         m.users,
         m.active_keys,
         m.inactive_keys
     );
-    let width = f
-        .summary
+    let width = v
         .rules
         .iter()
-        .map(|r| r.rule_id.len())
+        .map(|r| r.run.rule.id.len())
         .max()
         .unwrap_or(4)
         .max(4);
@@ -35,18 +34,9 @@ pub fn render(f: &FindingsV1, written: &[PathBuf], skipped: &[PathBuf]) -> Strin
         "rule", "severity", "findings"
     );
     let _ = writeln!(s, "  {:-<width$}  {:-<8}  {:->8}", "", "", "");
-    let mut rules = f.summary.rules.clone();
-    rules.sort_by(|a, b| {
-        (std::cmp::Reverse(a.severity), &a.rule_id)
-            .cmp(&(std::cmp::Reverse(b.severity), &b.rule_id))
-    });
-    for r in &rules {
-        let not_eval = f
-            .summary
-            .not_evaluable
-            .iter()
-            .find(|n| n.rule_id == r.rule_id);
-        let note = match not_eval {
+    for line in &v.rules {
+        let r = line.run;
+        let note = match line.not_evaluable {
             Some(n) if n.whole_rule => "  (not evaluable)".to_string(),
             Some(n) => format!("  ({} not evaluable)", n.records),
             None => String::new(),
@@ -54,28 +44,28 @@ pub fn render(f: &FindingsV1, written: &[PathBuf], skipped: &[PathBuf]) -> Strin
         let _ = writeln!(
             s,
             "  {:<width$}  {:<8}  {:>8}{note}",
-            r.rule_id,
-            r.severity.as_str(),
+            r.rule.id,
+            r.rule.severity.as_str(),
             r.findings
         );
     }
-    let c = &f.summary.findings_by_severity;
+    let c = &v.by_severity;
     let _ = writeln!(
         s,
         "\nFindings: {} critical, {} high, {} medium, {} low, {} info",
         c.critical, c.high, c.medium, c.low, c.info
     );
-    if let Some(w) = &f.waivers {
+    if let Some(w) = v.waivers {
         let _ = writeln!(
             s,
             "Waived: {} finding(s) (they do not gate); waivers expired: {}, stale: {}, expiring within 14 days: {}",
-            w.waived_findings,
+            w.waived,
             w.expired.len(),
             w.stale.len(),
-            w.expiring_soon.len()
+            w.expiring.len()
         );
     }
-    if let Some(b) = &f.baseline {
+    if let Some(b) = v.baseline {
         let _ = writeln!(
             s,
             "Since the baseline ({}, as of {}): {} new, {} unchanged, {} resolved",
@@ -87,8 +77,7 @@ pub fn render(f: &FindingsV1, written: &[PathBuf], skipped: &[PathBuf]) -> Strin
         );
     }
     if let Some(cov) = m.mfa_coverage_pct {
-        let prod = f
-            .summary
+        let prod = run
             .metrics
             .production
             .mfa_coverage_pct
@@ -100,50 +89,38 @@ pub fn render(f: &FindingsV1, written: &[PathBuf], skipped: &[PathBuf]) -> Strin
             m.console_users
         );
     }
-    if !f.summary.not_evaluable.is_empty() {
+    if !v.not_evaluable.is_empty() {
         let _ = writeln!(
             s,
             "\nNot evaluable (the input lacks a field these rules need):"
         );
-        for n in &f.summary.not_evaluable {
+        for n in v.not_evaluable {
             let what = n.extent();
-            let _ = writeln!(
-                s,
-                "  {}: {what}; needs {}",
-                n.rule_id,
-                n.missing_fields.join(", ")
-            );
+            let fields: Vec<&str> = n.fields.iter().map(String::as_str).collect();
+            let _ = writeln!(s, "  {}: {what}; needs {}", n.rule_id, fields.join(", "));
         }
-        // The hint is for fields the whole input lacks, not for gaps of single records
-        // (an account without root data, a root MFA device of unknown kind).
-        let input_gap = f
-            .summary
-            .not_evaluable
-            .iter()
-            .flat_map(|n| &n.missing_fields)
-            .any(|m| f.source.unavailable.contains(m));
-        if f.source.kind == crate::inventory::SourceKind::StockCsv && input_gap {
+        if v.stock_csv_hint {
             let _ = writeln!(
                 s,
                 "  A stock CSV lacks these fields; evaluate an inventory_<stamp>.json for every rule."
             );
         }
     }
-    if !f.accounts.incomplete.is_empty() {
+    if !v.incomplete.is_empty() {
         let _ = writeln!(s, "\nAccounts not fully audited:");
-        for a in &f.accounts.incomplete {
+        for a in v.incomplete {
             let _ = writeln!(s, "  {} {}: {}", a.id, a.name, a.reasons.join("; "));
         }
     }
-    if !f.accounts.skipped.is_empty() {
+    if !v.skipped.is_empty() {
         let _ = writeln!(s, "\nAccounts skipped (not active):");
-        for a in &f.accounts.skipped {
+        for a in v.skipped {
             let _ = writeln!(s, "  {} {}: {}", a.id, a.name, a.reason);
         }
     }
-    if !f.summary.rule_errors.is_empty() {
+    if !v.rule_errors.is_empty() {
         let _ = writeln!(s, "\nRule errors:");
-        for e in &f.summary.rule_errors {
+        for e in v.rule_errors {
             let more = if e.more > 0 {
                 format!(" (and {} more)", e.more)
             } else {
@@ -161,17 +138,17 @@ pub fn render(f: &FindingsV1, written: &[PathBuf], skipped: &[PathBuf]) -> Strin
     for p in skipped {
         let _ = writeln!(s, "Not overwritten (it is an input): {}", p.display());
     }
-    let gate = match Severity::parse(&f.fail_on) {
+    let gate = match run.gate.fail_on {
         Some(sev) => format!(
             "{} {}finding(s) at or above {} (--fail-on {}{})",
-            f.summary.gating_findings,
-            if f.new_only { "new " } else { "" },
+            v.gating,
+            if v.new_only { "new " } else { "" },
             sev.as_str(),
             sev.as_str(),
-            if f.new_only { " --new-only" } else { "" }
+            if v.new_only { " --new-only" } else { "" }
         ),
         None => "gate off (--fail-on none)".to_string(),
     };
-    let _ = writeln!(s, "\nGate: {gate} → exit {}", f.summary.exit_code);
+    let _ = writeln!(s, "\nGate: {gate} → exit {}", v.exit_code);
     s
 }

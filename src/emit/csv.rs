@@ -1,22 +1,67 @@
-//! `remediation_<stamp>.csv`: the prioritized task list.
+//! `--format csv`: the stock CSVs the original tool wrote (`iam_audit_report_<stamp>.csv`,
+//! `cloudtrail_events_<stamp>.csv`, `root_audit_report_<stamp>.csv`) and the prioritized task
+//! list `remediation_<stamp>.csv`.
 
 use std::io::Write;
 
-use crate::analysis::remediation::Task;
-use crate::inventory::stock_csv::neutralize;
+use crate::emit::{Emitter, OutputFile, OutputOptions};
+use crate::inventory::stock_csv::{
+    neutralize, write_events, write_report, write_root, WriteOptions,
+};
+use crate::inventory::Field;
+use crate::run::RunReport;
+
+pub struct Csv;
+
+impl Emitter for Csv {
+    fn name(&self) -> &'static str {
+        "csv"
+    }
+
+    fn describe(&self) -> &'static str {
+        "the stock CSVs and the remediation list"
+    }
+
+    fn files<'a>(&self, run: &'a RunReport, opts: &'a OutputOptions) -> Vec<OutputFile<'a>> {
+        let inv = &*run.inventory;
+        let stamp = &opts.stamp;
+        let keys_only = opts.stock_keys_only;
+        let mut files = vec![OutputFile::new(
+            format!("iam_audit_report_{stamp}.csv"),
+            move |w| write_report(inv, &WriteOptions { keys_only }, w),
+        )];
+        if inv.has(Field::Events) {
+            files.push(OutputFile::new(
+                format!("cloudtrail_events_{stamp}.csv"),
+                move |w| write_events(inv, w),
+            ));
+        }
+        if inv.has(Field::Root) && inv.accounts.iter().any(|a| a.root.is_some()) {
+            files.push(OutputFile::new(
+                format!("root_audit_report_{stamp}.csv"),
+                move |w| write_root(inv, w),
+            ));
+        }
+        files.push(OutputFile::new(
+            format!("remediation_{stamp}.csv"),
+            move |w| write_remediation(run, w),
+        ));
+        files
+    }
+}
 
 /// Header of the remediation list.
 pub const HEADER: &str =
     "priority,severity,due_date,account_id,account_name,username,access_key_id,rule_id,action,status,waiver";
 
-/// Writes the remediation list: the report's tasks (see [`crate::analysis::remediation::tasks`]).
-pub fn write(tasks: &[Task<'_>], w: &mut dyn Write) -> std::io::Result<()> {
+/// Writes the remediation list: the run's tasks (see [`crate::analysis::remediation::tasks`]).
+pub fn write_remediation(run: &RunReport, w: &mut dyn Write) -> std::io::Result<()> {
     let mut csv = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(w);
     csv.write_record(HEADER.split(','))?;
-    for t in tasks {
-        let f = t.finding;
+    for t in run.tasks() {
+        let f = run.task_finding(t);
         let s = &f.subject;
         let action = format!("{} {}", f.message, first_sentence(&f.rule.remediation));
         let priority = t.priority.to_string();

@@ -1,0 +1,208 @@
+//! What the people-facing outputs (the terminal summary, the Markdown summary, the HTML
+//! report) show, decided once: the gate's headline, the open counts, the rules table, what
+//! could not be collected or evaluated, what the waivers and the baseline did, the open
+//! findings worth a person's eyes. Each of the three renders the same [`View`] its own way.
+
+use crate::engine::{NotEvaluable, RuleError};
+use crate::finding::{Finding, Severity, Status};
+use crate::inventory::{SkippedAccount, SourceKind};
+use crate::run::{Incomplete, RuleRun, RunReport, Verdict};
+use crate::waivers::Applied;
+use crate::wire::BaselineV1;
+
+/// Counts per severity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeverityCounts {
+    pub critical: u64,
+    pub high: u64,
+    pub medium: u64,
+    pub low: u64,
+    pub info: u64,
+}
+
+impl SeverityCounts {
+    pub fn get(&self, s: Severity) -> u64 {
+        match s {
+            Severity::Critical => self.critical,
+            Severity::High => self.high,
+            Severity::Medium => self.medium,
+            Severity::Low => self.low,
+            Severity::Info => self.info,
+        }
+    }
+
+    pub fn add(&mut self, s: Severity) {
+        match s {
+            Severity::Critical => self.critical += 1,
+            Severity::High => self.high += 1,
+            Severity::Medium => self.medium += 1,
+            Severity::Low => self.low += 1,
+            Severity::Info => self.info += 1,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.critical + self.high + self.medium + self.low + self.info
+    }
+}
+
+/// Open findings per severity, and the number of waived ones (remediated ones are neither).
+pub fn open_and_waived<'f>(
+    findings: impl IntoIterator<Item = &'f Finding>,
+) -> (SeverityCounts, u64) {
+    let mut open = SeverityCounts::default();
+    let mut waived = 0;
+    for f in findings {
+        match f.status {
+            Status::Open => open.add(f.severity),
+            Status::Waived => waived += 1,
+            Status::Remediated => {}
+        }
+    }
+    (open, waived)
+}
+
+/// The gate's headline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Headline {
+    /// `--fail-on none`, every account collected.
+    GateOff,
+    /// `--fail-on none`, but this many accounts were not fully collected.
+    GateOffIncomplete {
+        accounts: usize,
+    },
+    Passed,
+    /// This many open findings at or above the gate.
+    Failed {
+        gating: usize,
+    },
+    /// Nothing at or above the gate, but this many accounts were not fully collected.
+    Incomplete {
+        accounts: usize,
+    },
+    /// Rules failed at run time (then the exit code is that of errors).
+    Errors {
+        rule_errors: usize,
+        exit_code: u8,
+    },
+}
+
+/// A line of the rules table.
+pub struct RuleLine<'r> {
+    pub run: &'r RuleRun,
+    /// What of it could not be evaluated.
+    pub not_evaluable: Option<&'r NotEvaluable>,
+}
+
+/// The sections of the people-facing outputs.
+pub struct View<'r> {
+    pub headline: Headline,
+    /// `critical` ... `low`, or `none` when the gate is off.
+    pub fail_on: &'static str,
+    /// Only new findings gate.
+    pub new_only: bool,
+    pub gating: usize,
+    pub exit_code: u8,
+    /// Every finding per severity, whatever its status.
+    pub by_severity: SeverityCounts,
+    pub open: SeverityCounts,
+    pub waived: u64,
+    /// Most severe first, then by id.
+    pub rules: Vec<RuleLine<'r>>,
+    pub not_evaluable: &'r [NotEvaluable],
+    /// The input is a stock CSV and lacks fields some rule needs: say an inventory JSON has
+    /// them all (not said for gaps of single records).
+    pub stock_csv_hint: bool,
+    pub incomplete: &'r [Incomplete],
+    pub skipped: &'r [SkippedAccount],
+    pub rule_errors: &'r [RuleError],
+    pub waivers: Option<&'r Applied>,
+    pub baseline: Option<&'r BaselineV1>,
+    /// Open findings above info, in report order (most severe first).
+    pub open_findings: Vec<&'r Finding>,
+    /// Some open finding carries a baseline change (new or unchanged).
+    pub open_findings_have_change: bool,
+}
+
+impl RunReport {
+    /// The sections of the people-facing outputs.
+    pub fn view(&self) -> View<'_> {
+        let gate = &self.gate;
+        let accounts = self.coverage.incomplete.len();
+        let exit_code = gate.exit_code();
+        let headline = match (gate.verdict(), gate.fail_on.is_none()) {
+            (Verdict::Errors, _) => Headline::Errors {
+                rule_errors: self.rule_errors.len(),
+                exit_code,
+            },
+            (Verdict::Incomplete, true) => Headline::GateOffIncomplete { accounts },
+            (Verdict::Incomplete, false) => Headline::Incomplete { accounts },
+            (Verdict::Failed, _) => Headline::Failed {
+                gating: gate.gating,
+            },
+            (Verdict::Passed, true) => Headline::GateOff,
+            (Verdict::Passed, false) => Headline::Passed,
+        };
+        let mut by_severity = SeverityCounts::default();
+        for f in &self.findings {
+            by_severity.add(f.severity);
+        }
+        let (open, waived) = open_and_waived(&self.findings);
+        let mut rules: Vec<RuleLine<'_>> = self
+            .rules
+            .iter()
+            .map(|run| RuleLine {
+                run,
+                not_evaluable: self.not_evaluable.iter().find(|n| n.rule_id == run.rule.id),
+            })
+            .collect();
+        rules.sort_by(|a, b| {
+            (std::cmp::Reverse(a.run.rule.severity), &a.run.rule.id)
+                .cmp(&(std::cmp::Reverse(b.run.rule.severity), &b.run.rule.id))
+        });
+        let unavailable: Vec<&str> = self
+            .inventory
+            .unavailable
+            .iter()
+            .map(|f| f.as_str())
+            .collect();
+        let stock_csv_hint = self.inventory.source.kind == SourceKind::StockCsv
+            && self
+                .not_evaluable
+                .iter()
+                .flat_map(|n| &n.fields)
+                .any(|m| unavailable.contains(&m.as_str()));
+        let open_findings: Vec<&Finding> = self
+            .findings
+            .iter()
+            .filter(|f| f.status == Status::Open && f.severity > Severity::Info)
+            .collect();
+        let open_findings_have_change = open_findings.iter().any(|f| f.change.is_some());
+        View {
+            headline,
+            fail_on: gate.fail_on.map_or("none", Severity::as_str),
+            new_only: gate.new_only,
+            gating: gate.gating,
+            exit_code,
+            by_severity,
+            open,
+            waived,
+            rules,
+            not_evaluable: &self.not_evaluable,
+            stock_csv_hint,
+            incomplete: &self.coverage.incomplete,
+            skipped: &self.coverage.skipped,
+            rule_errors: &self.rule_errors,
+            waivers: self.waivers.as_ref(),
+            baseline: self.baseline.as_ref(),
+            open_findings,
+            open_findings_have_change,
+        }
+    }
+
+    /// The instant of the run as the outputs write it (RFC 3339, seconds, `Z`).
+    pub fn as_of_text(&self) -> String {
+        self.as_of
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+}

@@ -1,0 +1,243 @@
+//! The wire types of `findings_<stamp>.json`, the versioned findings envelope (v1): what the
+//! JSON emitter writes, what a baseline and `diff` read back, what the JSON Schema is
+//! generated from. Separate from the internal [`crate::finding::Finding`] and
+//! [`crate::run::RunReport`]; nothing here computes anything.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::metrics::OrgMetrics;
+use crate::finding::{Change, Scope, Severity, Status};
+use crate::inventory::{CollectionStatus, SourceKind};
+
+/// Version of the findings JSON format written by this build.
+pub const FINDINGS_SCHEMA_VERSION: u32 = 1;
+
+/// The findings envelope.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindingsV1 {
+    pub schema_version: u32,
+    pub tool: ToolV1,
+    /// The instant every age was measured from (RFC 3339, UTC).
+    pub as_of: String,
+    pub source: SourceV1,
+    /// The gate of the run (`critical`, ..., `none`).
+    pub fail_on: String,
+    /// Only findings new since the baseline gate (`--new-only`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new_only: bool,
+    pub accounts: AccountsV1,
+    /// Effective params of every rule: `rule-id → param → value`.
+    pub params: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    pub summary: SummaryV1,
+    /// With `--waivers`: what the waivers did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waivers: Option<WaiversV1>,
+    /// With `--baseline`: the comparison with the earlier run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineV1>,
+    pub findings: Vec<FindingV1>,
+}
+
+/// A waiver as the outputs show it: the entry of the waivers file and where it was written.
+pub type WaiverV1 = crate::waivers::Located;
+
+/// What the waivers file did in this run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaiversV1 {
+    /// Findings marked waived (they do not gate).
+    pub waived_findings: u64,
+    /// Waivers past their date: they no longer apply.
+    pub expired: Vec<WaiverV1>,
+    /// Waivers in force that matched no finding.
+    pub stale: Vec<WaiverV1>,
+    /// Waivers in force that expire within 14 days.
+    pub expiring_soon: Vec<WaiverV1>,
+}
+
+impl From<&crate::waivers::Applied> for WaiversV1 {
+    fn from(a: &crate::waivers::Applied) -> WaiversV1 {
+        WaiversV1 {
+            waived_findings: a.waived as u64,
+            expired: a.expired.clone(),
+            stale: a.stale.clone(),
+            expiring_soon: a.expiring.clone(),
+        }
+    }
+}
+
+/// The comparison with a baseline run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineV1 {
+    /// The baseline findings file.
+    pub file: String,
+    /// The baseline's `as_of`.
+    pub as_of: String,
+    /// Findings not in the baseline.
+    pub new: u64,
+    /// Findings also in the baseline.
+    pub unchanged: u64,
+    /// Findings of the baseline that are gone, as the baseline wrote them.
+    pub resolved: Vec<FindingV1>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolV1 {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceV1 {
+    pub kind: SourceKind,
+    pub files: Vec<String>,
+    /// Fields the input could not provide.
+    pub unavailable: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountsV1 {
+    /// Accounts whose data was collected (completely or partly).
+    pub audited: Vec<AccountRefV1>,
+    /// Accounts that were not, or only partly, collected, with the reasons.
+    pub incomplete: Vec<IncompleteAccountV1>,
+    /// Accounts not audited on purpose (suspended or closed).
+    pub skipped: Vec<SkippedAccountV1>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkippedAccountV1 {
+    pub id: String,
+    pub name: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountRefV1 {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncompleteAccountV1 {
+    pub id: String,
+    pub name: String,
+    pub status: CollectionStatus,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeverityCountsV1 {
+    pub critical: u64,
+    pub high: u64,
+    pub medium: u64,
+    pub low: u64,
+    pub info: u64,
+}
+
+impl SeverityCountsV1 {
+    /// The count of one severity.
+    pub fn get(&self, s: Severity) -> u64 {
+        match s {
+            Severity::Critical => self.critical,
+            Severity::High => self.high,
+            Severity::Medium => self.medium,
+            Severity::Low => self.low,
+            Severity::Info => self.info,
+        }
+    }
+
+    pub fn add(&mut self, s: Severity) {
+        match s {
+            Severity::Critical => self.critical += 1,
+            Severity::High => self.high += 1,
+            Severity::Medium => self.medium += 1,
+            Severity::Low => self.low += 1,
+            Severity::Info => self.info += 1,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryV1 {
+    pub findings_by_severity: SeverityCountsV1,
+    /// Findings at or above `fail_on`.
+    pub gating_findings: u64,
+    /// Exit code of the run.
+    pub exit_code: u8,
+    pub rules: Vec<RuleRunV1>,
+    pub not_evaluable: Vec<NotEvaluableV1>,
+    pub rule_errors: Vec<RuleErrorV1>,
+    pub metrics: OrgMetrics,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleRunV1 {
+    pub rule_id: String,
+    pub severity: Severity,
+    pub scope: Scope,
+    pub evaluations: u64,
+    pub findings: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotEvaluableV1 {
+    pub rule_id: String,
+    /// Records the rule could not be evaluated for (0 when `whole_rule`).
+    pub records: u64,
+    pub whole_rule: bool,
+    /// Fields the input lacks.
+    pub missing_fields: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleErrorV1 {
+    pub rule_id: String,
+    pub record: String,
+    pub message: String,
+    pub more: u64,
+}
+
+/// One finding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindingV1 {
+    /// Stable fingerprint of rule + account + user + key + scope key.
+    pub id: String,
+    pub rule_id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub scope: Scope,
+    pub account_id: Option<String>,
+    pub account_name: Option<String>,
+    pub username: Option<String>,
+    pub access_key_id: Option<String>,
+    pub message: String,
+    /// The fields that made the rule fire.
+    pub evidence: serde_json::Map<String, serde_json::Value>,
+    pub remediation: String,
+    pub tags: Vec<String>,
+    pub status: Status,
+    /// With `--baseline`: new or unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
+    /// The waiver that covers it (`status: waived`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<WaiverV1>,
+}
