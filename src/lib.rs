@@ -16,4 +16,6 @@ pub mod finding;
 pub mod inventory;
 pub mod rules;
 pub mod schema;
+pub mod vocab;
 pub mod waivers;
+pub mod yaml;
