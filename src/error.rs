@@ -1,8 +1,10 @@
-//! Typed errors of the library layers. The binary maps them to exit codes in one place.
+//! Typed errors of the library layers, and the one [`Error`] that carries any of them to the
+//! exit-code mapping (`cli::exit`). A leaf: it imports nothing from the crate.
 
 use std::path::PathBuf;
 
-/// A problem with an input file: a stock CSV, an inventory JSON, a config or waiver file.
+/// A problem with an input file (a stock CSV, an inventory JSON, a config file), or one
+/// problem of a config file.
 /// Always names the file and, when known, the line and column.
 #[derive(Debug, thiserror::Error)]
 #[error("{}{}: {message}", .path.display(), location(*.line, *.column))]
@@ -40,18 +42,80 @@ impl InputError {
     }
 }
 
-/// Everything that can stop a run before or after evaluation, by exit-code class.
+/// A broken rule pack: every problem found (loading, compiling), each naming its file and,
+/// when known, `line:col` (`rules/x/r.yaml:4:7: ...`).
+#[derive(Debug, thiserror::Error)]
+#[error("rule pack error{}:\n{}", plural(.problems), .problems.join("\n"))]
+pub struct PackError {
+    pub problems: Vec<String>,
+}
+
+/// Param overrides (`--param`, the config's `params` and `rule_params`) that do not fit the
+/// loaded packs: an unknown rule or param, a value of the wrong type. Each names its origin
+/// (`--param`, or `config FILE:LINE:COL`).
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .problems.join("\n"))]
+pub struct ParamsError {
+    pub problems: Vec<String>,
+}
+
+/// A config file that cannot be used: every problem at once, each at `file:line:col`
+/// (reading and YAML syntax problems included).
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}", if .problems.len() > 1 { "config file errors:\n" } else { "" }, lines(.problems))]
+pub struct ConfigError {
+    pub problems: Vec<InputError>,
+}
+
+/// A waivers file that cannot be used: every problem at once, each at `file:line[:col]`.
+#[derive(Debug, thiserror::Error)]
+#[error("waivers file error{}:\n{}", plural(.problems), .problems.join("\n"))]
+pub struct WaiversError {
+    pub problems: Vec<String>,
+}
+
+fn plural<T>(list: &[T]) -> &'static str {
+    if list.len() > 1 {
+        "s"
+    } else {
+        ""
+    }
+}
+
+fn lines(problems: &[InputError]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Everything that can stop a command, by layer. `cli::exit::report` turns any of them into
+/// the message on stderr and exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Bad input data (exit 2).
+    /// Bad input data: a stock CSV, an inventory or findings JSON.
     #[error(transparent)]
     Input(#[from] InputError),
-    /// A broken rule pack (exit 2). One message per problem.
-    #[error("rule pack error{}:\n{}", if .0.len() > 1 { "s" } else { "" }, .0.join("\n"))]
-    Rules(Vec<String>),
-    /// A usage or configuration problem (exit 2).
+    /// A bad config file.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A broken rule pack.
+    #[error(transparent)]
+    Rules(#[from] PackError),
+    /// Param overrides that do not fit the packs.
+    #[error(transparent)]
+    Params(#[from] ParamsError),
+    /// A bad waivers file.
+    #[error(transparent)]
+    Waivers(#[from] WaiversError),
+    /// A bad command line (a flag's value, a flag that does not apply).
     #[error("{0}")]
     Usage(String),
+    /// A scan that could not run (credentials, discovery, interrupted); the collector's
+    /// typed error converts into it.
+    #[error("{0}")]
+    Scan(String),
     /// Writing an output failed.
     #[error("cannot write {}: {source}", .path.display())]
     Output {

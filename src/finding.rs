@@ -1,116 +1,17 @@
 //! Findings and the vocabularies they use. A finding is built only through
-//! [`Finding::new`], which computes its stable fingerprint.
+//! [`Finding::new`], which computes its stable fingerprint. The waiver a finding may carry is
+//! defined here too; reading and applying waivers is the `waivers` module.
 
-use std::fmt;
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub const ALL: [Severity; 5] = [
-        Severity::Critical,
-        Severity::High,
-        Severity::Medium,
-        Severity::Low,
-        Severity::Info,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Severity> {
-        Severity::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What one evaluation of a rule looks at.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    /// One access key (`key`, `user`, `account`).
-    Key,
-    /// One IAM user (`user`, `account`).
-    User,
-    /// One user name seen in several accounts (`name`, `users`).
-    Username,
-    /// One account (`account`).
-    Account,
-    /// One CloudTrail event (`event`, `account`).
-    Event,
-}
-
-impl Scope {
-    pub const ALL: [Scope; 5] = [
-        Scope::Key,
-        Scope::User,
-        Scope::Username,
-        Scope::Account,
-        Scope::Event,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Key => "key",
-            Scope::User => "user",
-            Scope::Username => "username",
-            Scope::Account => "account",
-            Scope::Event => "event",
-        }
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Lifecycle state of a finding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Open,
-    Waived,
-    Remediated,
-}
-
-/// With `--baseline`: whether a finding was already in the baseline run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Change {
-    New,
-    Unchanged,
-}
+// The vocabulary lives in its own leaf module; re-exported here for the modules that still
+// import it from `finding`.
+pub use crate::vocab::{Change, Scope, Severity, Status};
 
 /// What a finding is about: the identity the rule looked at.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -122,6 +23,42 @@ pub struct Subject {
     /// Distinguishes evaluations that share account, user and key (an event's time and name,
     /// the user name of a username-scope group).
     pub scope_key: Option<String>,
+}
+
+/// One waiver, as written.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Waiver {
+    /// The rule id waived.
+    pub rule: String,
+    /// Only findings in this account (12 digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Only findings about this IAM user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Only findings about this access key id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Why the finding is accepted.
+    pub reason: String,
+    /// Who accepted it (a person or team who can be asked).
+    pub owner: String,
+    /// The last day (UTC) the waiver applies, `YYYY-MM-DD`.
+    pub expires: NaiveDate,
+    /// A ticket tracking the fix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+}
+
+/// A waiver with where it was written (as the findings JSON shows it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct Located {
+    #[serde(flatten)]
+    pub waiver: Waiver,
+    /// `file:line` of the entry.
+    pub at: String,
 }
 
 /// What a finding carries of its rule, shared by every finding of that rule.
@@ -154,7 +91,7 @@ pub struct Finding {
     /// With `--baseline`: new or unchanged.
     pub change: Option<Change>,
     /// The waiver in force that covers it (then `status` is `Waived`).
-    pub waiver: Option<Arc<crate::waivers::Located>>,
+    pub waiver: Option<Arc<Located>>,
 }
 
 impl Finding {
@@ -262,14 +199,5 @@ mod tests {
             ..Subject::default()
         };
         assert_ne!(fingerprint("r", &a), fingerprint("r", &b));
-    }
-
-    #[test]
-    fn severities_order_and_parse() {
-        assert!(Severity::Critical > Severity::High && Severity::Low > Severity::Info);
-        for s in Severity::ALL {
-            assert_eq!(Severity::parse(s.as_str()), Some(s));
-        }
-        assert_eq!(Severity::parse("severe"), None);
     }
 }

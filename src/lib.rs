@@ -17,5 +17,7 @@ pub mod inventory;
 pub mod rules;
 pub mod run;
 pub mod schema;
+pub mod vocab;
 pub mod waivers;
 pub mod wire;
+pub mod yaml;

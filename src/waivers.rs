@@ -3,13 +3,18 @@
 //! reported; a waiver that matches nothing is stale; one that expires within
 //! [`EXPIRING_SOON_DAYS`] days is warned about.
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{DateTime, Days, Utc};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::finding::{Finding, Status};
-use crate::rules::pack::parse_yaml;
+use crate::error::WaiversError;
+use crate::finding::Finding;
+// The waiver types live beside the finding that carries one (waivers depend on findings, not
+// the other way round).
+pub use crate::finding::{Located, Waiver};
+use crate::vocab::Status;
+use crate::yaml::parse_yaml;
 
 /// A waiver expiring within this many days of `as_of` is warned about.
 pub const EXPIRING_SOON_DAYS: i64 = 14;
@@ -21,32 +26,6 @@ pub struct WaiversFile {
     /// The waivers, each scoping one rule to an account, a user or an access key.
     #[schemars(with = "Vec<Waiver>")]
     pub waivers: Vec<Spanned<Waiver>>,
-}
-
-/// One waiver, as written.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Waiver {
-    /// The rule id waived.
-    pub rule: String,
-    /// Only findings in this account (12 digits).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
-    /// Only findings about this IAM user name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    /// Only findings about this access key id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// Why the finding is accepted.
-    pub reason: String,
-    /// Who accepted it (a person or team who can be asked).
-    pub owner: String,
-    /// The last day (UTC) the waiver applies, `YYYY-MM-DD`.
-    pub expires: NaiveDate,
-    /// A ticket tracking the fix.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ticket: Option<String>,
 }
 
 impl Waiver {
@@ -78,26 +57,19 @@ impl Waiver {
     }
 }
 
-/// A waiver with where it was written (as the findings JSON shows it).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(extend("additionalProperties" = false))]
-pub struct Located {
-    #[serde(flatten)]
-    pub waiver: Waiver,
-    /// `file:line` of the entry.
-    pub at: String,
-}
-
 /// Reads and checks a waivers file: every problem at once, each as `file:line:col: ...`.
-pub fn load(path: &std::path::Path) -> Result<Vec<Located>, Vec<String>> {
+pub fn load(path: &std::path::Path) -> Result<Vec<Located>, WaiversError> {
     let display = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| vec![format!("{display}: {e}")])?;
+    let text = std::fs::read_to_string(path).map_err(|e| WaiversError {
+        problems: vec![format!("{display}: {e}")],
+    })?;
     parse(&display, &text)
 }
 
 /// Parses and checks the text of a waivers file.
-pub fn parse(display: &str, text: &str) -> Result<Vec<Located>, Vec<String>> {
-    let file: WaiversFile = parse_yaml(display, text).map_err(|e| vec![e])?;
+pub fn parse(display: &str, text: &str) -> Result<Vec<Located>, WaiversError> {
+    let file: WaiversFile =
+        parse_yaml(display, text).map_err(|e| WaiversError { problems: vec![e] })?;
     let mut problems = Vec::new();
     let mut out = Vec::new();
     for entry in file.waivers {
@@ -127,7 +99,7 @@ pub fn parse(display: &str, text: &str) -> Result<Vec<Located>, Vec<String>> {
     if problems.is_empty() {
         Ok(out)
     } else {
-        Err(problems)
+        Err(WaiversError { problems })
     }
 }
 
@@ -184,7 +156,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::finding::{RuleInfo, Scope, Severity, Subject};
+    use crate::finding::{RuleInfo, Subject};
+    use crate::vocab::{Scope, Severity};
 
     fn finding(rule: &str, account: &str, user: &str, key: Option<&str>) -> Finding {
         let info = Arc::new(RuleInfo {
@@ -280,20 +253,23 @@ waivers:
             "w.yaml",
             "waivers:\n  - rule: x\n    user: u\n    owner: o\n    expires: 2026-01-01\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .problems;
         assert!(err[0].starts_with("w.yaml:"), "{err:?}");
         assert!(err[0].contains("missing field `reason`"), "{err:?}");
         let err = parse(
             "w.yaml",
             "waivers:\n  - rule: x\n    reason: r\n    owner: o\n    expires: 2026-02-30\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .problems;
         assert!(err[0].starts_with("w.yaml:5:"), "{err:?}");
         let err = parse(
             "w.yaml",
             "waivers:\n  - rule: x\n    reason: \" \"\n    owner: o\n    expires: 2026-01-01\n  - rule: y\n    account: \"12\"\n    reason: r\n    owner: o\n    expires: 2026-01-01\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .problems;
         assert_eq!(err.len(), 3, "{err:?}");
         assert!(
             err[0].starts_with("w.yaml:2: waiver of `x`: name the"),
@@ -301,7 +277,9 @@ waivers:
         );
         assert!(err[1].starts_with("w.yaml:2: waiver of `x`: `reason` must not be empty"));
         assert!(err[2].starts_with("w.yaml:6: waiver of `y`: `account: 12` is not"));
-        let err = parse("w.yaml", "waivers:\n  - rule: x\n    usr: u\n").unwrap_err();
+        let err = parse("w.yaml", "waivers:\n  - rule: x\n    usr: u\n")
+            .unwrap_err()
+            .problems;
         assert!(err[0].contains("unknown field `usr`"), "{err:?}");
     }
 }

@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use iam_audit::rules::fixtures::{run_file, Expect};
+use iam_audit::cli::rules::fixtures::run_file;
+use iam_audit::rules::fixtures::Expect;
 use iam_audit::rules::pack::load_dir;
 use iam_audit::rules::{builtin_names, builtin_pack};
 

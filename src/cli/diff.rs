@@ -4,13 +4,14 @@
 use std::fmt::Write as _;
 
 use crate::baseline::{diff, load, Diff};
-use crate::cli::exit::OK;
+use crate::cli::exit::Outcome;
 use crate::cli::DiffArgs;
 use crate::error::Error;
 use crate::wire::FindingV1;
 
-/// Runs the command; prints the table (or JSON) on stdout.
-pub fn run(a: &DiffArgs) -> Result<u8, Error> {
+/// Runs the command; prints the table (or JSON) on stdout. Always [`Outcome::CLEAN`]: a
+/// diff reports changes, it does not gate.
+pub fn run(a: &DiffArgs) -> Result<Outcome, Error> {
     let old = load(&a.old)?;
     let new = load(&a.new)?;
     let d = diff(&old, &a.old, &new, &a.new);
@@ -27,7 +28,7 @@ pub fn run(a: &DiffArgs) -> Result<u8, Error> {
             )))
         }
     }
-    Ok(OK)
+    Ok(Outcome::CLEAN)
 }
 
 fn finding_line(out: &mut String, f: &FindingV1) {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use regex::Regex;
 
-use crate::analysis::metrics::{Classifier, DEFAULT_PRODUCTION_ACCOUNTS};
+use crate::analysis::metrics::Classifier;
 use crate::cli::exit::Outcome;
 use crate::cli::{CommonArgs, EvaluateArgs};
 use crate::config::Config;
@@ -46,68 +46,55 @@ pub struct Settings {
     pub sarif: crate::emit::SarifInclude,
 }
 
-/// Parses `critical|high|medium|low|none`.
+/// Parses `--fail-on critical|high|medium|low|none`.
 pub fn parse_fail_on(s: &str) -> Result<Option<Severity>, Error> {
-    match s {
-        "none" => Ok(None),
-        other => Severity::parse(other)
-            .filter(|s| *s != Severity::Info)
-            .map(Some)
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "--fail-on `{other}`: expected critical, high, medium, low or none"
-                ))
-            }),
-    }
+    crate::vocab::parse_fail_on(s).map_err(|e| Error::Usage(format!("--fail-on `{s}`: {e}")))
 }
 
 /// The packs to load and the param overrides, from `--rules` (else the config file's `rules`),
 /// the config file's params, then `--param` (later overrides win).
 pub fn rules_and_overrides(
     rules: &[String],
-    config: Option<(&std::path::Path, &Config)>,
+    config: Option<&Config>,
     params: &[String],
 ) -> Result<(Vec<String>, Vec<ParamOverride>), Error> {
-    let mut overrides = config.map(|(p, c)| c.overrides(p)).unwrap_or_default();
+    let mut overrides = config.map(|c| c.overrides.clone()).unwrap_or_default();
     for p in params {
         overrides.push(ParamOverride::parse_cli(p).map_err(Error::Usage)?);
     }
     let rules = if rules.is_empty() {
-        config.map(|(_, c)| c.rules.clone()).unwrap_or_default()
+        config.map(|c| c.rules.clone()).unwrap_or_default()
     } else {
         rules.to_vec()
     };
     Ok((rules, overrides))
 }
 
-/// Resolves the common flags with the config file.
+/// Resolves the common flags with the config file (validated as it is read).
 pub fn settings(common: &CommonArgs) -> Result<Settings, Error> {
-    let config = match &common.config {
-        Some(p) => Some((p.clone(), Config::load(p)?)),
-        None => None,
+    let config = common.config.as_deref().map(Config::load).transpose()?;
+    let cfg = config.as_ref();
+    let (rules, overrides) = rules_and_overrides(&common.rules, cfg, &common.params)?;
+    let formats = match &common.format {
+        Some(f) => Format::parse_list(f).map_err(Error::Usage)?,
+        None => cfg
+            .and_then(|c| c.formats.clone())
+            .unwrap_or_else(Format::all),
     };
-    let cfg = config.as_ref().map(|(_, c)| c);
-    let (rules, overrides) = rules_and_overrides(
-        &common.rules,
-        config.as_ref().map(|(p, c)| (p.as_path(), c)),
-        &common.params,
-    )?;
-    let formats = match (&common.format, cfg.and_then(|c| c.format.as_ref())) {
-        (Some(f), _) => Format::parse_list(f).map_err(Error::Usage)?,
-        (None, Some(list)) => Format::parse_list(&list.join(",")).map_err(Error::Usage)?,
-        (None, None) => Format::all(),
+    let fail_on = match &common.fail_on {
+        Some(f) => parse_fail_on(f)?,
+        None => cfg
+            .and_then(|c| c.fail_on)
+            .unwrap_or(Some(Severity::Critical)),
     };
-    let fail_on = match (&common.fail_on, cfg.and_then(|c| c.fail_on.as_ref())) {
-        (Some(f), _) | (None, Some(f)) => parse_fail_on(f)?,
-        (None, None) => Some(Severity::Critical),
+    let name_pattern = match &common.production_accounts {
+        Some(p) => {
+            Regex::new(p).map_err(|e| Error::Usage(format!("production_accounts `{p}`: {e}")))?
+        }
+        None => cfg
+            .and_then(|c| c.production_accounts.clone())
+            .unwrap_or_else(|| Classifier::default().name_pattern),
     };
-    let pattern = common
-        .production_accounts
-        .clone()
-        .or_else(|| cfg.and_then(|c| c.production_accounts.clone()))
-        .unwrap_or_else(|| DEFAULT_PRODUCTION_ACCOUNTS.to_string());
-    let name_pattern = Regex::new(&pattern)
-        .map_err(|e| Error::Usage(format!("production_accounts `{pattern}`: {e}")))?;
     Ok(Settings {
         rules,
         overrides,
@@ -128,13 +115,7 @@ pub fn settings(common: &CommonArgs) -> Result<Settings, Error> {
             .clone()
             .or_else(|| cfg.and_then(|c| c.waivers.clone()))
         {
-            Some(path) => Some(crate::waivers::load(&path).map_err(|problems| {
-                Error::Usage(format!(
-                    "waivers file error{}:\n{}",
-                    if problems.len() > 1 { "s" } else { "" },
-                    problems.join("\n")
-                ))
-            })?),
+            Some(path) => Some(crate::waivers::load(&path)?),
             None => None,
         },
         sarif: match &common.sarif_include {

@@ -266,18 +266,8 @@ pub fn main() -> std::process::ExitCode {
         Command::Evaluate(args) => evaluate::run(args, cli.quiet),
         #[cfg(feature = "aws")]
         Command::Scan(args) => scan::run(args, cli.quiet),
-        Command::Diff(args) => {
-            return match diff::run(args) {
-                Ok(code) => std::process::ExitCode::from(code),
-                Err(e) => exit::report(Err(e)),
-            }
-        }
-        Command::Rules(command) => {
-            return match rules::run(command) {
-                Ok(code) => std::process::ExitCode::from(code),
-                Err(e) => exit::report(Err(e)),
-            }
-        }
+        Command::Diff(args) => diff::run(args),
+        Command::Rules(command) => rules::run(command),
     };
     exit::report(outcome)
 }

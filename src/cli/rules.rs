@@ -1,24 +1,28 @@
 //! `iam-audit rules list | show | validate | test`: rule authoring.
 
+pub mod fixtures;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde_json::json;
 
 use crate::cli::evaluate::rules_and_overrides;
-use crate::cli::exit::{ERROR, FINDINGS, OK};
+use crate::cli::exit::Outcome;
 use crate::cli::{
     PackArgs, RulesCommand, RulesListArgs, RulesShowArgs, RulesTestArgs, RulesValidateArgs,
 };
 use crate::config::Config;
 use crate::error::Error;
-use crate::rules::fixtures::{self, Expect};
+use crate::rules::fixtures::{self as fixture_files, Expect};
 use crate::rules::pack::{Pack, Rule};
 use crate::rules::params::ParamOverride;
 use crate::rules::{load_partial, pack_files, RuleSet};
 
-/// Runs a `rules` subcommand; returns the exit code.
-pub fn run(command: &RulesCommand) -> Result<u8, Error> {
+/// Runs a `rules` subcommand. `list` and `show` end clean; `validate` counts its problems as
+/// rule errors (exit 2); `test` counts failed cases as gating findings (exit 1) and errors as
+/// rule errors (exit 2). Both print their report on stdout, so neither is an [`Error`].
+pub fn run(command: &RulesCommand) -> Result<Outcome, Error> {
     match command {
         RulesCommand::List(a) => list(a),
         RulesCommand::Show(a) => show(a),
@@ -29,16 +33,12 @@ pub fn run(command: &RulesCommand) -> Result<u8, Error> {
 
 /// The packs and overrides named by `--rules`, `--config` and `--param`.
 fn selection(packs: &PackArgs, params: &[String]) -> Result<(RuleSet, Vec<ParamOverride>), Error> {
-    let config = match &packs.config {
-        Some(p) => Some((p.as_path(), Config::load(p)?)),
-        None => None,
-    };
-    let (specs, overrides) =
-        rules_and_overrides(&packs.rules, config.as_ref().map(|(p, c)| (*p, c)), params)?;
+    let config = packs.config.as_deref().map(Config::load).transpose()?;
+    let (specs, overrides) = rules_and_overrides(&packs.rules, config.as_ref(), params)?;
     Ok((RuleSet::load(&specs)?, overrides))
 }
 
-fn list(a: &RulesListArgs) -> Result<u8, Error> {
+fn list(a: &RulesListArgs) -> Result<Outcome, Error> {
     let (set, _) = selection(&a.packs, &[])?;
     let mut out = String::new();
     if a.format == "json" {
@@ -77,7 +77,7 @@ fn list(a: &RulesListArgs) -> Result<u8, Error> {
         )));
     }
     print!("{out}");
-    Ok(OK)
+    Ok(Outcome::CLEAN)
 }
 
 /// The fixture cases of a rule, as (expect, name), or why there are none.
@@ -89,14 +89,14 @@ fn fixture_cases(pack: &Pack, rule: &Rule) -> Result<(String, Vec<(Expect, Strin
         return Err(format!("none ({display} does not exist)"));
     }
     let text = files.read(&name).map_err(|e| format!("{display}: {e}"))?;
-    let file = fixtures::parse(&display, &text)?;
+    let file = fixture_files::parse(&display, &text)?;
     Ok((
         display,
         file.cases.into_iter().map(|c| (c.expect, c.name)).collect(),
     ))
 }
 
-fn show(a: &RulesShowArgs) -> Result<u8, Error> {
+fn show(a: &RulesShowArgs) -> Result<Outcome, Error> {
     let (set, overrides) = selection(&a.packs, &a.params)?;
     let Some((pack, rule)) = set.rules().find(|(_, r)| r.id == a.id) else {
         let ids: Vec<&str> = set.rules().map(|(_, r)| r.id.as_str()).collect();
@@ -138,7 +138,7 @@ fn show(a: &RulesShowArgs) -> Result<u8, Error> {
             "params": params, "fixtures": fixtures,
         });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-        return Ok(OK);
+        return Ok(Outcome::CLEAN);
     }
     let mut out = String::new();
     let _ = writeln!(out, "{} — {}", rule.id, rule.title);
@@ -202,11 +202,11 @@ fn show(a: &RulesShowArgs) -> Result<u8, Error> {
         }
     }
     print!("{out}");
-    Ok(OK)
+    Ok(Outcome::CLEAN)
 }
 
 /// Every problem of the packs at `paths`: loading, compiling, fixtures. Exit 2 on any.
-fn validate(a: &RulesValidateArgs) -> u8 {
+fn validate(a: &RulesValidateArgs) -> Outcome {
     let mut problems: Vec<String> = Vec::new();
     let mut packs: Vec<Pack> = Vec::new();
     let mut cases = 0usize;
@@ -220,7 +220,7 @@ fn validate(a: &RulesValidateArgs) -> u8 {
         };
         match single.compile(&[]) {
             Ok(_) => {}
-            Err(Error::Rules(mut e)) => problems.append(&mut e),
+            Err(Error::Rules(mut e)) => problems.append(&mut e.problems),
             Err(other) => problems.push(other.to_string()),
         }
         // Fixtures: every rule has a file with a firing case; every file names a rule.
@@ -234,7 +234,7 @@ fn validate(a: &RulesValidateArgs) -> u8 {
                     let parsed = files
                         .read(name)
                         .map_err(|e| format!("{display}: {e}"))
-                        .and_then(|text| fixtures::parse(&display, &text));
+                        .and_then(|text| fixture_files::parse(&display, &text));
                     match parsed {
                         Err(e) => problems.push(e),
                         Ok(f) => {
@@ -313,18 +313,20 @@ fn validate(a: &RulesValidateArgs) -> u8 {
             "ok: {} pack(s), {rules} rule(s), {cases} fixture case(s), no problems",
             packs.len()
         );
-        OK
     } else {
         for p in &problems {
             println!("{p}");
         }
         println!("{} problem(s)", problems.len());
-        ERROR
+    }
+    Outcome {
+        rule_errors: problems.len(),
+        ..Outcome::CLEAN
     }
 }
 
 /// Runs fixtures; prints a pass/fail matrix and a diff per failure.
-fn test(a: &RulesTestArgs) -> u8 {
+fn test(a: &RulesTestArgs) -> Outcome {
     let mut out = String::new();
     let mut failures = String::new();
     let (mut passed, mut failed, mut gaps) = (0usize, 0usize, 0usize);
@@ -417,11 +419,9 @@ fn test(a: &RulesTestArgs) -> u8 {
             format!(", {} error(s)", errors.len())
         }
     );
-    if !errors.is_empty() {
-        ERROR
-    } else if failed > 0 {
-        FINDINGS
-    } else {
-        OK
+    Outcome {
+        gating_findings: failed,
+        rule_errors: errors.len(),
+        incomplete: false,
     }
 }

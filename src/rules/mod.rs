@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use rhai::Engine;
 
-use crate::error::Error;
+use crate::error::{Error, PackError, ParamsError};
 use pack::{load_dir, load_pack, EmbeddedFiles, Pack, Rule};
 use params::{EffectiveParams, ParamOverride};
 use script::{build_engine, compile_rule, CompiledRule};
@@ -161,7 +161,7 @@ impl RuleSet {
         if problems.is_empty() {
             Ok(RuleSet { packs })
         } else {
-            Err(Error::Rules(problems))
+            Err(PackError { problems }.into())
         }
     }
 
@@ -240,7 +240,7 @@ impl RuleSet {
         if problems.is_empty() {
             Ok(out)
         } else {
-            Err(Error::Usage(problems.join("\n")))
+            Err(ParamsError { problems }.into())
         }
     }
 
@@ -277,7 +277,7 @@ impl RuleSet {
         if problems.is_empty() {
             Ok(CompiledRules { engine, rules })
         } else {
-            Err(Error::Rules(problems))
+            Err(PackError { problems }.into())
         }
     }
 }

@@ -10,14 +10,18 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::finding::{Scope, Severity};
 use crate::rules::params::{ParamDecl, ParamType, ParamValue};
+use crate::vocab::{Scope, Severity};
 
 /// More rules than any pack needs.
 pub const MAX_RULES: usize = 1_000;
 
 /// Largest pack file accepted (bytes); a bigger file is refused before parsing.
-pub const MAX_PACK_FILE_BYTES: usize = 1 << 20;
+pub const MAX_PACK_FILE_BYTES: usize = crate::yaml::MAX_FILE_BYTES;
+
+// The YAML helpers moved to `crate::yaml`; re-exported for the modules that still import them
+// from here.
+pub use crate::yaml::{parse_yaml, yaml_error, yaml_message, yaml_options};
 
 /// The manifest `pack.yaml`, as written.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -257,105 +261,6 @@ impl PackFiles for EmbeddedFiles {
             .map(|(_, text)| text.to_string())
             .ok_or_else(|| "no such file in the built-in pack".to_string())
     }
-}
-
-/// Parses YAML text into `T` with serde-saphyr's budgets (alias bombs, nesting depth) and
-/// turns errors into `file:line:col: message`.
-pub fn parse_yaml<T: serde::de::DeserializeOwned>(display: &str, text: &str) -> Result<T, String> {
-    if text.len() > MAX_PACK_FILE_BYTES {
-        return Err(format!(
-            "{display}: file is {} bytes; at most {} are accepted",
-            text.len(),
-            MAX_PACK_FILE_BYTES
-        ));
-    }
-    let options = yaml_options();
-    serde_saphyr::from_str_with_options::<T>(text, options).map_err(|e| yaml_error(display, &e))
-}
-
-/// serde-saphyr options for the project's own YAML files (packs, fixtures, config, waivers).
-/// Far below serde-saphyr's defaults, which suit documents of hundreds of megabytes: such a
-/// file is at most a megabyte, nests a few levels and has little use for aliases, so an alias
-/// bomb or a deep nest stops within milliseconds and a few megabytes.
-pub fn yaml_options() -> serde_saphyr::Options {
-    serde_saphyr::options! {
-        budget: serde_saphyr::budget! {
-            max_depth: 32,
-            flow_nesting_limit: 32,
-            max_anchors: 1_000,
-            max_aliases: 1_000,
-            max_documents: 1,
-            max_total_scalar_bytes: 4 * MAX_PACK_FILE_BYTES,
-            max_recorded_anchor_events: 20_000,
-            max_recorded_anchor_bytes: 4 * MAX_PACK_FILE_BYTES,
-        },
-        alias_limits: serde_saphyr::alias_limits! {
-            max_total_replayed_events: 20_000,
-            max_replay_stack_depth: 32,
-        },
-    }
-}
-
-/// Formats a serde-saphyr error as `file:line:col: message`.
-pub fn yaml_error(display: &str, e: &serde_saphyr::Error) -> String {
-    let first = yaml_message(e);
-    match e.location() {
-        Some(loc) => format!("{display}:{}:{}: {first}", loc.line(), loc.column()),
-        None => format!("{display}: {first}"),
-    }
-}
-
-/// What went wrong, in words, without the location.
-pub fn yaml_message(e: &serde_saphyr::Error) -> String {
-    let msg = e.to_string();
-    let mut first = msg.lines().next().unwrap_or("invalid YAML").to_string();
-    // The location is given once, in front: drop serde-saphyr's own "error: line L column C: ".
-    if let Some(rest) = first.strip_prefix("error: line ") {
-        if let Some((_, after)) = rest.split_once(": ") {
-            first = after.to_string();
-        }
-    }
-    // Budget breaches in words (serde-saphyr shows its Debug form).
-    {
-        use serde_saphyr::budget::BudgetBreach as B;
-        use serde_saphyr::Error as E;
-        const ALIASES: &str = "aliases expand to too much YAML (an alias bomb?)";
-        let mut inner = e;
-        while let E::WithSnippet { error, .. } | E::AliasError { error, .. } = inner {
-            inner = error;
-        }
-        let plain = match inner {
-            E::Budget { breach, .. } => Some(match breach {
-                B::Depth { depth } => format!("YAML nested too deeply ({depth} levels)"),
-                B::Nodes { nodes } => format!("too many YAML nodes ({nodes})"),
-                B::Events { events } => format!("too many YAML events ({events})"),
-                B::Documents { documents } => {
-                    format!("{documents} YAML documents; one is expected")
-                }
-                B::ScalarBytes { total_scalar_bytes } => format!(
-                    "text values add up to {total_scalar_bytes} bytes or more (aliases \
-                     repeating long text?)"
-                ),
-                B::Aliases { .. }
-                | B::Anchors { .. }
-                | B::AliasAnchorRatio { .. }
-                | B::RecordedAnchorEvents { .. }
-                | B::RecordedAnchorBytes { .. } => ALIASES.to_string(),
-                other => format!("YAML over budget: {other:?}"),
-            }),
-            E::AliasReplayLimitExceeded { .. }
-            | E::AliasExpansionLimitExceeded { .. }
-            | E::AliasReplayStackDepthExceeded { .. } => Some(format!("{ALIASES}: {first}")),
-            _ if first == "recursion limit exceeded" => Some("YAML nested too deeply".to_string()),
-            _ => None,
-        };
-        if let Some(plain) = plain {
-            first = plain;
-        }
-        // Advice for the program, not for the author of the file.
-        first = first.replace(", set DuplicateKeyPolicy in Options if acceptable", "");
-    }
-    first
 }
 
 fn is_slug(s: &str) -> bool {
