@@ -219,11 +219,7 @@ pub fn analyze(
         rss_mb = rss_mb(),
         "rules evaluated"
     );
-    let outcome = Outcome {
-        gating_findings: report.gate.gating,
-        rule_errors: report.gate.rule_errors,
-        incomplete: report.gate.incomplete,
-    };
+    let outcome = Outcome::from(&report.gate);
     let started = std::time::Instant::now();
     let (written, skipped) = write_outputs(
         &report,

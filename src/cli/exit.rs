@@ -3,15 +3,16 @@
 use std::process::ExitCode;
 
 use crate::error::Error;
+use crate::run::{Gate, Verdict};
 
 /// Nothing at or above `--fail-on`.
-pub const OK: u8 = 0;
+pub const OK: u8 = Verdict::Passed.exit_code();
 /// Findings at or above `--fail-on`.
-pub const FINDINGS: u8 = 1;
+pub const FINDINGS: u8 = Verdict::Failed.exit_code();
 /// Usage, config, input or rule-pack error (also: a rule failed at run time).
-pub const ERROR: u8 = 2;
+pub const ERROR: u8 = Verdict::Errors.exit_code();
 /// No gating findings, but the inventory is incomplete.
-pub const INCOMPLETE: u8 = 3;
+pub const INCOMPLETE: u8 = Verdict::Incomplete.exit_code();
 
 /// How a command ended without an error: every command returns `Result<Outcome, Error>` and
 /// `main` hands it to [`report`], the one place that decides the exit code.
@@ -34,17 +35,19 @@ impl Outcome {
         incomplete: false,
     };
 
-    /// The exit code: a rule error wins (the gate cannot be trusted), then gating findings,
-    /// then an incomplete inventory.
+    /// The exit code (see [`Verdict::of`]).
     pub fn code(&self) -> u8 {
-        if self.rule_errors > 0 {
-            ERROR
-        } else if self.gating_findings > 0 {
-            FINDINGS
-        } else if self.incomplete {
-            INCOMPLETE
-        } else {
-            OK
+        Verdict::of(self.rule_errors, self.gating_findings, self.incomplete).exit_code()
+    }
+}
+
+impl From<&Gate> for Outcome {
+    /// The outcome of a run: its gate decision.
+    fn from(g: &Gate) -> Outcome {
+        Outcome {
+            gating_findings: g.gating,
+            rule_errors: g.rule_errors,
+            incomplete: g.incomplete,
         }
     }
 }

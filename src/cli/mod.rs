@@ -8,7 +8,7 @@ pub mod rules;
 #[cfg(feature = "aws")]
 pub mod scan;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// Audit IAM credentials across every account of an AWS Organization.
@@ -212,7 +212,8 @@ pub struct CommonArgs {
     /// Output folder [default: .]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Output formats, comma-separated: csv, json, sarif, html, md [default: all of them]
+    /// Output formats, comma-separated (the help lists the registered ones; see
+    /// [`crate::emit::EMITTERS`]).
     #[arg(long, value_name = "LIST")]
     pub format: Option<String>,
     /// Exit 1 when a finding is at or above this severity: critical, high, medium, low, none
@@ -258,9 +259,25 @@ pub struct EvaluateArgs {
     pub common: CommonArgs,
 }
 
+/// The command line, with the `--format` help made from the registered output formats.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let format = |c: clap::Command| {
+        c.mut_arg("format", |a| {
+            a.help(crate::emit::Format::help())
+                .long_help(crate::emit::Format::long_help())
+        })
+    };
+    let cmd = Cli::command().mut_subcommand("evaluate", format);
+    #[cfg(feature = "aws")]
+    let cmd = cmd.mut_subcommand("scan", format);
+    cmd
+}
+
 /// Parses the arguments, runs the command, maps the outcome to an exit code.
 pub fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let matches = command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_logging(cli.verbose, cli.quiet);
     let outcome = match &cli.command {
         Command::Evaluate(args) => evaluate::run(args, cli.quiet),

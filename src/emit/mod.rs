@@ -88,14 +88,19 @@ impl Format {
 
     /// The `--format` help text.
     pub fn help() -> String {
-        let each: Vec<String> = EMITTERS
-            .iter()
-            .map(|e| format!("{} ({})", e.name(), e.describe()))
-            .collect();
         format!(
             "Output formats, comma-separated: {} [default: all of them]",
-            each.join(", ")
+            Format::names()
         )
+    }
+
+    /// The `--format` help text of `--help`: each format with what it writes.
+    pub fn long_help() -> String {
+        let mut s = Format::help();
+        for e in EMITTERS {
+            s.push_str(&format!("\n  {}: {}", e.name(), e.describe()));
+        }
+        s
     }
 
     pub fn parse_list(s: &str) -> Result<BTreeSet<Format>, String> {

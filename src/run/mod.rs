@@ -124,27 +124,41 @@ pub enum Verdict {
     Passed,
 }
 
-impl Gate {
-    pub fn verdict(&self) -> Verdict {
-        if self.rule_errors > 0 {
+impl Verdict {
+    /// A rule error wins (the gate cannot be trusted), then gating findings, then an
+    /// incomplete inventory.
+    pub fn of(rule_errors: usize, gating: usize, incomplete: bool) -> Verdict {
+        if rule_errors > 0 {
             Verdict::Errors
-        } else if self.gating > 0 {
+        } else if gating > 0 {
             Verdict::Failed
-        } else if self.incomplete {
+        } else if incomplete {
             Verdict::Incomplete
         } else {
             Verdict::Passed
         }
     }
 
-    /// The exit code of the verdict (SPEC §1): 0 passed, 1 findings, 2 errors, 3 incomplete.
-    pub fn exit_code(&self) -> u8 {
-        match self.verdict() {
+    /// The process exit code (SPEC §1): 0 passed, 1 findings, 2 errors, 3 incomplete. Errors
+    /// that stop a command before it ends (a bad input, a broken pack) exit 2 as well.
+    pub const fn exit_code(self) -> u8 {
+        match self {
             Verdict::Passed => 0,
             Verdict::Failed => 1,
             Verdict::Errors => 2,
             Verdict::Incomplete => 3,
         }
+    }
+}
+
+impl Gate {
+    pub fn verdict(&self) -> Verdict {
+        Verdict::of(self.rule_errors, self.gating, self.incomplete)
+    }
+
+    /// The exit code of the verdict.
+    pub fn exit_code(&self) -> u8 {
+        self.verdict().exit_code()
     }
 }
 
