@@ -52,6 +52,10 @@ pub enum Error {
     /// A usage or configuration problem (exit 2).
     #[error("{0}")]
     Usage(String),
+    /// `scan` stopped without an inventory: no credentials, no caller identity, no
+    /// Organization, interrupted (exit 2).
+    #[error(transparent)]
+    Scan(#[from] crate::collect::ScanError),
     /// Writing an output failed.
     #[error("cannot write {}: {source}", .path.display())]
     Output {
