@@ -91,9 +91,10 @@ struct AccountResult {
     collection: Collection,
 }
 
-/// Runs every per-account source on one account concurrently and merges their results in the
-/// list's order: complete without errors, failed when an essential source failed, else
-/// partial.
+/// Runs every per-account source on one account concurrently (they are independent: IAM and
+/// CloudTrail calls overlap, CloudTrail mostly waiting on its rate limit) and merges their
+/// results in the list's order: complete without errors, failed when an essential source
+/// failed, else partial.
 async fn collect_account(cx: &AccountContext<'_>) -> AccountResult {
     let mut parts: Vec<Collected> = ACCOUNT_SOURCES
         .iter()
