@@ -33,7 +33,7 @@ from typing import Any
 
 MANAGEMENT_ID = "123456789012"
 FIRST_MEMBER = 200000000001
-# The events the scanner asks for (src/collect/aws.rs DEFAULT_EVENTS); some of them are seeded.
+# The events the scanner asks for (src/collect/scan.rs DEFAULT_EVENTS); some of them are seeded.
 SERVICES = ["s3", "ec2", "iam", "sts", "dynamodb", "lambda"]
 REGIONS = ["us-east-1", "eu-west-1", "us-west-2"]
 TEAMS = ["payments", "platform", "data", "web", "ops"]

@@ -112,10 +112,12 @@ pub enum Error {
     /// A bad command line (a flag's value, a flag that does not apply).
     #[error("{0}")]
     Usage(String),
-    /// A scan that could not run (credentials, discovery, interrupted); the collector's
-    /// typed error converts into it.
-    #[error("{0}")]
-    Scan(String),
+    /// `scan` stopped without an inventory: no credentials, no caller identity, no
+    /// Organization, interrupted (exit 2). The collector's typed error (`collect::ScanError`,
+    /// which converts into this variant) is kept whole, not flattened to its text; boxed so
+    /// this leaf module names no layer above it.
+    #[error(transparent)]
+    Scan(Box<dyn std::error::Error + Send + Sync>),
     /// Writing an output failed.
     #[error("cannot write {}: {source}", .path.display())]
     Output {

@@ -1,9 +1,11 @@
 //! The deploy/ artifacts agree with each other: the member role template's inline policy is
 //! exactly deploy/iam-audit-member-policy.json, the caller template's managed policy is exactly
 //! deploy/iam-audit-caller-policy.json (its role name and partition being parameters), the
-//! caller may assume exactly the role the template makes, and the caller's actions are the
-//! member's plus discovery and AssumeRole. That the actions are what the scan needs, no more
-//! and no less, is proven against the emulator in tests/policy_moto.rs.
+//! caller may assume exactly the role the template makes, and each policy grants exactly the
+//! actions the collectors declare (`iam_audit::collect::required_actions`: the audit role's
+//! in the member policy; those and the caller's own in the caller policy), so no data source
+//! can need an action the deploy policies lack. That the declared actions are the calls the
+//! scan makes, no more and no less, is proven against the emulator in tests/policy_moto.rs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,21 +13,14 @@ mod common;
 
 use common::{actions, deploy, policy};
 use serde_json::{json, Value};
+#[cfg(feature = "aws")]
+use std::collections::BTreeSet;
 
 /// A CloudFormation template as plain data: short-form intrinsics (`!Ref X`, `!Sub "..."`)
 /// lose their tag and keep their value, which is all these checks look at.
 fn template(name: &str) -> Value {
     serde_saphyr::from_str(&deploy(name)).unwrap_or_else(|e| panic!("deploy/{name}: {e}"))
 }
-
-const DISCOVERY: [&str; 6] = [
-    "iam:ListOrganizationsFeatures",
-    "organizations:DescribeOrganization",
-    "organizations:DescribeOrganizationalUnit",
-    "organizations:ListAccounts",
-    "organizations:ListParents",
-    "organizations:ListTagsForResource",
-];
 
 #[test]
 fn the_role_template_inlines_exactly_the_member_policy() {
@@ -78,14 +73,63 @@ fn the_caller_template_is_exactly_the_caller_policy() {
     );
 }
 
+/// The actions the collectors declare, by policy: the member policy needs the audit role's;
+/// the caller policy those too (the caller reads its own account) and the caller's own.
+#[cfg(feature = "aws")]
+fn declared() -> (BTreeSet<String>, BTreeSet<String>) {
+    use iam_audit::collect::{required_actions, Principal};
+    let mut member = BTreeSet::new();
+    let mut caller = BTreeSet::new();
+    for (principal, action) in required_actions() {
+        if principal == Principal::AuditRole {
+            member.insert(action.to_string());
+        }
+        caller.insert(action.to_string());
+    }
+    (member, caller)
+}
+
+/// `want` minus `have`, as a list for a failure message.
+#[cfg(feature = "aws")]
+fn missing(want: &BTreeSet<String>, have: &BTreeSet<String>) -> Vec<String> {
+    want.difference(have).cloned().collect()
+}
+
+#[cfg(feature = "aws")]
 #[test]
-fn the_caller_policy_is_the_member_policy_plus_discovery_and_assume_role() {
+fn each_policy_grants_exactly_the_actions_the_collectors_declare() {
+    let caller = actions(&policy("iam-audit-caller-policy.json"));
+    let member = actions(&policy("iam-audit-member-policy.json"));
+    let (need_member, need_caller) = declared();
+    assert!(!need_member.is_empty() && need_member.is_subset(&need_caller));
+    assert!(
+        missing(&need_member, &member).is_empty(),
+        "declared by a per-account data source but missing from deploy/iam-audit-member-policy.json \
+         (and the role template): {:?}",
+        missing(&need_member, &member)
+    );
+    assert!(
+        missing(&need_caller, &caller).is_empty(),
+        "declared by the collectors but missing from deploy/iam-audit-caller-policy.json \
+         (and the caller template): {:?}",
+        missing(&need_caller, &caller)
+    );
+    // No more than that either: least privilege.
+    assert!(
+        missing(&member, &need_member).is_empty(),
+        "in deploy/iam-audit-member-policy.json but declared by no data source: {:?}",
+        missing(&member, &need_member)
+    );
+    assert!(
+        missing(&caller, &need_caller).is_empty(),
+        "in deploy/iam-audit-caller-policy.json but declared by no collector: {:?}",
+        missing(&caller, &need_caller)
+    );
+}
+
+#[test]
+fn the_caller_may_assume_only_the_audit_role() {
     let caller = policy("iam-audit-caller-policy.json");
-    let member = policy("iam-audit-member-policy.json");
-    let mut want = actions(&member);
-    want.extend(DISCOVERY.iter().map(|s| s.to_string()));
-    want.insert("sts:AssumeRole".into());
-    assert_eq!(actions(&caller), want);
     // AssumeRole on the audit role only, in any account; everything else on "*".
     for statement in caller["Statement"].as_array().unwrap() {
         if statement["Action"] == "sts:AssumeRole" {

@@ -294,6 +294,18 @@ fn the_deploy_policies_are_sufficient_and_every_action_is_used() {
     );
     assert_eq!(used[PROD], member, "member account: calls vs role policy");
     assert_eq!(used[DEV], member, "member account: calls vs role policy");
+    // And exactly what the collectors declare (`required_actions`, which tests/deploy_policy.rs
+    // holds the policies to): the audit role's actions in a member, every action as the caller.
+    let mut declared_member = BTreeSet::new();
+    let mut declared_caller = BTreeSet::new();
+    for (principal, action) in iam_audit::collect::required_actions() {
+        if principal == iam_audit::collect::Principal::AuditRole {
+            declared_member.insert(action.to_string());
+        }
+        declared_caller.insert(action.to_string());
+    }
+    assert_eq!(used[PROD], declared_member, "member calls vs declared");
+    assert_eq!(used[MGMT], declared_caller, "caller calls vs declared");
 
     // 3. The role's trust policy wants the external id: without it the members are not
     //    audited (and the management account still is).

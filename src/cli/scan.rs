@@ -9,7 +9,7 @@ use chrono::{SubsecRound, Utc};
 use crate::cli::evaluate::{analyze, settings};
 use crate::cli::exit::Outcome;
 use crate::cli::ScanArgs;
-use crate::collect::aws::{scan, ScanOptions};
+use crate::collect::{scan, ScanError, ScanOptions};
 use crate::error::Error;
 use crate::rules::RuleSet;
 
@@ -57,7 +57,7 @@ pub fn run(args: &ScanArgs, quiet: bool) -> Result<Outcome, Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+        .map_err(ScanError::Runtime)?;
     // A progress bar on stderr, only when a person is watching it.
     let progress = if !quiet && std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(0);
@@ -74,10 +74,8 @@ pub fn run(args: &ScanArgs, quiet: bool) -> Result<Outcome, Error> {
     };
     let scanned = runtime.block_on(async {
         tokio::select! {
-            r = scan(&opts, as_of, &progress) => r.map_err(|e| Error::Usage(e.to_string())),
-            _ = tokio::signal::ctrl_c() => Err(Error::Usage(
-                "interrupted: nothing was written".into(),
-            )),
+            r = scan(&opts, as_of, &progress) => r,
+            _ = tokio::signal::ctrl_c() => Err(ScanError::Interrupted),
         }
     });
     progress.finish_and_clear();

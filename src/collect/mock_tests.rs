@@ -14,7 +14,9 @@ use aws_config::retry::RetryConfig;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use chrono::{DateTime, Utc};
 
-use super::aws::{self, OrgAccount, ScanOptions};
+use super::error::CollectError;
+use super::org::OrgAccount;
+use super::{access, cloudtrail, iam, org, ScanOptions};
 use crate::inventory::time::parse_time;
 use crate::inventory::{
     AccessKey, Collection, DataSource, Event, KeyStatus, MfaDevice, MfaType, Password, User,
@@ -65,10 +67,10 @@ fn iam_client(rules: &[&Rule]) -> aws_sdk_iam::Client {
 
 /// Runs the IAM collection on a mocked client answering with `rules`: its result and what
 /// the collection recorded.
-async fn collect(rules: &[&Rule], opts: &ScanOptions) -> (super::aws::IamResult, Collection) {
+async fn collect(rules: &[&Rule], opts: &ScanOptions) -> (iam::IamResult, Collection) {
     let iam = iam_client(rules);
     let mut collection = Collection::default();
-    let result = aws::collect_iam(&iam, opts, t(AS_OF), &mut collection).await;
+    let result = iam::collect_iam(&iam, opts, t(AS_OF), &mut collection).await;
     (result, collection)
 }
 
@@ -530,14 +532,24 @@ async fn access_denied_on_authorization_details_is_an_iam_error_naming_the_opera
         .build();
     let (result, _) = collect(&[&denied], &opts()).await;
     let err = result.expect_err("access denied");
-    assert_eq!(err.0, DataSource::Iam);
     assert!(
-        err.1.starts_with("GetAccountAuthorizationDetails: "),
-        "{}",
-        err.1
+        matches!(
+            err,
+            CollectError::Call {
+                data_source: DataSource::Iam,
+                ..
+            }
+        ),
+        "{err:?}"
     );
-    assert!(err.1.contains("AccessDenied"), "{}", err.1);
-    assert!(err.1.contains("is not authorized"), "{}", err.1);
+    let err = err.to_string();
+    assert!(
+        err.starts_with("GetAccountAuthorizationDetails: "),
+        "{}",
+        err
+    );
+    assert!(err.contains("AccessDenied"), "{}", err);
+    assert!(err.contains("is not authorized"), "{}", err);
     assert_calls(&[("GetAccountAuthorizationDetails", &denied, 1)]);
 }
 
@@ -555,11 +567,21 @@ async fn access_denied_on_a_later_authorization_details_page_fails_the_whole_col
         .build();
     let (result, _) = collect(&[&first, &denied], &opts()).await;
     let err = result.expect_err("access denied");
-    assert_eq!(err.0, DataSource::Iam);
     assert!(
-        err.1.starts_with("GetAccountAuthorizationDetails: ") && err.1.contains("AccessDenied"),
+        matches!(
+            err,
+            CollectError::Call {
+                data_source: DataSource::Iam,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = err.to_string();
+    assert!(
+        err.starts_with("GetAccountAuthorizationDetails: ") && err.contains("AccessDenied"),
         "{}",
-        err.1
+        err
     );
     assert_calls(&[("first page", &first, 1), ("second page", &denied, 1)]);
 }
@@ -860,7 +882,7 @@ async fn a_cached_report_cannot_hide_what_changed_since_it_was_generated() {
         .retry_config(retry())
         .retry_partition(p.clone()));
     let mut collection = Collection::default();
-    let result = aws::collect_iam(&iam, &opts(), t(AS_OF), &mut collection).await;
+    let result = iam::collect_iam(&iam, &opts(), t(AS_OF), &mut collection).await;
     let (got, _) = result.expect("collected");
     let bob = &got[1];
     assert_eq!(
@@ -927,10 +949,10 @@ async fn a_root_sign_in_that_failed_is_not_the_last_sign_in() {
         ..ok.clone()
     };
     assert_eq!(
-        aws::last_root_sign_in(&[ok.clone(), failed.clone(), user_login]),
+        cloudtrail::last_root_sign_in(&[ok.clone(), failed.clone(), user_login]),
         Some(t("2026-03-01 09:00:00"))
     );
-    assert_eq!(aws::last_root_sign_in(&[failed]), None);
+    assert_eq!(cloudtrail::last_root_sign_in(&[failed]), None);
 }
 
 #[tokio::test]
@@ -949,7 +971,7 @@ async fn lookup_events_keep_what_cloudtrail_recorded_of_a_failed_call() {
             .build()
     });
     let ct = ct_client(&[&page]);
-    let account = aws::OrgAccount {
+    let account = org::OrgAccount {
         id: "111111111111".into(),
         name: "Dev".into(),
         status: "ACTIVE".into(),
@@ -963,9 +985,10 @@ async fn lookup_events_keep_what_cloudtrail_recorded_of_a_failed_call() {
         cloudtrail_rps: 1000.0,
         ..opts()
     };
-    let events = aws::collect_events(&ct, &account, &opts, t("2026-03-01 00:00:00"), t(AS_OF))
-        .await
-        .expect("collected");
+    let events =
+        cloudtrail::collect_events(&ct, &account, &opts, t("2026-03-01 00:00:00"), t(AS_OF))
+            .await
+            .expect("collected");
     assert_eq!(events.len(), 1);
     let e = &events[0];
     assert!(e.failed());
@@ -981,21 +1004,21 @@ async fn lookup_events_keep_what_cloudtrail_recorded_of_a_failed_call() {
 #[test]
 fn partitions_come_from_the_caller_arn() {
     assert_eq!(
-        aws::partition_of("arn:aws-us-gov:sts::123456789012:assumed-role/Audit/s").as_deref(),
+        access::partition_of("arn:aws-us-gov:sts::123456789012:assumed-role/Audit/s").as_deref(),
         Some("aws-us-gov")
     );
     assert_eq!(
-        aws::partition_of("arn:aws-cn:iam::123456789012:user/a").as_deref(),
+        access::partition_of("arn:aws-cn:iam::123456789012:user/a").as_deref(),
         Some("aws-cn")
     );
     assert_eq!(
-        aws::partition_of("arn:aws:iam::123456789012:root").as_deref(),
+        access::partition_of("arn:aws:iam::123456789012:root").as_deref(),
         Some("aws")
     );
-    assert_eq!(aws::partition_of("not-an-arn"), None);
-    assert_eq!(aws::iam_events_region("aws-us-gov"), "us-gov-west-1");
-    assert_eq!(aws::iam_events_region("aws-cn"), "cn-north-1");
-    assert_eq!(aws::iam_events_region("aws"), "us-east-1");
+    assert_eq!(access::partition_of("not-an-arn"), None);
+    assert_eq!(access::iam_events_region("aws-us-gov"), "us-gov-west-1");
+    assert_eq!(access::iam_events_region("aws-cn"), "cn-north-1");
+    assert_eq!(access::iam_events_region("aws"), "us-east-1");
 }
 
 #[tokio::test]
@@ -1028,9 +1051,19 @@ async fn login_profile_access_denied_is_an_iam_error_naming_the_user() {
     };
     let (result, _) = collect(&[&gaad, &mfa, &gen, &users, &keys, &denied], &opts).await;
     let err = result.expect_err("access denied");
-    assert_eq!(err.0, DataSource::Iam);
-    assert!(err.1.starts_with("GetLoginProfile carol: "), "{}", err.1);
-    assert!(err.1.contains("AccessDenied"), "{}", err.1);
+    assert!(
+        matches!(
+            err,
+            CollectError::Call {
+                data_source: DataSource::Iam,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = err.to_string();
+    assert!(err.starts_with("GetLoginProfile carol: "), "{}", err);
+    assert!(err.contains("AccessDenied"), "{}", err);
     assert_calls(&[("GetLoginProfile", &denied, 1)]);
 }
 
@@ -1038,7 +1071,7 @@ async fn login_profile_access_denied_is_an_iam_error_naming_the_user() {
 // IAM: throttling and retries
 
 /// One user with one key, report path; ListAccessKeys answers with `list_keys_rule`.
-async fn collect_with_list_keys(list_keys_rule: &Rule) -> super::aws::IamResult {
+async fn collect_with_list_keys(list_keys_rule: &Rule) -> iam::IamResult {
     use aws_sdk_iam::types::ReportStateType::Complete;
     let gaad = gaad_rule(
         None,
@@ -1099,9 +1132,19 @@ async fn throttling_past_the_retry_budget_is_an_error_naming_the_operation() {
     let err = collect_with_list_keys(&storm)
         .await
         .expect_err("retries exhausted");
-    assert_eq!(err.0, DataSource::Iam);
-    assert!(err.1.starts_with("ListAccessKeys alice: "), "{}", err.1);
-    assert!(err.1.contains("Throttling"), "{}", err.1);
+    assert!(
+        matches!(
+            err,
+            CollectError::Call {
+                data_source: DataSource::Iam,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = err.to_string();
+    assert!(err.starts_with("ListAccessKeys alice: "), "{}", err);
+    assert!(err.contains("Throttling"), "{}", err);
     assert_calls(&[("ListAccessKeys", &storm, 3)]);
 }
 
@@ -1283,7 +1326,7 @@ async fn list_accounts_pages_with_an_empty_page_reach_the_null_token() {
         tags("222222222222", None, &[("env", "staging")], None),
     ];
     let refs: Vec<&Rule> = rules.iter().collect();
-    let org = aws::discover(&org_client(&refs), 4)
+    let org = org::discover(&org_client(&refs), 4)
         .await
         .expect("discovered");
 
@@ -1378,7 +1421,7 @@ async fn list_accounts_stops_at_an_empty_string_token() {
         tags("222222222222", None, &[], None),
     ];
     let refs: Vec<&Rule> = rules.iter().collect();
-    let org = aws::discover(&org_client(&refs), 1)
+    let org = org::discover(&org_client(&refs), 1)
         .await
         .expect("discovered");
     let ids: Vec<&str> = org.accounts.iter().map(|a| a.id.as_str()).collect();
@@ -1493,9 +1536,10 @@ async fn lookup_events_pages_give_every_event_once() {
         event_names: vec!["CreateUser".into(), "DeleteUser".into()],
         ..opts()
     };
-    let events = aws::collect_events(&ct, &account, &opts, t("2025-12-06 12:00:00"), t(AS_OF))
-        .await
-        .expect("events");
+    let events =
+        cloudtrail::collect_events(&ct, &account, &opts, t("2025-12-06 12:00:00"), t(AS_OF))
+            .await
+            .expect("events");
     assert_eq!(
         events,
         vec![
@@ -1524,11 +1568,12 @@ async fn lookup_events_stops_on_a_repeated_token() {
         event_names: vec!["CreateUser".into()],
         ..opts()
     };
-    let err = aws::collect_events(&ct, &account, &opts, t("2025-12-06 12:00:00"), t(AS_OF))
+    let err = cloudtrail::collect_events(&ct, &account, &opts, t("2025-12-06 12:00:00"), t(AS_OF))
         .await
         .expect_err("a repeated token is an error");
+    assert_eq!(err.data_source(), DataSource::Cloudtrail);
     assert_eq!(
-        err,
+        err.to_string(),
         "LookupEvents CreateUser: the service answered the same page token twice; stopped to avoid a loop"
     );
     for (i, r) in rules.iter().enumerate() {

@@ -1,0 +1,323 @@
+//! The scan: who is calling, the Organization's accounts, then every per-account data source
+//! ([`crate::collect::sources::ACCOUNT_SOURCES`]) in each selected account, `concurrency`
+//! accounts at a time, each within its deadline; and the [`Inventory`]. A failed account never
+//! stops the others: it is recorded in the account's collection status.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
+
+use crate::collect::access::{assume, caller_identity, iam_events_region, load_config};
+use crate::collect::error::{CollectError, ScanError};
+use crate::collect::iam::root_access_features;
+use crate::collect::org::{discover, OrgAccount};
+use crate::collect::sources::{join_all, AccountContext, Collected, ACCOUNT_SOURCES};
+use crate::inventory::{
+    Account, AccountAccess, Collection, CollectionError, CollectionStatus, Inventory, SourceKind,
+};
+
+/// The events collected by default (the seed's five, plus the two the red flags and the root
+/// report need).
+pub const DEFAULT_EVENTS: [&str; 7] = [
+    "CreateUser",
+    "DeleteUser",
+    "CreateAccessKey",
+    "DeleteAccessKey",
+    "DeleteLoginProfile",
+    "DeactivateMFADevice",
+    "ConsoleLogin",
+];
+
+/// What to scan and how.
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub role_name: String,
+    pub external_id: Option<String>,
+    pub session_name: String,
+    /// Only these account ids (empty: all).
+    pub accounts: BTreeSet<String>,
+    pub exclude_accounts: BTreeSet<String>,
+    /// Only accounts under an OU with this id or name (anywhere in the path).
+    pub ou: Option<String>,
+    pub concurrency: usize,
+    pub cloudtrail_days: u32,
+    pub event_names: Vec<String>,
+    /// Deadline for one account.
+    pub account_deadline: Duration,
+    /// How long to wait for a credential report.
+    pub report_deadline: Duration,
+    /// Client-side limit of CloudTrail LookupEvents requests per second per account.
+    pub cloudtrail_rps: f64,
+    /// The region where CloudTrail records IAM events (`--region`); default: the IAM region
+    /// of the caller's partition (us-east-1, us-gov-west-1, cn-north-1). Also the SDK's
+    /// region when neither the environment nor the profile sets one.
+    pub region: Option<String>,
+    /// Timeout of one attempt of an AWS call; a call with its retries may take six times
+    /// as long.
+    pub call_timeout: Duration,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            profile: None,
+            endpoint_url: None,
+            role_name: "OrganizationAccountAccessRole".into(),
+            external_id: None,
+            session_name: "iam-audit".into(),
+            accounts: BTreeSet::new(),
+            exclude_accounts: BTreeSet::new(),
+            ou: None,
+            concurrency: 8,
+            cloudtrail_days: 90,
+            event_names: DEFAULT_EVENTS.iter().map(|s| s.to_string()).collect(),
+            account_deadline: Duration::from_secs(900),
+            report_deadline: Duration::from_secs(120),
+            cloudtrail_rps: 2.0,
+            region: None,
+            call_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One account's collection: what its sources produced, and its status.
+struct AccountResult {
+    collected: Collected,
+    collection: Collection,
+}
+
+/// Runs every per-account source on one account concurrently (they are independent: IAM and
+/// CloudTrail calls overlap, CloudTrail mostly waiting on its rate limit) and merges their
+/// results in the list's order: complete without errors, failed when an essential source
+/// failed, else partial.
+async fn collect_account(cx: &AccountContext<'_>) -> AccountResult {
+    let mut parts: Vec<Collected> = ACCOUNT_SOURCES
+        .iter()
+        .map(|_| Collected::default())
+        .collect();
+    let results = join_all(
+        ACCOUNT_SOURCES
+            .iter()
+            .zip(parts.iter_mut())
+            .map(|(source, out)| source.collect(cx, out))
+            .collect(),
+    )
+    .await;
+    let mut all = Collected::default();
+    let mut collection = Collection::default();
+    let mut essential_failed = false;
+    let mut succeeded = Vec::new();
+    for ((source, part), result) in ACCOUNT_SOURCES.iter().zip(parts).zip(results) {
+        collection.notes.extend(part.notes);
+        collection.credential_report_generated_at = collection
+            .credential_report_generated_at
+            .or(part.credential_report_generated_at);
+        match result {
+            Ok(()) => {
+                all.users.extend(part.users);
+                all.root = all.root.or(part.root);
+                all.events.extend(part.events);
+                succeeded.push(source);
+            }
+            Err(e) => {
+                // Recorded under the source's declared data source.
+                debug_assert_eq!(e.data_source(), source.data_source());
+                essential_failed |= source.essential();
+                collection.errors.push(CollectionError {
+                    source: source.data_source(),
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    for source in succeeded {
+        source.complete(&mut all);
+    }
+    collection.status = if collection.errors.is_empty() {
+        CollectionStatus::Complete
+    } else if essential_failed {
+        CollectionStatus::Failed
+    } else {
+        CollectionStatus::Partial
+    };
+    AccountResult {
+        collected: all,
+        collection,
+    }
+}
+
+/// One account within the account's deadline: with the caller's credentials (`caller.config`)
+/// in its own account, else through the audit role (in `partition`).
+async fn audit_account(
+    caller: &AccountContext<'_>,
+    access: AccountAccess,
+    partition: &str,
+) -> Result<AccountResult, CollectError> {
+    let opts = caller.opts;
+    let work = async {
+        let member = if access == AccountAccess::Caller {
+            caller.config.clone()
+        } else {
+            assume(caller.config, &caller.account.id, partition, opts).await?
+        };
+        let cx = AccountContext {
+            config: &member,
+            ..*caller
+        };
+        Ok(collect_account(&cx).await)
+    };
+    match tokio::time::timeout(opts.account_deadline, work).await {
+        Ok(r) => r,
+        Err(_) => Err(CollectError::Deadline(opts.account_deadline)),
+    }
+}
+
+/// Scans the Organization: returns the inventory (failed accounts included, with reasons).
+pub async fn scan(
+    opts: &ScanOptions,
+    as_of: DateTime<Utc>,
+    progress: &indicatif::ProgressBar,
+) -> Result<Inventory, ScanError> {
+    let config = load_config(opts).await?;
+    // Who runs the scan: its own account is read with its own credentials, every other one
+    // (the management account included) through the audit role. The partition of its ARN
+    // goes into every ARN built, and decides where CloudTrail records IAM events.
+    let caller = caller_identity(&config).await?;
+    let ct_region = opts
+        .region
+        .clone()
+        .unwrap_or_else(|| iam_events_region(&caller.partition).to_string());
+    progress.set_message("discovering accounts");
+    let org = discover(
+        &aws_sdk_organizations::Client::new(&config),
+        opts.concurrency,
+    )
+    .await?;
+    let since = as_of - chrono::Duration::days(i64::from(opts.cloudtrail_days));
+    let selected: Vec<OrgAccount> = org
+        .accounts
+        .iter()
+        .filter(|a| opts.accounts.is_empty() || opts.accounts.contains(&a.id))
+        .filter(|a| !opts.exclude_accounts.contains(&a.id))
+        .filter(|a| {
+            opts.ou
+                .as_ref()
+                .is_none_or(|ou| a.ou_ids.contains(ou) || a.ou_path.contains(ou))
+        })
+        .cloned()
+        .collect();
+    let limit = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut skipped = Vec::new();
+    for account in selected {
+        if account.status != "ACTIVE" {
+            // Suspended or closed accounts cannot be audited: listed, not failed.
+            skipped.push(crate::inventory::SkippedAccount {
+                id: account.id.clone(),
+                name: account.name.clone(),
+                reason: account.status.clone(),
+            });
+            continue;
+        }
+        let config = config.clone();
+        let opts = opts.clone();
+        let own = caller.account_id.clone();
+        let partition = caller.partition.clone();
+        let ct_region = ct_region.clone();
+        let limit = limit.clone();
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let access = if account.id == own {
+                AccountAccess::Caller
+            } else {
+                AccountAccess::AssumeRole
+            };
+            let caller = AccountContext {
+                config: &config,
+                account: &account,
+                opts: &opts,
+                ct_region: &ct_region,
+                since,
+                until: as_of,
+            };
+            let result = audit_account(&caller, access, &partition).await;
+            (account, access, result)
+        });
+    }
+    progress.set_length(tasks.len() as u64);
+    progress.set_message("accounts audited");
+    let mut inv = Inventory::new(SourceKind::Scan);
+    inv.collected_at = Some(as_of);
+    inv.organization_id = org.id.clone();
+    inv.management_account_id = Some(org.management_account.clone()).filter(|m| !m.is_empty());
+    inv.skipped = skipped;
+    // Centralized root access: asked as the caller (the management account or IAM's
+    // delegated administrator can); else through the management account's audit role.
+    // Optional: its absence is noted, never fatal.
+    inv.root_access = match root_access_features(&config).await {
+        Ok(f) => Some(f),
+        Err(first) => {
+            let management = &org.management_account;
+            let second = if management.is_empty() || *management == caller.account_id {
+                Err(first.clone())
+            } else {
+                match assume(&config, management, &caller.partition, opts).await {
+                    Ok(m) => root_access_features(&m).await,
+                    Err(e) => Err(e),
+                }
+            };
+            match second {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    let why = if e == first {
+                        first.to_string()
+                    } else {
+                        format!("{first}; through the management account: {e}")
+                    };
+                    let note = format!(
+                        "the Organization's centralized root access features are unknown ({why}); rules that need them are not evaluable"
+                    );
+                    tracing::warn!("{note}");
+                    inv.notes.push(note);
+                    None
+                }
+            }
+        }
+    };
+    inv.caller = Some(caller);
+    while let Some(done) = tasks.join_next().await {
+        progress.inc(1);
+        let Ok((account, access, result)) = done else {
+            continue;
+        };
+        let mut out = Account::new(account.id.clone(), account.name.clone());
+        out.ou_path = account.ou_path.clone();
+        out.tags = account.tags.clone();
+        match result {
+            Ok(r) => {
+                out.users = r.collected.users;
+                out.root = r.collected.root;
+                out.collection = r.collection;
+                out.collection.notes.splice(0..0, account.notes.clone());
+                out.collection.access = Some(access);
+                inv.events.extend(r.collected.events);
+            }
+            Err(e) => {
+                out.collection = Collection {
+                    status: CollectionStatus::Failed,
+                    errors: vec![CollectionError::from(e)],
+                    access: Some(access),
+                    ..Collection::default()
+                };
+            }
+        }
+        inv.accounts.push(out);
+    }
+    inv.normalize();
+    Ok(inv)
+}
