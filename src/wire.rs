@@ -1,7 +1,7 @@
 //! The wire types of `findings_<stamp>.json`, the versioned findings envelope (v1): what the
 //! JSON emitter writes, what a baseline and `diff` read back, what the JSON Schema is
-//! generated from. Separate from the internal [`crate::finding::Finding`] and
-//! [`crate::run::RunReport`]; nothing here computes anything.
+//! generated from. Separate from the internal [`crate::finding::Finding`] and from the run
+//! report the JSON emitter builds them from; nothing here computes anything.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::metrics::OrgMetrics;
-use crate::finding::{Change, Scope, Severity, Status};
+use crate::vocab::{Change, Scope, Severity, Status};
 use crate::inventory::{CollectionStatus, SourceKind};
 
 /// Version of the findings JSON format written by this build.
@@ -43,7 +43,7 @@ pub struct FindingsV1 {
 }
 
 /// A waiver as the outputs show it: the entry of the waivers file and where it was written.
-pub type WaiverV1 = crate::waivers::Located;
+pub type WaiverV1 = crate::finding::Located;
 
 /// What the waivers file did in this run.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -57,17 +57,6 @@ pub struct WaiversV1 {
     pub stale: Vec<WaiverV1>,
     /// Waivers in force that expire within 14 days.
     pub expiring_soon: Vec<WaiverV1>,
-}
-
-impl From<&crate::waivers::Applied> for WaiversV1 {
-    fn from(a: &crate::waivers::Applied) -> WaiversV1 {
-        WaiversV1 {
-            waived_findings: a.waived as u64,
-            expired: a.expired.clone(),
-            stale: a.stale.clone(),
-            expiring_soon: a.expiring.clone(),
-        }
-    }
 }
 
 /// The comparison with a baseline run.

@@ -139,10 +139,20 @@ pub fn envelope(run: &RunReport) -> FindingsV1 {
                 .collect(),
             metrics: run.metrics.clone(),
         },
-        waivers: run.waivers.as_ref().map(WaiversV1::from),
+        waivers: run.waivers.as_ref().map(waivers_v1),
         baseline: run.baseline.clone(),
         // Findings are streamed by `write_findings`, never copied into the envelope.
         findings: Vec::new(),
+    }
+}
+
+/// What the waivers did, as the envelope writes it.
+fn waivers_v1(a: &crate::waivers::Applied) -> WaiversV1 {
+    WaiversV1 {
+        waived_findings: a.waived as u64,
+        expired: a.expired.clone(),
+        stale: a.stale.clone(),
+        expiring_soon: a.expiring.clone(),
     }
 }
 
