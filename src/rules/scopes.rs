@@ -56,7 +56,7 @@ impl ScopeDef {
     /// The variables of one evaluation, named in declaration order: `values` holds one value
     /// per variable.
     pub fn bind<const N: usize>(&self, values: [Dynamic; N]) -> Vec<(&'static str, Dynamic)> {
-        debug_assert_eq!(N, self.variables.len(), "scope {}", self.scope);
+        assert_eq!(N, self.variables.len(), "scope {}", self.scope);
         self.variables.iter().map(|v| v.name).zip(values).collect()
     }
 }
