@@ -1063,6 +1063,132 @@ mod tests {
         }
     }
 
+    /// The error of every field of one record of each type, as `(record.field, error)`.
+    fn errors(inv: crate::inventory::Inventory) -> Vec<(String, Option<String>)> {
+        use std::sync::Arc;
+        let as_of = chrono::DateTime::parse_from_rfc3339("2026-03-06T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let classifier = crate::analysis::metrics::Classifier::default();
+        let ctx = Arc::new(EvalCtx::new(Arc::new(inv), as_of, &classifier));
+        fn each<R: Record>(rec: &R, out: &mut Vec<(String, Option<String>)>) {
+            for def in R::fields() {
+                let error = def.read(rec).err().map(|e| match *e {
+                    EvalAltResult::ErrorRuntime(v, _) => v.to_string(),
+                    other => other.to_string(),
+                });
+                out.push((format!("{:?}.{}", R::KIND, def.name), error));
+            }
+        }
+        let mut out = Vec::new();
+        each(
+            &KeyRec {
+                ctx: ctx.clone(),
+                a: 0,
+                u: 0,
+                k: 0,
+            },
+            &mut out,
+        );
+        each(
+            &UserRec {
+                ctx: ctx.clone(),
+                a: 0,
+                u: 0,
+            },
+            &mut out,
+        );
+        each(
+            &AccountRec {
+                ctx: ctx.clone(),
+                a: 0,
+            },
+            &mut out,
+        );
+        each(&EventRec { ctx, e: 0 }, &mut out);
+        out
+    }
+
+    fn one_of_each(unavailable: &[Field]) -> crate::inventory::Inventory {
+        use crate::inventory::{Account, Inventory, SourceKind};
+        let mut inv = Inventory::new(SourceKind::StockCsv);
+        inv.unavailable = unavailable.iter().copied().collect();
+        let mut account = Account::new("123456789012", "prod");
+        let mut user = User::named("alice");
+        user.access_keys.push(AccessKey {
+            id: "AKIA".into(),
+            ..AccessKey::default()
+        });
+        account.users.push(user);
+        inv.accounts.push(account);
+        inv.events.push(crate::inventory::Event {
+            time: chrono::DateTime::UNIX_EPOCH,
+            name: "ConsoleLogin".into(),
+            actor: "alice".into(),
+            account_id: "123456789012".into(),
+            account_name: "prod".into(),
+            resources: Vec::new(),
+            error_code: None,
+            error_message: None,
+            source_ip: None,
+            user_agent: None,
+            region: None,
+            actor_type: None,
+            actor_arn: None,
+            login_outcome: None,
+            mfa_used: None,
+        });
+        inv
+    }
+
+    /// A field built on data the input lacks is not evaluable, named by that data; the
+    /// others are evaluable. Without root data for the account, every `root_*` field names
+    /// `account.root` first, even when the root key's last use is lacking too.
+    #[test]
+    fn needs_decide_what_is_not_evaluable() {
+        let none = errors(one_of_each(&crate::inventory::ALL_FIELDS));
+        let all = errors(one_of_each(&[]));
+        let mut needing = 0;
+        for kind in RecordKind::ALL {
+            for f in kind.fields() {
+                let name = format!("{kind:?}.{}", f.name);
+                let lacking = &none.iter().find(|(n, _)| *n == name).unwrap().1;
+                let present = &all.iter().find(|(n, _)| *n == name).unwrap().1;
+                match f.needs {
+                    Some(need) => {
+                        needing += 1;
+                        assert_eq!(
+                            lacking.as_deref(),
+                            Some(format!("{UNAVAILABLE}{}", need.as_str()).as_str()),
+                            "{name}"
+                        );
+                    }
+                    None => assert_eq!(lacking, &None, "{name}"),
+                }
+                let expected = match (kind, f.name) {
+                    (RecordKind::Account, n) if n.starts_with("root_") => {
+                        Some(format!("{UNAVAILABLE}account.root"))
+                    }
+                    (RecordKind::Account, "management") => {
+                        Some(format!("{UNAVAILABLE}organization.management_account_id"))
+                    }
+                    (RecordKind::Account, n) if n.starts_with("org_root_") => {
+                        Some(format!("{UNAVAILABLE}organization.root_access"))
+                    }
+                    _ => None,
+                };
+                assert_eq!(present, &expected, "{name}");
+            }
+        }
+        assert!(needing > 20);
+        let root_key_only = errors(one_of_each(&[Field::RootKeyLastUsed]));
+        for (name, error) in root_key_only {
+            if name.starts_with("Account.root_") {
+                assert_eq!(error, Some(format!("{UNAVAILABLE}account.root")), "{name}");
+            }
+        }
+    }
+
     #[test]
     fn prefilter_reads_only_fields_every_source_has() {
         for kind in RecordKind::ALL {
