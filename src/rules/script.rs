@@ -3,8 +3,9 @@
 //!
 //! Records are small handles (`Arc` of the evaluation context + indices) registered as Rhai
 //! types with getters, so a condition reads `key.age_days` without any per-record map being
-//! built. A getter for a field the input lacks raises a marked error that the engine turns
-//! into "not evaluable" instead of a silent pass.
+//! built. The getters are declared in [`crate::rules::fields`], the variables of each scope
+//! in [`crate::rules::scopes`]. A getter for a field the input lacks raises a marked error
+//! that the engine turns into "not evaluable" instead of a silent pass.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
