@@ -13,6 +13,7 @@ use crate::analysis::metrics::{Classifier, Metrics};
 use crate::finding::{Finding, Scope as RuleScope, Subject};
 use crate::inventory::{AccessKey, Field, Inventory, User};
 use crate::rules::prefilter::Verdict;
+use crate::rules::scopes;
 use crate::rules::script::{
     to_json, to_text, AccountRec, CompiledRule, EvalCtx, Evaluator, EventRec, KeyRec, MessagePart,
     ParamsRec, UserRec, UNAVAILABLE,
@@ -305,11 +306,11 @@ fn key_record(ctx: &Arc<EvalCtx>, a: u32, u: u32, k: u32) -> Vars {
     };
     let user = rec.user_rec();
     let account = user.account_rec();
-    vec![
-        ("key", Dynamic::from(rec)),
-        ("user", Dynamic::from(user)),
-        ("account", Dynamic::from(account)),
-    ]
+    scopes::def(RuleScope::Key).bind([
+        Dynamic::from(rec),
+        Dynamic::from(user),
+        Dynamic::from(account),
+    ])
 }
 
 fn key_subject(ctx: &EvalCtx, a: u32, u: u32, k: u32) -> Subject {
@@ -328,10 +329,7 @@ fn user_record(ctx: &Arc<EvalCtx>, a: u32, u: u32) -> Vars {
         u,
     };
     let account = rec.account_rec();
-    vec![
-        ("user", Dynamic::from(rec)),
-        ("account", Dynamic::from(account)),
-    ]
+    scopes::def(RuleScope::User).bind([Dynamic::from(rec), Dynamic::from(account)])
 }
 
 fn user_subject(ctx: &EvalCtx, a: u32, u: u32) -> Subject {
@@ -357,10 +355,8 @@ fn group_record(ctx: &Arc<EvalCtx>, name: &str, members: &[(u32, u32)]) -> Vars 
             })
         })
         .collect();
-    vec![
-        ("name", Dynamic::from(name.to_string())),
-        ("users", Dynamic::from_array(users)),
-    ]
+    scopes::def(RuleScope::Username)
+        .bind([Dynamic::from(name.to_string()), Dynamic::from_array(users)])
 }
 
 fn group_subject(name: &str) -> Subject {
@@ -372,13 +368,10 @@ fn group_subject(name: &str) -> Subject {
 }
 
 fn account_record(ctx: &Arc<EvalCtx>, a: u32) -> Vars {
-    vec![(
-        "account",
-        Dynamic::from(AccountRec {
-            ctx: ctx.clone(),
-            a,
-        }),
-    )]
+    scopes::def(RuleScope::Account).bind([Dynamic::from(AccountRec {
+        ctx: ctx.clone(),
+        a,
+    })])
 }
 
 fn event_record(ctx: &Arc<EvalCtx>, index: &HashMap<&str, u32>, e: u32) -> Vars {
@@ -393,16 +386,13 @@ fn event_record(ctx: &Arc<EvalCtx>, index: &HashMap<&str, u32>, e: u32) -> Vars 
             })
         })
         .unwrap_or(Dynamic::UNIT);
-    vec![
-        (
-            "event",
-            Dynamic::from(EventRec {
-                ctx: ctx.clone(),
-                e,
-            }),
-        ),
-        ("account", account),
-    ]
+    scopes::def(RuleScope::Event).bind([
+        Dynamic::from(EventRec {
+            ctx: ctx.clone(),
+            e,
+        }),
+        account,
+    ])
 }
 
 fn event_subject(ctx: &EvalCtx, e: u32) -> Subject {

@@ -100,3 +100,77 @@ fn pack_reference_pages_are_fresh() {
         "stale rule pages {stale:?}: run `UPDATE_DOCS=1 cargo test --test docs` and commit"
     );
 }
+
+/// The field tables of the docs are the getters Rhai resolves: every registered getter is
+/// documented under each variable of its record type, and every documented field resolves.
+#[test]
+fn documented_fields_are_the_registered_getters() {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use iam_audit::rules::fields::RecordKind;
+    use iam_audit::rules::scopes::{Binding, SCOPES};
+    use iam_audit::rules::script::build_engine;
+
+    let set = builtin_set();
+    let page = pack_page(&set.packs[0], &[]);
+    let fields = &page[page
+        .find("## Fields a condition can read")
+        .expect("fields section")..];
+    // `var` -> the fields documented for it (`| `var.field` | meaning |` rows).
+    let mut documented: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for line in fields.lines() {
+        if let Some(cell) = line.strip_prefix("| `") {
+            let Some((path, _)) = cell.split_once("` |") else {
+                continue;
+            };
+            if let Some((var, field)) = path.split_once('.') {
+                documented.entry(var).or_default().insert(field);
+            }
+        }
+    }
+
+    let engine = build_engine();
+    let getters: Vec<(std::any::TypeId, String)> = engine.collect_fn_metadata(
+        None,
+        |f| {
+            let name = f.metadata.name.strip_prefix("get$")?;
+            Some((*f.metadata.param_types.first()?, name.to_string()))
+        },
+        true,
+    );
+    let registered = |kind: RecordKind| -> BTreeSet<&str> {
+        getters
+            .iter()
+            .filter(|(t, _)| *t == kind.type_id())
+            .map(|(_, n)| n.as_str())
+            .collect()
+    };
+    let mut checked = BTreeSet::new();
+    for def in &SCOPES {
+        for var in def.variables {
+            let docs = documented.get(var.name).cloned().unwrap_or_default();
+            match var.binding {
+                Binding::Record(kind) => {
+                    assert!(!docs.is_empty(), "`{}` has no field table", var.name);
+                    assert_eq!(docs, registered(kind), "fields of `{}`", var.name);
+                    checked.insert(kind);
+                }
+                Binding::Plain(_) => assert!(docs.is_empty(), "`{}`", var.name),
+            }
+        }
+    }
+    assert_eq!(
+        checked.len(),
+        RecordKind::ALL.len(),
+        "a record type no scope binds"
+    );
+    // Every documented variable is one a scope binds.
+    for var in documented.keys() {
+        assert!(
+            SCOPES
+                .iter()
+                .any(|d| d.variables.iter().any(|v| v.name == *var)),
+            "`{var}` documented but bound by no scope"
+        );
+    }
+}

@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::finding::Scope;
 use crate::inventory::ALL_FIELDS;
 use crate::rules::fixtures::{Case, FixtureFile};
 use crate::rules::pack::{parse_yaml, Pack, Rule};
 use crate::rules::params::ParamValue;
-use crate::rules::script::{param_refs, scope_variables};
+use crate::rules::scopes::{Binding, Variable, SCOPES};
+use crate::rules::script::param_refs;
 use crate::rules::RuleSet;
 
 /// Markers around the generated tables in the README.
@@ -217,17 +217,9 @@ pub fn pack_page(pack: &Pack, fixtures: &[FixtureFile]) -> String {
     s
 }
 
-/// What a variable without a field table is.
-fn plain_variable(var: &str) -> &'static str {
-    match var {
-        "name" => "The user name (text)",
-        "users" => "The users of that name, one per account (array of `user`)",
-        _ => "",
-    }
-}
-
-/// Every scope's variables, then every record type's fields (from the tables in
-/// `src/rules/script.rs`, so the list is the one conditions are checked against).
+/// Every scope's variables, then every record type's fields (from the declarations in
+/// `src/rules/scopes.rs` and `src/rules/fields.rs`, so the list is the one conditions are
+/// checked against and the getters are registered from).
 fn fields_section(s: &mut String) {
     let _ = writeln!(s, "## Fields a condition can read\n");
     let _ = writeln!(
@@ -259,34 +251,38 @@ fn fields_section(s: &mut String) {
     );
     let _ = writeln!(s, "| scope | variables |");
     let _ = writeln!(s, "|---|---|");
-    let mut records: Vec<(&str, &[(&str, &str)])> = Vec::new();
-    for scope in Scope::ALL {
-        let vars = scope_variables(scope);
+    let mut variables: Vec<&Variable> = Vec::new();
+    for def in &SCOPES {
         let _ = writeln!(
             s,
-            "| `{scope}` | {} |",
-            vars.iter()
-                .map(|(v, _)| format!("`{v}`"))
+            "| `{}` | {} |",
+            def.scope,
+            def.variables
+                .iter()
+                .map(|v| format!("`{}`", v.name))
                 .chain(["`p`".to_string()])
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        for (var, fields) in vars {
-            if !records.iter().any(|(v, _)| v == var) {
-                records.push((var, fields));
+        for var in def.variables {
+            if !variables.iter().any(|v| v.name == var.name) {
+                variables.push(var);
             }
         }
     }
-    for (var, fields) in records {
-        let _ = writeln!(s, "\n### `{var}`\n");
-        if fields.is_empty() {
-            let _ = writeln!(s, "{}.", plain_variable(var));
-            continue;
-        }
+    for var in variables {
+        let _ = writeln!(s, "\n### `{}`\n", var.name);
+        let kind = match var.binding {
+            Binding::Record(kind) => kind,
+            Binding::Plain(doc) => {
+                let _ = writeln!(s, "{doc}.");
+                continue;
+            }
+        };
         let _ = writeln!(s, "| field | meaning |");
         let _ = writeln!(s, "|---|---|");
-        for (name, doc) in fields {
-            let _ = writeln!(s, "| `{var}.{name}` | {} |", cell(doc));
+        for f in kind.fields() {
+            let _ = writeln!(s, "| `{}.{}` | {} |", var.name, f.name, cell(f.doc));
         }
     }
 }

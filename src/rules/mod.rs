@@ -1,10 +1,12 @@
 //! Rule packs: loading, validation, params, compilation into the sandboxed Rhai engine.
 
 pub mod docs;
+pub mod fields;
 pub mod fixtures;
 pub mod pack;
 pub mod params;
 pub mod prefilter;
+pub mod scopes;
 pub mod script;
 
 use std::collections::{BTreeMap, BTreeSet};

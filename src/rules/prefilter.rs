@@ -20,63 +20,50 @@ use chrono::{DateTime, Utc};
 use regex::Regex;
 
 use crate::finding::Scope as RuleScope;
-use crate::inventory::time::age_days;
-use crate::inventory::{AccessKey, KeyStatus, User};
+use crate::inventory::{AccessKey, User};
+use crate::rules::fields::{Reader, Ty};
 use crate::rules::params::{EffectiveParams, ParamValue};
+use crate::rules::scopes::Binding;
 
-/// A field a prefilter can read (never one a source may lack).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum FieldId {
-    KeyStatus,
-    KeyIsActive,
-    KeyAgeDays,
-    KeyAgeHours,
-    KeyDaysSinceUsed,
-    KeyNeverUsed,
-    KeyService,
-    UserName,
-    UserPasswordEnabled,
-    UserPasswordNeverUsed,
-    UserDaysSincePasswordUsed,
-    UserHasMfa,
-    UserMfaCount,
-    UserKeyCount,
-    UserActiveKeys,
+/// A field a prefilter can read (never one a source may lack): its declaration in
+/// [`crate::rules::fields`], found through the variables of the rule's scope.
+#[derive(Clone, Copy)]
+struct FieldId {
+    var: &'static str,
+    name: &'static str,
+    ty: Ty,
+    reader: Reader,
+}
+
+impl PartialEq for FieldId {
+    fn eq(&self, other: &FieldId) -> bool {
+        (self.var, self.name) == (other.var, other.name)
+    }
+}
+
+impl std::fmt::Debug for FieldId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.var, self.name)
+    }
 }
 
 impl FieldId {
-    fn parse(var: &str, field: &str) -> Option<FieldId> {
-        Some(match (var, field) {
-            ("key", "status") => FieldId::KeyStatus,
-            ("key", "is_active") => FieldId::KeyIsActive,
-            ("key", "age_days") => FieldId::KeyAgeDays,
-            ("key", "age_hours") => FieldId::KeyAgeHours,
-            ("key", "days_since_used") => FieldId::KeyDaysSinceUsed,
-            ("key", "never_used") => FieldId::KeyNeverUsed,
-            ("key", "service") => FieldId::KeyService,
-            ("user", "name") => FieldId::UserName,
-            ("user", "password_enabled") => FieldId::UserPasswordEnabled,
-            ("user", "password_never_used") => FieldId::UserPasswordNeverUsed,
-            ("user", "days_since_password_used") => FieldId::UserDaysSincePasswordUsed,
-            ("user", "has_mfa") => FieldId::UserHasMfa,
-            ("user", "mfa_count") => FieldId::UserMfaCount,
-            ("user", "key_count") => FieldId::UserKeyCount,
-            ("user", "active_keys") => FieldId::UserActiveKeys,
-            _ => return None,
+    /// `var.field` in `scope`, if the prefilter can read it there.
+    fn parse(scope: RuleScope, var: &str, field: &str) -> Option<FieldId> {
+        let var = crate::rules::scopes::def(scope)
+            .variables
+            .iter()
+            .find(|v| v.name == var)?;
+        let Binding::Record(kind) = var.binding else {
+            return None;
+        };
+        let info = kind.field(field)?;
+        Some(FieldId {
+            var: var.name,
+            name: info.name,
+            ty: info.ty,
+            reader: info.prefilter?,
         })
-    }
-
-    fn needs_key(self) -> bool {
-        matches!(
-            self,
-            FieldId::KeyStatus
-                | FieldId::KeyIsActive
-                | FieldId::KeyAgeDays
-                | FieldId::KeyAgeHours
-                | FieldId::KeyDaysSinceUsed
-                | FieldId::KeyNeverUsed
-                | FieldId::KeyService
-        )
     }
 
     /// The field's value, or `None` when it is unknown for this record (Rhai raises "not
@@ -87,58 +74,18 @@ impl FieldId {
         key: Option<&'a AccessKey>,
         as_of: &DateTime<Utc>,
     ) -> Option<Val<'a>> {
-        let key_use_unknown = key.is_some_and(|k| k.last_used_unknown);
-        let unknown = match self {
-            FieldId::KeyDaysSinceUsed | FieldId::KeyNeverUsed | FieldId::KeyService => {
-                key_use_unknown
-            }
-            FieldId::UserDaysSincePasswordUsed => user.password.last_used_unknown,
-            // Without a password, `password_never_used` is false whatever its last use.
-            FieldId::UserPasswordNeverUsed => {
-                user.password.enabled && user.password.last_used_unknown
-            }
-            _ => false,
-        };
-        if unknown {
-            return None;
-        }
-        let days = |t: &DateTime<Utc>| Val::Num(age_days(as_of, t));
-        Some(match (self, key) {
-            (FieldId::KeyStatus, Some(k)) => Val::Str(k.status.as_str()),
-            (FieldId::KeyIsActive, Some(k)) => Val::Bool(k.status == KeyStatus::Active),
-            (FieldId::KeyAgeDays, Some(k)) => days(&k.created),
-            (FieldId::KeyAgeHours, Some(k)) => Val::Num(age_days(as_of, &k.created) * 24.0),
-            (FieldId::KeyDaysSinceUsed, Some(k)) => k.last_used.as_ref().map_or(Val::Unit, days),
-            (FieldId::KeyNeverUsed, Some(k)) => Val::Bool(k.last_used.is_none()),
-            (FieldId::KeyService, Some(k)) => {
-                k.last_used_service.as_deref().map_or(Val::Unit, Val::Str)
-            }
-            (FieldId::UserName, _) => Val::Str(&user.name),
-            (FieldId::UserPasswordEnabled, _) => Val::Bool(user.password.enabled),
-            (FieldId::UserPasswordNeverUsed, _) => {
-                Val::Bool(user.password.enabled && user.password.last_used.is_none())
-            }
-            (FieldId::UserDaysSincePasswordUsed, _) => {
-                user.password.last_used.as_ref().map_or(Val::Unit, days)
-            }
-            (FieldId::UserHasMfa, _) => Val::Bool(!user.mfa_devices.is_empty()),
-            (FieldId::UserMfaCount, _) => Val::Num(user.mfa_devices.len() as f64),
-            (FieldId::UserKeyCount, _) => Val::Num(user.access_keys.len() as f64),
-            (FieldId::UserActiveKeys, _) => Val::Num(
-                user.access_keys
-                    .iter()
-                    .filter(|k| k.status == KeyStatus::Active)
-                    .count() as f64,
-            ),
+        match (self.reader, key) {
+            (Reader::User(read), _) => read(user, as_of),
+            (Reader::Key(read), Some(k)) => read(k, as_of),
             // A key field without a key cannot happen (scopes are checked at extraction).
-            (_, None) => Val::Unit,
-        })
+            (Reader::Key(_), None) => Some(Val::Unit),
+        }
     }
 }
 
 /// A value as Rhai would see it.
 #[derive(Clone, Debug, PartialEq)]
-enum Val<'a> {
+pub enum Val<'a> {
     Unit,
     Bool(bool),
     Num(f64),
@@ -340,14 +287,7 @@ fn op(s: &str) -> Option<Op> {
 }
 
 fn is_flag(f: FieldId) -> bool {
-    matches!(
-        f,
-        FieldId::KeyIsActive
-            | FieldId::KeyNeverUsed
-            | FieldId::UserPasswordEnabled
-            | FieldId::UserPasswordNeverUsed
-            | FieldId::UserHasMfa
-    )
+    f.ty == Ty::Bool
 }
 
 /// Parses one conjunct (in the original text) as an atom.
@@ -366,20 +306,16 @@ fn atom(text: &str, scope: RuleScope, params: &EffectiveParams) -> Option<Atom> 
     if let Some(c) = len.captures(text) {
         return Some(Atom::Const(list_len(&c[1])? > 0));
     }
-    let allowed = |f: FieldId| scope == RuleScope::Key || !f.needs_key();
     if let Some(c) = flag.captures(text) {
-        let f = FieldId::parse(&c[2], &c[3]).filter(|f| is_flag(*f) && allowed(*f))?;
+        let f = FieldId::parse(scope, &c[2], &c[3]).filter(|f| is_flag(*f))?;
         return Some(Atom::Flag(f, c[1].is_empty()));
     }
     let c = cmp.captures(text)?;
-    let f = FieldId::parse(&c[1], &c[2]).filter(|f| !is_flag(*f) && allowed(*f))?;
+    let f = FieldId::parse(scope, &c[1], &c[2]).filter(|f| !is_flag(*f))?;
     let op = op(&c[3])?;
     let value = constant(&c[4], params)?;
     // Orderings only between numbers; strings and units only with == and !=.
-    let numeric_field = !matches!(
-        f,
-        FieldId::KeyStatus | FieldId::KeyService | FieldId::UserName
-    );
+    let numeric_field = !matches!(f.ty, Ty::Text | Ty::OptText);
     match (&value, op) {
         (Constant::Num(_), _) if numeric_field => {}
         (Constant::Str(_) | Constant::Unit, Op::Eq | Op::Ne) => {}
@@ -422,6 +358,7 @@ pub fn extract(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::KeyStatus;
 
     fn ex(cond: &str, scope: RuleScope) -> Option<Prefilter> {
         let mut params = EffectiveParams::new();
@@ -487,7 +424,7 @@ mod tests {
         assert_eq!(
             p.atoms,
             vec![Atom::Not(Box::new(Atom::Flag(
-                FieldId::UserPasswordEnabled,
+                FieldId::parse(RuleScope::User, "user", "password_enabled").unwrap(),
                 false
             )))]
         );

@@ -3,8 +3,9 @@
 //!
 //! Records are small handles (`Arc` of the evaluation context + indices) registered as Rhai
 //! types with getters, so a condition reads `key.age_days` without any per-record map being
-//! built. A getter for a field the input lacks raises a marked error that the engine turns
-//! into "not evaluable" instead of a silent pass.
+//! built. The getters are declared in [`crate::rules::fields`], the variables of each scope
+//! in [`crate::rules::scopes`]. A getter for a field the input lacks raises a marked error
+//! that the engine turns into "not evaluable" instead of a silent pass.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,7 +27,7 @@ use rhai::{
 use crate::analysis::metrics::{Classifier, Metrics};
 use crate::finding::Scope as RuleScope;
 use crate::inventory::time::{age_days, format_stock};
-use crate::inventory::{AccessKey, Account, Event, Field, Inventory, KeyStatus, User};
+use crate::inventory::{AccessKey, Account, Event, Inventory, User};
 use crate::rules::pack::Rule;
 use crate::rules::params::{EffectiveParams, ParamValue, Patterns};
 
@@ -79,7 +80,7 @@ impl EvalCtx {
         }
     }
 
-    fn days(&self, t: &DateTime<Utc>) -> f64 {
+    pub(crate) fn days(&self, t: &DateTime<Utc>) -> f64 {
         age_days(&self.as_of, t)
     }
 }
@@ -151,7 +152,7 @@ impl UserRec {
             a: self.a,
         }
     }
-    fn keys(&self) -> Array {
+    pub(crate) fn keys(&self) -> Array {
         (0..self.user().access_keys.len() as u32)
             .map(|k| {
                 Dynamic::from(KeyRec {
@@ -169,10 +170,10 @@ impl AccountRec {
     pub fn account(&self) -> &Account {
         &self.ctx.inv.accounts[self.a as usize]
     }
-    fn metrics(&self) -> &Metrics {
+    pub(crate) fn metrics(&self) -> &Metrics {
         &self.ctx.metrics[self.a as usize]
     }
-    fn users(&self) -> Array {
+    pub(crate) fn users(&self) -> Array {
         (0..self.account().users.len() as u32)
             .map(|u| {
                 Dynamic::from(UserRec {
@@ -192,290 +193,6 @@ impl EventRec {
 }
 
 type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
-
-fn unavailable(field: &str) -> Box<EvalAltResult> {
-    EvalAltResult::ErrorRuntime(format!("{UNAVAILABLE}{field}").into(), Position::NONE).into()
-}
-
-fn need(ctx: &EvalCtx, field: Field) -> RhaiResult<()> {
-    if ctx.inv.has(field) {
-        Ok(())
-    } else {
-        Err(unavailable(field.as_str()))
-    }
-}
-
-/// The account's root credentials, or "unavailable" when the input has none for it (a
-/// source without root data, or an account missing from the root report).
-fn root(r: &AccountRec) -> RhaiResult<crate::inventory::RootCredentials> {
-    need(&r.ctx, Field::Root)?;
-    r.account()
-        .root
-        .clone()
-        .ok_or_else(|| unavailable(Field::Root.as_str()))
-}
-
-/// The key, or "not evaluable" (as `key.last_used`) when the source could not tell whether or
-/// when it was last used: unknown is not never.
-fn known_use(r: &KeyRec) -> RhaiResult<&AccessKey> {
-    let key = r.key();
-    if key.last_used_unknown {
-        Err(unavailable("key.last_used"))
-    } else {
-        Ok(key)
-    }
-}
-
-/// The user's password, or "not evaluable" (as `user.password_last_used`) when the source
-/// could not tell whether or when it was last used.
-fn known_password_use(r: &UserRec) -> RhaiResult<&crate::inventory::Password> {
-    let password = &r.user().password;
-    if password.last_used_unknown {
-        Err(unavailable("user.password_last_used"))
-    } else {
-        Ok(password)
-    }
-}
-
-/// An event's CloudTrail details, or "not evaluable" when the input lacks them (the stock
-/// events CSV).
-fn details(r: &EventRec) -> RhaiResult<&Event> {
-    need(&r.ctx, Field::EventDetails)?;
-    Ok(r.event())
-}
-
-/// The Organization's centralized root access features, or "not evaluable" when unknown.
-fn org_root_access(r: &AccountRec) -> RhaiResult<crate::inventory::RootAccessFeatures> {
-    need(&r.ctx, Field::OrgRootAccess)?;
-    r.ctx
-        .inv
-        .root_access
-        .ok_or_else(|| unavailable(Field::OrgRootAccess.as_str()))
-}
-
-fn opt_bool(b: Option<bool>) -> Dynamic {
-    b.map(Dynamic::from_bool).unwrap_or(Dynamic::UNIT)
-}
-
-fn opt_time(t: Option<&DateTime<Utc>>) -> Dynamic {
-    t.map(|t| Dynamic::from(format_stock(t)))
-        .unwrap_or(Dynamic::UNIT)
-}
-
-fn opt_days(ctx: &EvalCtx, t: Option<&DateTime<Utc>>) -> Dynamic {
-    t.map(|t| Dynamic::from_float(ctx.days(t)))
-        .unwrap_or(Dynamic::UNIT)
-}
-
-fn opt_str(s: Option<&String>) -> Dynamic {
-    s.map(|s| Dynamic::from(s.clone())).unwrap_or(Dynamic::UNIT)
-}
-
-fn tags_map(tags: &BTreeMap<String, String>) -> Map {
-    tags.iter()
-        .map(|(k, v)| (k.as_str().into(), Dynamic::from(v.clone())))
-        .collect()
-}
-
-/// Fields of each record type, with a line of documentation: used to check conditions for
-/// unknown fields and to document them. Every name here has a getter in [`build_engine`].
-pub const KEY_FIELDS: &[(&str, &str)] = &[
-    ("id", "access key id"),
-    ("status", "`Active`, `Inactive` or `Expired`"),
-    ("is_active", "status is `Active`"),
-    ("created", "creation time, `YYYY-MM-DD HH:MM:SS` UTC"),
-    ("created_date", "creation date, `YYYY-MM-DD` UTC"),
-    ("age_days", "days since creation (fractional)"),
-    ("age_hours", "hours since creation (fractional)"),
-    (
-        "last_used",
-        "time of last use, `()` when never used (every last-use field: not evaluable for a key whose last use the source could not tell)",
-    ),
-    (
-        "days_since_used",
-        "days since last use, `()` when never used",
-    ),
-    ("never_used", "the key was never used"),
-    (
-        "service",
-        "service of last use (e.g. `s3`), `()` when unknown",
-    ),
-    ("region", "region of last use, `()` when unknown"),
-    ("user", "the key's user"),
-    ("account", "the key's account"),
-];
-
-pub const USER_FIELDS: &[(&str, &str)] = &[
-    ("name", "user name"),
-    ("id", "IAM user id"),
-    ("arn", "user ARN"),
-    ("created", "creation time"),
-    ("age_days", "days since the user was created"),
-    ("tags", "tags as a map"),
-    ("password_enabled", "the user has a console password"),
-    (
-        "password_last_used",
-        "last console sign-in, `()` when never (not evaluable when the source could not tell, e.g. the credential report's `no_information`)",
-    ),
-    (
-        "days_since_password_used",
-        "days since last console sign-in, `()` when never; not evaluable when unknown",
-    ),
-    (
-        "password_never_used",
-        "a password that was never used; not evaluable when its last use is unknown",
-    ),
-    (
-        "password_last_changed",
-        "last password change, `()` when unknown",
-    ),
-    (
-        "password_age_days",
-        "days since the password was last changed",
-    ),
-    ("has_mfa", "at least one MFA device"),
-    (
-        "mfa_type",
-        "strongest MFA type: `fido`, `hardware`, `virtual`, `unknown` or `none`",
-    ),
-    ("mfa_count", "number of MFA devices"),
-    ("keys", "access keys (array)"),
-    ("key_count", "number of access keys"),
-    ("active_keys", "number of Active keys"),
-    ("account", "the user's account"),
-    ("account_id", "the user's account id"),
-    ("account_name", "the user's account name"),
-];
-
-pub const ACCOUNT_FIELDS: &[(&str, &str)] = &[
-    ("id", "account id"),
-    ("name", "account name"),
-    (
-        "production",
-        "a production account (name or Environment tag)",
-    ),
-    ("ou_path", "OU names from the root (array)"),
-    ("tags", "Organizations tags as a map"),
-    ("users", "IAM users (array)"),
-    ("keys", "access keys of every user (array)"),
-    ("user_count", "number of users"),
-    ("console_users", "users with a console password"),
-    ("mfa_users", "console users with MFA"),
-    (
-        "mfa_coverage",
-        "MFA coverage of console users in percent, `()` when none",
-    ),
-    ("active_keys", "number of Active keys"),
-    ("collection_complete", "every data source was collected"),
-    ("collection_status", "`complete`, `partial` or `failed`"),
-    ("collection_errors", "what could not be collected, as text"),
-    (
-        "root_mfa_enabled",
-        "the root user has MFA (every `root_*` field: not evaluable without root data for the account)",
-    ),
-    (
-        "root_password_enabled",
-        "the root user has a console password: `true`, `false` (e.g. a member account of centralized root access), `()` when unknown (older credential reports, the stock root CSV)",
-    ),
-    (
-        "root_credentials_present",
-        "the root user has a password, an access key or an MFA device; `false` when it has none; not evaluable when the password is unknown and there is no key or MFA device",
-    ),
-    (
-        "root_hardware_mfa",
-        "the root user has MFA and it is a hardware or FIDO device (not a virtual one); not evaluable when MFA is on and its kind unknown",
-    ),
-    (
-        "root_access_key_present",
-        "the root user has an access key, Active or Inactive",
-    ),
-    (
-        "root_key_last_used",
-        "last use of a root access key, `()` when never; not evaluable on the stock root CSV, which lacks it",
-    ),
-    (
-        "root_key_days_since_use",
-        "days since a root access key was last used, `()` when never; not evaluable on the stock root CSV",
-    ),
-    (
-        "root_last_login",
-        "last root console sign-in, `()` when never",
-    ),
-    (
-        "root_days_since_login",
-        "days since the last root console sign-in, `()` when never",
-    ),
-    (
-        "management",
-        "the account is the Organization's management account; not evaluable when the management account is unknown (a stock CSV)",
-    ),
-    (
-        "org_root_credentials_management",
-        "the Organization has centralized root access (IAM `RootCredentialsManagement`) enabled; not evaluable when unknown (a stock CSV, or a scan that could not call ListOrganizationsFeatures)",
-    ),
-    (
-        "org_root_sessions",
-        "the Organization has privileged root sessions (IAM `RootSessions`, `sts:AssumeRoot`) enabled; not evaluable when unknown",
-    ),
-];
-
-pub const EVENT_FIELDS: &[(&str, &str)] = &[
-    ("time", "event time, `YYYY-MM-DD HH:MM:SS` UTC"),
-    ("name", "CloudTrail eventName"),
-    ("actor", "who acted"),
-    ("account_id", "account id"),
-    ("account_name", "account name"),
-    ("resources", "affected user names and key ids (array)"),
-    ("age_days", "days since the event"),
-    (
-        "failed",
-        "the call failed (CloudTrail `errorCode`, or a failed console sign-in); an event rule sees failed calls only with `include_failed: true` (every field below: not evaluable on the stock events CSV, which lacks them)",
-    ),
-    (
-        "error_code",
-        "CloudTrail `errorCode` (e.g. `AccessDenied`), `()` when the call succeeded",
-    ),
-    (
-        "error_message",
-        "CloudTrail `errorMessage`, `()` when the call succeeded",
-    ),
-    (
-        "source_ip",
-        "`sourceIPAddress` (an IP address or an AWS service name), `()` when not recorded",
-    ),
-    ("user_agent", "`userAgent`, `()` when not recorded"),
-    ("region", "`awsRegion`, `()` when not recorded"),
-    (
-        "actor_type",
-        "`userIdentity.type` (`Root`, `IAMUser`, `AssumedRole`, ...), `()` when not recorded",
-    ),
-    ("actor_arn", "`userIdentity.arn`, `()` when not recorded"),
-    (
-        "login_outcome",
-        "a `ConsoleLogin`'s outcome, `Success` or `Failure`; `()` for other events",
-    ),
-    (
-        "mfa_used",
-        "whether a `ConsoleLogin` used MFA (`additionalEventData.MFAUsed`), `()` when not recorded",
-    ),
-];
-
-/// The variables of a scope and the record type each has.
-pub fn scope_variables(
-    scope: RuleScope,
-) -> &'static [(&'static str, &'static [(&'static str, &'static str)])] {
-    match scope {
-        RuleScope::Key => &[
-            ("key", KEY_FIELDS),
-            ("user", USER_FIELDS),
-            ("account", ACCOUNT_FIELDS),
-        ],
-        RuleScope::User => &[("user", USER_FIELDS), ("account", ACCOUNT_FIELDS)],
-        RuleScope::Username => &[("name", &[]), ("users", &[])],
-        RuleScope::Account => &[("account", ACCOUNT_FIELDS)],
-        RuleScope::Event => &[("event", EVENT_FIELDS), ("account", ACCOUNT_FIELDS)],
-    }
-}
 
 thread_local! {
     /// [`clock_ms`] when the running evaluation did its first operation.
@@ -589,377 +306,7 @@ fn register_types(engine: &mut Engine) {
     engine.register_fn("len", |p: &mut Patterns| p.0.len() as i64);
     engine.register_fn("is_empty", |p: &mut Patterns| p.0.is_empty());
 
-    // --- key ---
-    engine.register_type_with_name::<KeyRec>("Key");
-    engine
-        .register_get("id", |r: &mut KeyRec| r.key().id.clone())
-        .register_get("status", |r: &mut KeyRec| {
-            r.key().status.as_str().to_string()
-        })
-        .register_get("is_active", |r: &mut KeyRec| {
-            r.key().status == KeyStatus::Active
-        })
-        .register_get("created", |r: &mut KeyRec| format_stock(&r.key().created))
-        .register_get("created_date", |r: &mut KeyRec| {
-            let mut s = format_stock(&r.key().created);
-            s.truncate(10);
-            s
-        })
-        .register_get("age_days", |r: &mut KeyRec| r.ctx.days(&r.key().created))
-        .register_get("age_hours", |r: &mut KeyRec| {
-            r.ctx.days(&r.key().created) * 24.0
-        })
-        .register_get("last_used", |r: &mut KeyRec| -> RhaiResult<Dynamic> {
-            Ok(opt_time(known_use(r)?.last_used.as_ref()))
-        })
-        .register_get("days_since_used", |r: &mut KeyRec| -> RhaiResult<Dynamic> {
-            Ok(opt_days(&r.ctx, known_use(r)?.last_used.as_ref()))
-        })
-        .register_get("never_used", |r: &mut KeyRec| -> RhaiResult<bool> {
-            Ok(known_use(r)?.last_used.is_none())
-        })
-        .register_get("service", |r: &mut KeyRec| -> RhaiResult<Dynamic> {
-            Ok(opt_str(known_use(r)?.last_used_service.as_ref()))
-        })
-        .register_get("region", |r: &mut KeyRec| -> RhaiResult<Dynamic> {
-            need(&r.ctx, Field::KeyLastUsedRegion)?;
-            Ok(opt_str(known_use(r)?.last_used_region.as_ref()))
-        })
-        .register_get("user", |r: &mut KeyRec| r.user_rec())
-        .register_get("account", |r: &mut KeyRec| AccountRec {
-            ctx: r.ctx.clone(),
-            a: r.a,
-        });
-
-    // --- user ---
-    engine.register_type_with_name::<UserRec>("User");
-    engine
-        .register_get("name", |r: &mut UserRec| r.user().name.clone())
-        .register_get("id", |r: &mut UserRec| -> RhaiResult<Dynamic> {
-            need(&r.ctx, Field::UserId)?;
-            Ok(opt_str(r.user().id.as_ref()))
-        })
-        .register_get("arn", |r: &mut UserRec| -> RhaiResult<Dynamic> {
-            need(&r.ctx, Field::UserArn)?;
-            Ok(opt_str(r.user().arn.as_ref()))
-        })
-        .register_get("created", |r: &mut UserRec| -> RhaiResult<Dynamic> {
-            need(&r.ctx, Field::UserCreated)?;
-            Ok(opt_time(r.user().created.as_ref()))
-        })
-        .register_get("age_days", |r: &mut UserRec| -> RhaiResult<Dynamic> {
-            need(&r.ctx, Field::UserCreated)?;
-            Ok(opt_days(&r.ctx, r.user().created.as_ref()))
-        })
-        .register_get("tags", |r: &mut UserRec| -> RhaiResult<Map> {
-            need(&r.ctx, Field::UserTags)?;
-            Ok(tags_map(&r.user().tags))
-        })
-        .register_get("password_enabled", |r: &mut UserRec| {
-            r.user().password.enabled
-        })
-        .register_get(
-            "password_last_used",
-            |r: &mut UserRec| -> RhaiResult<Dynamic> {
-                Ok(opt_time(known_password_use(r)?.last_used.as_ref()))
-            },
-        )
-        .register_get(
-            "days_since_password_used",
-            |r: &mut UserRec| -> RhaiResult<Dynamic> {
-                Ok(opt_days(&r.ctx, known_password_use(r)?.last_used.as_ref()))
-            },
-        )
-        .register_get(
-            "password_never_used",
-            |r: &mut UserRec| -> RhaiResult<bool> {
-                // No password: decided whatever its last use.
-                if !r.user().password.enabled {
-                    return Ok(false);
-                }
-                Ok(known_password_use(r)?.last_used.is_none())
-            },
-        )
-        .register_get(
-            "password_last_changed",
-            |r: &mut UserRec| -> RhaiResult<Dynamic> {
-                need(&r.ctx, Field::PasswordLastChanged)?;
-                Ok(opt_time(r.user().password.last_changed.as_ref()))
-            },
-        )
-        .register_get(
-            "password_age_days",
-            |r: &mut UserRec| -> RhaiResult<Dynamic> {
-                need(&r.ctx, Field::PasswordLastChanged)?;
-                Ok(opt_days(&r.ctx, r.user().password.last_changed.as_ref()))
-            },
-        )
-        .register_get("has_mfa", |r: &mut UserRec| {
-            !r.user().mfa_devices.is_empty()
-        })
-        .register_get("mfa_type", |r: &mut UserRec| {
-            r.user()
-                .strongest_mfa()
-                .map(|m| m.as_str())
-                .unwrap_or("none")
-                .to_string()
-        })
-        .register_get("mfa_count", |r: &mut UserRec| {
-            r.user().mfa_devices.len() as i64
-        })
-        .register_get("keys", |r: &mut UserRec| r.keys())
-        .register_get("key_count", |r: &mut UserRec| {
-            r.user().access_keys.len() as i64
-        })
-        .register_get("active_keys", |r: &mut UserRec| {
-            r.user()
-                .access_keys
-                .iter()
-                .filter(|k| k.status == KeyStatus::Active)
-                .count() as i64
-        })
-        .register_get("account", |r: &mut UserRec| r.account_rec())
-        .register_get("account_id", |r: &mut UserRec| r.account().id.clone())
-        .register_get("account_name", |r: &mut UserRec| r.account().name.clone());
-    engine.register_fn("has_tag", |r: &mut UserRec, k: &str| -> RhaiResult<bool> {
-        need(&r.ctx, Field::UserTags)?;
-        Ok(r.user().tags.contains_key(k))
-    });
-    engine.register_fn("tag", |r: &mut UserRec, k: &str| -> RhaiResult<Dynamic> {
-        need(&r.ctx, Field::UserTags)?;
-        Ok(opt_str(r.user().tags.get(k)))
-    });
-
-    // --- account ---
-    engine.register_type_with_name::<AccountRec>("Account");
-    engine
-        .register_get("id", |r: &mut AccountRec| r.account().id.clone())
-        .register_get("name", |r: &mut AccountRec| r.account().name.clone())
-        .register_get("production", |r: &mut AccountRec| {
-            r.ctx.production[r.a as usize]
-        })
-        .register_get("ou_path", |r: &mut AccountRec| -> RhaiResult<Array> {
-            need(&r.ctx, Field::AccountOuPath)?;
-            Ok(r.account()
-                .ou_path
-                .iter()
-                .map(|s| Dynamic::from(s.clone()))
-                .collect())
-        })
-        .register_get("tags", |r: &mut AccountRec| -> RhaiResult<Map> {
-            need(&r.ctx, Field::AccountTags)?;
-            Ok(tags_map(&r.account().tags))
-        })
-        .register_get("users", |r: &mut AccountRec| r.users())
-        .register_get("keys", |r: &mut AccountRec| {
-            let mut out = Array::new();
-            for u in r.users() {
-                if let Some(u) = u.try_cast::<UserRec>() {
-                    out.extend(u.keys());
-                }
-            }
-            out
-        })
-        .register_get("user_count", |r: &mut AccountRec| {
-            r.account().users.len() as i64
-        })
-        .register_get("console_users", |r: &mut AccountRec| {
-            r.metrics().console_users as i64
-        })
-        .register_get("mfa_users", |r: &mut AccountRec| {
-            r.metrics().mfa_users as i64
-        })
-        .register_get("mfa_coverage", |r: &mut AccountRec| {
-            r.metrics()
-                .mfa_coverage_pct
-                .map(Dynamic::from_float)
-                .unwrap_or(Dynamic::UNIT)
-        })
-        .register_get("active_keys", |r: &mut AccountRec| {
-            r.metrics().active_keys as i64
-        })
-        .register_get(
-            "collection_complete",
-            |r: &mut AccountRec| -> RhaiResult<bool> {
-                need(&r.ctx, Field::AccountCollection)?;
-                Ok(r.account().collection.status == crate::inventory::CollectionStatus::Complete)
-            },
-        )
-        .register_get(
-            "collection_status",
-            |r: &mut AccountRec| -> RhaiResult<String> {
-                need(&r.ctx, Field::AccountCollection)?;
-                Ok(match r.account().collection.status {
-                    crate::inventory::CollectionStatus::Complete => "complete",
-                    crate::inventory::CollectionStatus::Partial => "partial",
-                    crate::inventory::CollectionStatus::Failed => "failed",
-                }
-                .to_string())
-            },
-        )
-        .register_get(
-            "collection_errors",
-            |r: &mut AccountRec| -> RhaiResult<String> {
-                need(&r.ctx, Field::AccountCollection)?;
-                Ok(r.account()
-                    .collection
-                    .errors
-                    .iter()
-                    .map(|e| format!("{}: {}", e.source.as_str(), e.message))
-                    .collect::<Vec<_>>()
-                    .join("; "))
-            },
-        )
-        .register_get(
-            "root_mfa_enabled",
-            |r: &mut AccountRec| -> RhaiResult<Dynamic> { Ok(Dynamic::from(root(r)?.mfa_enabled)) },
-        )
-        .register_get(
-            "root_hardware_mfa",
-            |r: &mut AccountRec| -> RhaiResult<Dynamic> {
-                let root = root(r)?;
-                match (root.mfa_enabled, root.hardware_mfa) {
-                    (false, _) => Ok(Dynamic::from(false)),
-                    (true, Some(hw)) => Ok(Dynamic::from(hw)),
-                    // MFA on, kind unknown (the stock root report does not say it).
-                    (true, None) => Err(unavailable("account.root_hardware_mfa")),
-                }
-            },
-        )
-        .register_get(
-            "root_access_key_present",
-            |r: &mut AccountRec| -> RhaiResult<Dynamic> {
-                Ok(Dynamic::from(root(r)?.access_key_present))
-            },
-        )
-        .register_get(
-            "root_password_enabled",
-            |r: &mut AccountRec| -> RhaiResult<Dynamic> { Ok(opt_bool(root(r)?.password_enabled)) },
-        )
-        .register_get(
-            "root_credentials_present",
-            |r: &mut AccountRec| -> RhaiResult<bool> {
-                let root = root(r)?;
-                match root.password_enabled {
-                    Some(true) => Ok(true),
-                    _ if root.access_key_present || root.mfa_enabled => Ok(true),
-                    Some(false) => Ok(false),
-                    // No key, no MFA, and the password unknown (an older credential report).
-                    None => Err(unavailable("account.root_password_enabled")),
-                }
-            },
-        )
-        .register_get("management", |r: &mut AccountRec| -> RhaiResult<bool> {
-            need(&r.ctx, Field::OrgRootAccess)?;
-            match &r.ctx.inv.management_account_id {
-                Some(id) => Ok(*id == r.account().id),
-                None => Err(unavailable("organization.management_account_id")),
-            }
-        })
-        .register_get(
-            "org_root_credentials_management",
-            |r: &mut AccountRec| -> RhaiResult<bool> {
-                Ok(org_root_access(r)?.root_credentials_management)
-            },
-        )
-        .register_get(
-            "org_root_sessions",
-            |r: &mut AccountRec| -> RhaiResult<bool> { Ok(org_root_access(r)?.root_sessions) },
-        )
-        .register_get(
-            "root_last_login",
-            |r: &mut AccountRec| -> RhaiResult<Dynamic> {
-                Ok(opt_time(root(r)?.last_console_login.as_ref()))
-            },
-        )
-        .register_get(
-            "root_days_since_login",
-            |r: &mut AccountRec| -> RhaiResult<Dynamic> {
-                let last = root(r)?.last_console_login;
-                Ok(opt_days(&r.ctx, last.as_ref()))
-            },
-        )
-        .register_get(
-            "root_key_last_used",
-            |r: &mut AccountRec| -> RhaiResult<Dynamic> {
-                let last = root(r)?.access_key_last_used;
-                need(&r.ctx, Field::RootKeyLastUsed)?;
-                Ok(opt_time(last.as_ref()))
-            },
-        )
-        .register_get(
-            "root_key_days_since_use",
-            |r: &mut AccountRec| -> RhaiResult<Dynamic> {
-                let last = root(r)?.access_key_last_used;
-                need(&r.ctx, Field::RootKeyLastUsed)?;
-                Ok(opt_days(&r.ctx, last.as_ref()))
-            },
-        );
-    engine.register_fn(
-        "has_tag",
-        |r: &mut AccountRec, k: &str| -> RhaiResult<bool> {
-            need(&r.ctx, Field::AccountTags)?;
-            Ok(r.account().tags.contains_key(k))
-        },
-    );
-    engine.register_fn(
-        "tag",
-        |r: &mut AccountRec, k: &str| -> RhaiResult<Dynamic> {
-            need(&r.ctx, Field::AccountTags)?;
-            Ok(opt_str(r.account().tags.get(k)))
-        },
-    );
-
-    // --- event ---
-    engine.register_type_with_name::<EventRec>("Event");
-    engine
-        .register_get("time", |r: &mut EventRec| format_stock(&r.event().time))
-        .register_get("name", |r: &mut EventRec| r.event().name.clone())
-        .register_get("actor", |r: &mut EventRec| r.event().actor.clone())
-        .register_get("account_id", |r: &mut EventRec| {
-            r.event().account_id.clone()
-        })
-        .register_get("account_name", |r: &mut EventRec| {
-            r.event().account_name.clone()
-        })
-        .register_get("resources", |r: &mut EventRec| {
-            r.event()
-                .resources
-                .iter()
-                .map(|s| Dynamic::from(s.clone()))
-                .collect::<Array>()
-        })
-        .register_get("age_days", |r: &mut EventRec| r.ctx.days(&r.event().time))
-        .register_get("failed", |r: &mut EventRec| -> RhaiResult<bool> {
-            Ok(details(r)?.failed())
-        })
-        .register_get("error_code", |r: &mut EventRec| -> RhaiResult<Dynamic> {
-            Ok(opt_str(details(r)?.error_code.as_ref()))
-        })
-        .register_get("error_message", |r: &mut EventRec| -> RhaiResult<Dynamic> {
-            Ok(opt_str(details(r)?.error_message.as_ref()))
-        })
-        .register_get("source_ip", |r: &mut EventRec| -> RhaiResult<Dynamic> {
-            Ok(opt_str(details(r)?.source_ip.as_ref()))
-        })
-        .register_get("user_agent", |r: &mut EventRec| -> RhaiResult<Dynamic> {
-            Ok(opt_str(details(r)?.user_agent.as_ref()))
-        })
-        .register_get("region", |r: &mut EventRec| -> RhaiResult<Dynamic> {
-            Ok(opt_str(details(r)?.region.as_ref()))
-        })
-        .register_get("actor_type", |r: &mut EventRec| -> RhaiResult<Dynamic> {
-            Ok(opt_str(details(r)?.actor_type.as_ref()))
-        })
-        .register_get("actor_arn", |r: &mut EventRec| -> RhaiResult<Dynamic> {
-            Ok(opt_str(details(r)?.actor_arn.as_ref()))
-        })
-        .register_get("login_outcome", |r: &mut EventRec| -> RhaiResult<Dynamic> {
-            Ok(opt_str(details(r)?.login_outcome.as_ref()))
-        })
-        .register_get("mfa_used", |r: &mut EventRec| -> RhaiResult<Dynamic> {
-            Ok(opt_bool(details(r)?.mfa_used))
-        });
+    crate::rules::fields::register_records(engine);
 }
 
 /// A rule compiled with its effective params.
@@ -998,8 +345,8 @@ pub fn compile_scope(rule_scope: RuleScope, p: &ParamsRec) -> Scope<'static> {
             .map(|(k, v)| (k.as_str().into(), v.clone()))
             .collect();
     scope.push_constant("p", map);
-    for (name, _) in scope_variables(rule_scope) {
-        scope.push_dynamic(*name, Dynamic::UNIT);
+    for var in crate::rules::scopes::def(rule_scope).variables {
+        scope.push_dynamic(var.name, Dynamic::UNIT);
     }
     scope
 }
@@ -1122,9 +469,10 @@ pub fn param_ref_offsets(src: &str) -> Vec<(String, usize)> {
         .collect()
 }
 
-/// Checks that every `var.field` a condition reads exists for the rule's scope.
+/// Checks that every `var.field` a condition reads exists for the rule's scope (variables
+/// without a record type are not checked).
 pub fn check_fields(rule: &Rule) -> Vec<String> {
-    let vars = scope_variables(rule.scope);
+    let vars = crate::rules::scopes::def(rule.scope).variables;
     let code = code_only(&rule.condition);
     let mut problems = Vec::new();
     for c in refs_regex().captures_iter(&code) {
@@ -1132,20 +480,20 @@ pub fn check_fields(rule: &Rule) -> Vec<String> {
         if var == "p" {
             continue;
         }
-        let Some((_, fields)) = vars.iter().find(|(v, _)| *v == var) else {
+        let Some(kind) = vars.iter().find(|v| v.name == var).and_then(|v| v.record()) else {
             continue;
         };
         if let (Some(f), None) = (c.get(2), c.get(3)) {
-            if !fields.is_empty() && !fields.iter().any(|(n, _)| *n == f.as_str()) {
+            if kind.field(f.as_str()).is_none() {
                 problems.push(format!(
                     "{}:{}: `{var}.{}` is not a field of `{var}` in scope `{}` (fields: {})",
                     rule.file,
                     rule.position_of_offset(c.get(0).map(|m| m.start()).unwrap_or(0)),
                     f.as_str(),
                     rule.scope,
-                    fields
+                    kind.fields()
                         .iter()
-                        .map(|(n, _)| *n)
+                        .map(|f| f.name)
                         .collect::<Vec<_>>()
                         .join(", ")
                 ));
