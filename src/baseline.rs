@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use crate::analysis::metrics::Metrics;
 use crate::error::{Error, InputError};
-use crate::finding::{Change, Finding};
+use crate::finding::Finding;
+use crate::vocab::Change;
 use crate::wire::{BaselineV1, FindingV1, FindingsV1, FINDINGS_SCHEMA_VERSION};
 
 /// Reads a findings JSON written by iam-audit (this format version).

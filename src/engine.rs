@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use rhai::{Array, Dynamic, Scope};
 
 use crate::analysis::metrics::{Classifier, Metrics};
-use crate::finding::{Finding, Scope as RuleScope, Subject};
+use crate::finding::{Finding, Subject};
 use crate::inventory::{AccessKey, Field, Inventory, User};
 use crate::rules::prefilter::Verdict;
 use crate::rules::scopes;
@@ -19,6 +19,7 @@ use crate::rules::script::{
     ParamsRec, UserRec, UNAVAILABLE,
 };
 use crate::rules::CompiledRules;
+use crate::vocab::Scope as RuleScope;
 
 /// Records evaluated per parallel work item.
 const CHUNK: usize = 2048;

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 // The vocabulary lives in its own leaf module; re-exported here for the modules that still
 // import it from `finding`.
-pub use crate::vocab::{Change, Scope, Severity, Status};
+use crate::vocab::{Change, Scope, Severity, Status};
 
 /// What a finding is about: the identity the rule looked at.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]

@@ -9,8 +9,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::metrics::OrgMetrics;
-use crate::vocab::{Change, Scope, Severity, Status};
 use crate::inventory::{CollectionStatus, SourceKind};
+use crate::vocab::{Change, Scope, Severity, Status};
 
 /// Version of the findings JSON format written by this build.
 pub const FINDINGS_SCHEMA_VERSION: u32 = 1;

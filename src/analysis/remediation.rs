@@ -5,7 +5,8 @@ use chrono::{DateTime, Duration, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::finding::{Finding, Severity, Status};
+use crate::finding::Finding;
+use crate::vocab::{Severity, Status};
 
 /// Days to remediate, by severity (SPEC §3: critical 1, high 30, medium 14).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

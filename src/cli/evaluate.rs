@@ -12,12 +12,12 @@ use crate::cli::{CommonArgs, EvaluateArgs};
 use crate::config::Config;
 use crate::emit::{write_outputs, Format, OutputOptions};
 use crate::error::Error;
-use crate::finding::Severity;
 use crate::inventory::time::{format_stamp, parse_date_or_time, stamp_in_file_name};
 use crate::inventory::{self, Inventory};
 use crate::rules::params::ParamOverride;
 use crate::rules::RuleSet;
 use crate::run::{RunReport, RunSettings};
+use crate::vocab::Severity;
 
 /// Everything a run produced.
 pub struct Run {

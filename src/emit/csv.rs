@@ -80,9 +80,9 @@ pub fn write_remediation(run: &RunReport, w: &mut dyn Write) -> std::io::Result<
             })
             .unwrap_or_default();
         let status = match f.status {
-            crate::finding::Status::Open => "open",
-            crate::finding::Status::Waived => "waived",
-            crate::finding::Status::Remediated => "remediated",
+            crate::vocab::Status::Open => "open",
+            crate::vocab::Status::Waived => "waived",
+            crate::vocab::Status::Remediated => "remediated",
         };
         let row = [
             priority.as_str(),

@@ -14,9 +14,10 @@ use std::fmt::Write as _;
 use crate::analysis::metrics::OrgMetrics;
 use crate::emit::csv::first_sentence;
 use crate::emit::{Emitter, OutputFile, OutputOptions};
-use crate::finding::{Change, Finding, Severity, Status};
+use crate::finding::Finding;
 use crate::run::view::{open_and_waived, Headline, SeverityCounts, View};
 use crate::run::RunReport;
+use crate::vocab::{Change, Severity, Status};
 use crate::waivers::Located as WaiverV1;
 
 /// `--format html`: the report for people, one self-contained page.

@@ -4,9 +4,9 @@
 use serde::Serialize;
 
 use crate::emit::{Emitter, OutputFile, OutputOptions};
-use crate::finding::{Change, Scope, Severity, Status};
 use crate::inventory::json::write_inventory;
 use crate::run::RunReport;
+use crate::vocab::{Change, Scope, Severity, Status};
 use crate::wire::{
     AccountRefV1, AccountsV1, FindingsV1, IncompleteAccountV1, NotEvaluableV1, RuleErrorV1,
     RuleRunV1, SeverityCountsV1, SkippedAccountV1, SourceV1, SummaryV1, ToolV1, WaiverV1,

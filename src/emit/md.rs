@@ -7,9 +7,9 @@
 use std::fmt::Write as _;
 
 use crate::emit::{Emitter, OutputFile, OutputOptions};
-use crate::finding::Change;
 use crate::run::view::Headline;
 use crate::run::RunReport;
+use crate::vocab::Change;
 
 /// `--format md`: the run in Markdown.
 pub struct Md;

@@ -32,10 +32,11 @@ use serde_sarif::sarif::{
 
 use crate::emit::{Emitter, OutputFile, OutputOptions, SarifInclude};
 use crate::engine::{NotEvaluable, RuleError};
-use crate::finding::{Change, Finding, Scope, Severity, Status, Subject};
+use crate::finding::{Finding, Subject};
 use crate::inventory::{CollectionStatus, SkippedAccount};
 use crate::rules::pack::Rule;
 use crate::run::{Incomplete, RunReport, ACCOUNT_NOT_AUDITED};
+use crate::vocab::{Change, Scope, Severity, Status};
 
 /// `--format sarif`: the findings for GitHub code scanning.
 pub struct SarifFormat;
@@ -101,71 +102,10 @@ fn level_str(s: Severity) -> &'static str {
     }
 }
 
-/// One path segment, percent-encoded so that any IAM or CloudTrail name stays one segment of
-/// a relative URI reference (`/` and `%` are encoded; `.` and `..` cannot climb).
-fn segment(s: &str) -> String {
-    if s.is_empty() {
-        return "%00".into();
-    }
-    if s.bytes().all(|b| b == b'.') {
-        return "%2E".repeat(s.len());
-    }
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        let keep = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'@'
-            );
-        if keep {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
-/// The pseudo-path of a finding's identity: `aws/<account_id>/iam` for an account,
-/// `…/user/<username>` for a user, `…/access-key/<key_id>` for a key; the actor of an event
-/// (`…/iam/root` for the root user); `aws/organization/iam/user/<name>` for a user name seen
-/// across accounts. Relative, no scheme.
-pub fn location_uri(scope: Scope, s: &Subject) -> String {
-    let mut uri = String::from("aws/");
-    match s.account_id.as_deref() {
-        Some(a) => uri.push_str(&segment(a)),
-        None => uri.push_str("organization"),
-    }
-    uri.push_str("/iam");
-    if let Some(u) = s.username.as_deref() {
-        if scope == Scope::Event && u == "root" {
-            uri.push_str("/root");
-        } else {
-            uri.push_str("/user/");
-            uri.push_str(&segment(u));
-        }
-    }
-    if let Some(k) = s.access_key_id.as_deref() {
-        uri.push_str("/access-key/");
-        uri.push_str(&segment(k));
-    }
-    uri
-}
+/// A result's pseudo-path: the location its rule's scope declares
+/// ([`crate::rules::scopes`]).
+pub use crate::rules::scopes::location_uri;
+use crate::rules::scopes::segment;
 
 /// `partialFingerprints.primaryLocationLineHash`: 16 hex digits of the finding id, then
 /// `:1` (GitHub's `hash:occurrence` form). The id depends only on rule and identity.

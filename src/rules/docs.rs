@@ -9,11 +9,12 @@ use std::path::Path;
 
 use crate::inventory::ALL_FIELDS;
 use crate::rules::fixtures::{Case, FixtureFile};
-use crate::rules::pack::{parse_yaml, Pack, Rule};
+use crate::rules::pack::{Pack, Rule};
 use crate::rules::params::ParamValue;
 use crate::rules::scopes::{Binding, Variable, SCOPES};
 use crate::rules::script::param_refs;
 use crate::rules::RuleSet;
+use crate::yaml::parse_yaml;
 
 /// Markers around the generated tables in the README.
 pub const START: &str = "<!-- rules-table:start (generated from rules/; do not edit by hand) -->";

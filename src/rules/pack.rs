@@ -19,9 +19,7 @@ pub const MAX_RULES: usize = 1_000;
 /// Largest pack file accepted (bytes); a bigger file is refused before parsing.
 pub const MAX_PACK_FILE_BYTES: usize = crate::yaml::MAX_FILE_BYTES;
 
-// The YAML helpers moved to `crate::yaml`; re-exported for the modules that still import them
-// from here.
-pub use crate::yaml::{parse_yaml, yaml_error, yaml_message, yaml_options};
+use crate::yaml::parse_yaml;
 
 /// The manifest `pack.yaml`, as written.
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -19,11 +19,11 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Utc};
 use regex::Regex;
 
-use crate::finding::Scope as RuleScope;
 use crate::inventory::{AccessKey, User};
 use crate::rules::fields::{Reader, Ty};
 use crate::rules::params::{EffectiveParams, ParamValue};
 use crate::rules::scopes::Binding;
+use crate::vocab::Scope as RuleScope;
 
 /// A field a prefilter can read (never one a source may lack): its declaration in
 /// [`crate::rules::fields`], found through the variables of the rule's scope.

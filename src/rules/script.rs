@@ -25,11 +25,11 @@ use rhai::{
 };
 
 use crate::analysis::metrics::{Classifier, Metrics};
-use crate::finding::Scope as RuleScope;
 use crate::inventory::time::{age_days, format_stock};
 use crate::inventory::{AccessKey, Account, Event, Inventory, User};
 use crate::rules::pack::Rule;
 use crate::rules::params::{EffectiveParams, ParamValue, Patterns};
+use crate::vocab::Scope as RuleScope;
 
 /// Marker that starts the message of a "field not available" error.
 pub const UNAVAILABLE: &str = "iam-audit:unavailable:";

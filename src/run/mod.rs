@@ -15,10 +15,11 @@ use chrono::{DateTime, Utc};
 use crate::analysis::metrics::{outlier_keys, Classifier, OrgMetrics, OutlierKey};
 use crate::analysis::remediation::{SlaDays, Task};
 use crate::engine::{evaluate, EvalOptions, NotEvaluable, RuleError};
-use crate::finding::{Finding, RuleInfo, Severity, Subject};
+use crate::finding::{Finding, RuleInfo, Subject};
 use crate::inventory::{CollectionStatus, Inventory, SkippedAccount};
 use crate::rules::pack::Rule;
 use crate::rules::CompiledRules;
+use crate::vocab::Severity;
 use crate::waivers::{Applied, Located};
 use crate::wire::{BaselineV1, FindingsV1};
 

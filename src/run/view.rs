@@ -4,9 +4,10 @@
 //! findings worth a person's eyes. Each of the three renders the same [`View`] its own way.
 
 use crate::engine::{NotEvaluable, RuleError};
-use crate::finding::{Finding, Severity, Status};
+use crate::finding::Finding;
 use crate::inventory::{SkippedAccount, SourceKind};
 use crate::run::{Incomplete, RuleRun, RunReport, Verdict};
+use crate::vocab::{Severity, Status};
 use crate::waivers::Applied;
 use crate::wire::BaselineV1;
 
