@@ -9,7 +9,11 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut packs: Vec<_> = std::fs::read_dir(&root)
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .map(|d| {
+            d.filter_map(std::result::Result::ok)
+                .map(|e| e.path())
+                .collect()
+        })
         .unwrap_or_default();
     packs.retain(|p| p.join("pack.yaml").is_file());
     packs.sort();
@@ -26,7 +30,11 @@ fn main() {
         for (folder, prefix) in [(pack.clone(), ""), (pack.join("tests"), "tests/")] {
             println!("cargo:rerun-if-changed={}", folder.display());
             let mut files: Vec<_> = std::fs::read_dir(&folder)
-                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+                .map(|d| {
+                    d.filter_map(std::result::Result::ok)
+                        .map(|e| e.path())
+                        .collect()
+                })
                 .unwrap_or_default();
             files.retain(|f| f.extension().is_some_and(|e| e == "yaml"));
             files.sort();

@@ -33,7 +33,7 @@ pub fn load(path: &Path) -> Result<FindingsV1, Error> {
             path,
             format!(
                 "not an iam-audit findings JSON of schema_version {FINDINGS_SCHEMA_VERSION} (found {})",
-                version.map(|v| v.to_string()).unwrap_or_else(|| "none".into())
+                version.map_or_else(|| "none".into(), |v| v.to_string())
             ),
         )
         .into());
@@ -204,8 +204,8 @@ pub fn diff(old: &FindingsV1, old_file: &Path, new: &FindingsV1, new_file: &Path
         deltas(
             id,
             name,
-            a.map(|x| &x.metrics).unwrap_or(&empty),
-            b.map(|x| &x.metrics).unwrap_or(&empty),
+            a.map_or(&empty, |x| &x.metrics),
+            b.map_or(&empty, |x| &x.metrics),
             &mut rows,
         );
         // An account only in one run: its metrics are absent, not zero, in the other.

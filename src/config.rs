@@ -169,7 +169,7 @@ impl RawConfig {
                     problems.at(
                         &p.referenced,
                         format!("production_accounts `{}`: {e}", p.value),
-                    )
+                    );
                 })
                 .ok()
         });

@@ -379,14 +379,12 @@ fn event_record(ctx: &Arc<EvalCtx>, index: &HashMap<&str, u32>, e: u32) -> Vars 
     let a = index
         .get(ctx.inv.events[e as usize].account_id.as_str())
         .copied();
-    let account = a
-        .map(|a| {
-            Dynamic::from(AccountRec {
-                ctx: ctx.clone(),
-                a,
-            })
+    let account = a.map_or(Dynamic::UNIT, |a| {
+        Dynamic::from(AccountRec {
+            ctx: ctx.clone(),
+            a,
         })
-        .unwrap_or(Dynamic::UNIT);
+    });
     scopes::def(RuleScope::Event).bind([
         Dynamic::from(EventRec {
             ctx: ctx.clone(),
@@ -492,7 +490,7 @@ fn run<'i, T: Sync>(
                     } else {
                         evaluator.eval(2 * slot, &mut scope, &rule.condition)
                     };
-                    match result.map(|d| d.as_bool().map_err(|t| t.to_string())) {
+                    match result.map(|d| d.as_bool().map_err(std::string::ToString::to_string)) {
                         Ok(Ok(true)) => {
                             out.findings.push(build_finding(
                                 compiled,
@@ -569,8 +567,8 @@ fn build_finding(
         .details
         .as_ref()
         .and_then(|ast| evaluator.eval(slot, scope, ast).ok())
-        .and_then(|v| v.try_cast::<Array>());
-    let mut next = values.map(|v| v.into_iter());
+        .and_then(rhai::Dynamic::try_cast::<Array>);
+    let mut next = values.map(std::iter::IntoIterator::into_iter);
     let mut value_of = |ast: &rhai::AST| -> Option<Dynamic> {
         match next.as_mut() {
             Some(it) => it.next(),
@@ -581,18 +579,17 @@ fn build_finding(
     for part in &rule.message {
         match part {
             MessagePart::Text(t) => message.push_str(t),
-            MessagePart::Expr(src, ast) => match value_of(ast) {
-                Some(v) => {
+            MessagePart::Expr(src, ast) => {
+                if let Some(v) = value_of(ast) {
                     let mut value = to_text(&v);
                     clip(&mut value, MAX_MESSAGE_VALUE_BYTES);
                     message.push_str(&value);
-                }
-                None => {
+                } else {
                     message.push('{');
                     message.push_str(src);
                     message.push('}');
                 }
-            },
+            }
         }
     }
     clip(&mut message, MAX_MESSAGE_BYTES);

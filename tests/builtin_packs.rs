@@ -46,7 +46,10 @@ fn every_shipped_pack_is_built_in() {
         .collect();
     assert!(names.iter().any(|n| n == "stock"), "{names:?}");
     assert!(names.iter().any(|n| n == "cis-aws"), "{names:?}");
-    let mut builtin: Vec<String> = builtin_names().iter().map(|s| s.to_string()).collect();
+    let mut builtin: Vec<String> = builtin_names()
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect();
     builtin.sort();
     assert_eq!(
         builtin, names,

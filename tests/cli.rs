@@ -99,7 +99,7 @@ fn example_inventory_fires_every_stock_rule_and_gates_on_critical() {
     }
     let leftovers: Vec<_> = std::fs::read_dir(out.path())
         .unwrap()
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "temporary files left behind");

@@ -19,7 +19,7 @@ fn run(text: &str, args: &[&str]) -> (Option<i32>, String, usize, String) {
         cmd.arg("--out").arg(&out_dir);
     }
     let out = cmd.output().unwrap();
-    let written = std::fs::read_dir(&out_dir).map(|d| d.count()).unwrap_or(0);
+    let written = std::fs::read_dir(&out_dir).map_or(0, std::iter::Iterator::count);
     (
         out.status.code(),
         String::from_utf8(out.stderr).unwrap(),

@@ -758,7 +758,7 @@ fn binary_rule_file_is_refused() {
     // Not UTF-8.
     let pack = Pack::new(&["binary"]);
     let bytes: Vec<u8> = (0..4096u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     pack.write("binary.yaml", &bytes);
     let run = evaluate("binary-not-utf8", &pack.dir());

@@ -492,12 +492,11 @@ fn the_markdown_summary_says_what_the_findings_json_says() {
     for a in m["accounts"].as_array().unwrap() {
         let pct = a["mfa_coverage_pct"]
             .as_f64()
-            .map(|p| format!("{p}%"))
-            .unwrap_or("n/a".into());
+            .map_or("n/a".into(), |p| format!("{p}%"));
         assert!(
             md.lines().any(|l| l
                 .starts_with(&format!("| {} |", a["account_id"].as_str().unwrap()))
-                && l.ends_with(&format!("| {} |", pct))),
+                && l.ends_with(&format!("| {pct} |"))),
             "{a}"
         );
     }

@@ -281,7 +281,11 @@ fn stock_rules_have_the_expected_prefilters() {
     let complete: Vec<&str> = compiled
         .rules
         .iter()
-        .filter(|r| r.prefilter.as_ref().is_some_and(|p| p.is_complete()))
+        .filter(|r| {
+            r.prefilter
+                .as_ref()
+                .is_some_and(iam_audit::rules::prefilter::Prefilter::is_complete)
+        })
         .map(|r| r.rule.id.as_str())
         .collect();
     for id in [
@@ -331,8 +335,8 @@ fn random_inventory(users: usize, unavailable: &[Field], unknown: bool) -> Inven
     let mut state = 7u64;
     let mut next = |n: u64| {
         state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (state >> 33) % n
     };
     let mut inv = Inventory::new(SourceKind::StockCsv);
@@ -345,7 +349,7 @@ fn random_inventory(users: usize, unavailable: &[Field], unknown: bool) -> Inven
         for u in 0..users / 10 {
             // Boundary-heavy ages: around 7, 30, 90, 270 and 365 days, and exactly on them.
             let days = |n: u64| {
-                let base = [0, 1, 7, 30, 90, 270, 365, 400, 800][n as usize % 9] as i64;
+                let base = i64::from([0, 1, 7, 30, 90, 270, 365, 400, 800][n as usize % 9]);
                 chrono::Duration::days(base)
                     + chrono::Duration::seconds([0, 1, -1, 3600][(n / 9) as usize % 4])
             };
@@ -393,7 +397,7 @@ fn random_inventory(users: usize, unavailable: &[Field], unknown: bool) -> Inven
                     last_used_service: used.and_then(|_| {
                         ["s3", "ec2", "iam"]
                             .get(next(4) as usize)
-                            .map(|s| s.to_string())
+                            .map(std::string::ToString::to_string)
                     }),
                     last_used_region: None,
                     last_used_unknown: used_unknown,
@@ -603,7 +607,7 @@ fn failed_calls_are_seen_only_by_rules_that_include_them() {
         "mallory denied: AccessDenied: not authorized"
     );
     let mut attempts = findings_of(&report, "every-deactivation-attempt");
-    attempts.sort();
+    attempts.sort_unstable();
     assert_eq!(attempts, ["mallory", "security-team"]);
     assert_eq!(findings_of(&report, "details"), ["security-team"]);
     // Failed calls are not evaluations of a rule that does not include them.

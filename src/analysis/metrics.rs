@@ -145,7 +145,7 @@ impl Metrics {
                         None if key.last_used_unknown => {}
                         None => m.old_never_used += 1,
                         Some(t) if age_days(as_of, t) <= RECENT_USE_DAYS => {
-                            m.old_recently_used += 1
+                            m.old_recently_used += 1;
                         }
                         Some(_) => {}
                     }

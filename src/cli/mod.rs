@@ -301,8 +301,8 @@ const SDK_BODY_LOG_VARS: [&str; 2] = ["LOG_SENSITIVE_BODIES", "LOG_SIGNABLE_BODY
 
 /// Whether an event or span of `target` at `level` may be logged at all: the
 /// [`CAPPED_CRATES`] only at warn and error, everything else as the user's filter says.
-fn log_allowed(target: &str, level: &tracing::Level) -> bool {
-    if *level <= tracing::Level::WARN {
+fn log_allowed(target: &str, level: tracing::Level) -> bool {
+    if level <= tracing::Level::WARN {
         return true;
     }
     let krate = target.split("::").next().unwrap_or(target);
@@ -327,7 +327,7 @@ where
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::Layer;
     let cap =
-        tracing_subscriber::filter::filter_fn(|meta| log_allowed(meta.target(), meta.level()));
+        tracing_subscriber::filter::filter_fn(|meta| log_allowed(meta.target(), *meta.level()));
     tracing_subscriber::registry().with(
         tracing_subscriber::fmt::layer()
             .with_writer(writer)
@@ -398,10 +398,10 @@ mod tests {
             "tower::buffer",
         ] {
             for level in [Level::TRACE, Level::DEBUG, Level::INFO] {
-                assert!(!log_allowed(target, &level), "{target} {level}");
+                assert!(!log_allowed(target, level), "{target} {level}");
             }
             for level in [Level::WARN, Level::ERROR] {
-                assert!(log_allowed(target, &level), "{target} {level}");
+                assert!(log_allowed(target, level), "{target} {level}");
             }
         }
     }
@@ -416,7 +416,7 @@ mod tests {
             "h2o",
         ] {
             for level in [Level::TRACE, Level::DEBUG, Level::INFO, Level::WARN] {
-                assert!(log_allowed(target, &level), "{target} {level}");
+                assert!(log_allowed(target, level), "{target} {level}");
             }
         }
     }

@@ -120,7 +120,7 @@ fn show(a: &RulesShowArgs) -> Result<Outcome, Error> {
             .filter(|p| used.contains(&p.name))
             .map(|p| {
                 json!({"name": p.name, "type": p.ty.as_str(), "default": p.default.to_json(),
-                       "effective": effective.get(&p.name).map(|v| v.to_json()),
+                       "effective": effective.get(&p.name).map(super::super::rules::params::ParamValue::to_json),
                        "description": p.description})
             })
             .collect();
@@ -176,7 +176,7 @@ fn show(a: &RulesShowArgs) -> Result<Outcome, Error> {
     for p in declared {
         let eff = effective
             .get(&p.name)
-            .map(|v| v.to_string())
+            .map(std::string::ToString::to_string)
             .unwrap_or_default();
         let def = p.default.to_string();
         let changed = if eff == def { "" } else { "  (overridden)" };

@@ -264,26 +264,25 @@ pub(crate) async fn collect_iam(
         // missing, so no user is skipped.
         let listed = list_keys(iam, &name).await?;
         let row_vouches = row.filter(|_| vouched);
-        user.password = match row_vouches {
-            Some(r) => Password {
+        user.password = if let Some(r) = row_vouches {
+            Password {
                 enabled: r.password_enabled,
                 // AWS keeps the last sign-in after a password is removed.
                 last_used: r.password_last_used,
                 last_used_unknown: r.password_last_used_unknown(),
                 last_changed: r.password_last_changed.filter(|_| r.password_enabled),
-            },
-            None => {
-                let used = password_used.get(&name).copied().flatten();
-                let mut p = per_user_password(iam, &name, used).await?;
-                // The report's last change is newer than the login profile's creation.
-                if let Some(changed) = row
-                    .filter(|r| r.password_enabled && p.enabled)
-                    .and_then(|r| r.password_last_changed)
-                {
-                    p.last_changed = Some(changed);
-                }
-                p
             }
+        } else {
+            let used = password_used.get(&name).copied().flatten();
+            let mut p = per_user_password(iam, &name, used).await?;
+            // The report's last change is newer than the login profile's creation.
+            if let Some(changed) = row
+                .filter(|r| r.password_enabled && p.enabled)
+                .and_then(|r| r.password_last_changed)
+            {
+                p.last_changed = Some(changed);
+            }
+            p
         };
         user.access_keys = match row {
             Some(r) => {
@@ -351,7 +350,7 @@ async fn list_keys(iam: &aws_sdk_iam::Client, name: &str) -> Result<Vec<ListedKe
             CollectError::call(DataSource::Iam, format!("ListAccessKeys {name}"), &e)
         })?;
         for k in page.access_key_metadata() {
-            let status = match k.status().map(|s| s.as_str()) {
+            let status = match k.status().map(aws_sdk_iam::types::StatusType::as_str) {
                 Some("Active") => KeyStatus::Active,
                 Some("Expired") => KeyStatus::Expired,
                 _ => KeyStatus::Inactive,
@@ -391,10 +390,13 @@ async fn key_last_used(
     let known = |s: &&str| !s.is_empty() && *s != "N/A";
     key.last_used = last.and_then(|l| l.last_used_date()).and_then(chrono_time);
     key.last_used_service = last
-        .map(|l| l.service_name())
+        .map(aws_sdk_iam::types::AccessKeyLastUsed::service_name)
         .filter(known)
         .map(str::to_string);
-    key.last_used_region = last.map(|l| l.region()).filter(known).map(str::to_string);
+    key.last_used_region = last
+        .map(aws_sdk_iam::types::AccessKeyLastUsed::region)
+        .filter(known)
+        .map(str::to_string);
     // No date: never used, unless the key predates AWS's tracking of key use.
     key.last_used_unknown =
         key.last_used.is_none() && key.created < credential_report::key_tracking_start();
@@ -448,7 +450,10 @@ async fn credential_report(
                     call: "GenerateCredentialReport",
                     message: describe(&e),
                 })?;
-        let complete = generated.state().map(|s| s.as_str()) == Some("COMPLETE");
+        let complete = generated
+            .state()
+            .map(aws_sdk_iam::types::ReportStateType::as_str)
+            == Some("COMPLETE");
         if complete {
             match iam.get_credential_report().send().await {
                 Ok(out) => {

@@ -977,7 +977,7 @@ async fn lookup_events_keep_what_cloudtrail_recorded_of_a_failed_call() {
         status: "ACTIVE".into(),
         ou_path: vec![],
         ou_ids: vec![],
-        tags: Default::default(),
+        tags: std::collections::BTreeMap::default(),
         notes: vec![],
     };
     let opts = ScanOptions {
@@ -1465,7 +1465,7 @@ fn lookup(
             r.next_token() == expect
                 && r.lookup_attributes()
                     .iter()
-                    .map(|a| a.attribute_value())
+                    .map(aws_sdk_cloudtrail::types::LookupAttribute::attribute_value)
                     .eq([name])
         })
         .then_output(move || {
@@ -1496,7 +1496,7 @@ fn management() -> OrgAccount {
         status: "ACTIVE".into(),
         ou_path: vec![],
         ou_ids: vec![],
-        tags: Default::default(),
+        tags: std::collections::BTreeMap::default(),
         notes: vec![],
     }
 }

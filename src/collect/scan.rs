@@ -75,7 +75,10 @@ impl Default for ScanOptions {
             ou: None,
             concurrency: 8,
             cloudtrail_days: 90,
-            event_names: DEFAULT_EVENTS.iter().map(|s| s.to_string()).collect(),
+            event_names: DEFAULT_EVENTS
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
             account_deadline: Duration::from_secs(900),
             report_deadline: Duration::from_secs(120),
             cloudtrail_rps: 2.0,
@@ -296,7 +299,7 @@ pub async fn scan(
             continue;
         };
         let mut out = Account::new(account.id.clone(), account.name.clone());
-        out.ou_path = account.ou_path.clone();
+        out.ou_path.clone_from(&account.ou_path);
         out.tags = account.tags.clone();
         match result {
             Ok(r) => {

@@ -237,7 +237,7 @@ fn card(h: &mut String, n: &str, label: &str) {
 }
 
 fn pct(p: Option<f64>) -> String {
-    p.map(|p| format!("{p}%")).unwrap_or_else(|| "n/a".into())
+    p.map_or_else(|| "n/a".into(), |p| format!("{p}%"))
 }
 
 fn totals(h: &mut String, report: &RunReport, v: &View<'_>) {
@@ -667,9 +667,7 @@ fn outliers(h: &mut String, report: &RunReport) {
                 esc(&o.username),
                 esc(&o.access_key_id),
                 o.age_days.floor(),
-                o.last_used
-                    .map(|t| t.format("%Y-%m-%d").to_string())
-                    .unwrap_or_else(|| "never".into())
+                o.last_used.map_or_else(|| "never".into(), |t| t.format("%Y-%m-%d").to_string())
             );
         }
         h.push_str("</table>");

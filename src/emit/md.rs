@@ -67,7 +67,7 @@ pub fn esc(s: &str) -> String {
 }
 
 fn pct(p: Option<f64>) -> String {
-    p.map(|p| format!("{p}%")).unwrap_or_else(|| "n/a".into())
+    p.map_or_else(|| "n/a".into(), |p| format!("{p}%"))
 }
 
 /// Renders the summary.

@@ -245,7 +245,7 @@ impl<'a> RuleMeta<'a> {
             self.id,
             self.severity,
             self.scope,
-            self.pack.map(markdown_escape).unwrap_or_else(|| "—".into())
+            self.pack.map_or_else(|| "—".into(), markdown_escape)
         );
         if !self.references.is_empty() {
             s.push_str("\n## References\n\n");
@@ -877,7 +877,7 @@ mod tests {
         })
     }
 
-    fn input<'a>(findings: &'a [Finding], limit: usize) -> Input<'a> {
+    fn input(findings: &[Finding], limit: usize) -> Input<'_> {
         Input {
             findings,
             rule_errors: &[],

@@ -81,8 +81,7 @@ pub fn render(run: &RunReport, written: &[PathBuf], skipped: &[PathBuf]) -> Stri
             .metrics
             .production
             .mfa_coverage_pct
-            .map(|p| format!("{p}%"))
-            .unwrap_or_else(|| "n/a".into());
+            .map_or_else(|| "n/a".into(), |p| format!("{p}%"));
         let _ = writeln!(
             s,
             "MFA coverage: {cov}% of {} console users (production: {prod})",

@@ -12,7 +12,7 @@ pub fn read_inventory(path: &Path, bytes: &[u8]) -> Result<Inventory, InputError
         InputError::new(path, format!("not valid JSON: {e}"))
             .at(e.line() as u64, Some(e.column() as u64))
     })?;
-    match value.get("schema_version").and_then(|v| v.as_u64()) {
+    match value.get("schema_version").and_then(serde_json::Value::as_u64) {
         Some(v) if v == u64::from(INVENTORY_SCHEMA_VERSION) => {}
         Some(v) => {
             return Err(InputError::new(

@@ -397,6 +397,7 @@ impl MfaType {
     }
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
 fn is_false(b: &bool) -> bool {
     !*b
 }

@@ -421,7 +421,7 @@ impl<'a> StockReader<'a> {
             if !more {
                 return Ok(None);
             }
-            let byte = self.record.position().map_or(0, |p| p.byte());
+            let byte = self.record.position().map_or(0, csv::Position::byte);
             let line = self.physical_line(byte);
             let n = self.record.len();
             self.cells.resize_with(n, String::new);
@@ -601,16 +601,15 @@ impl NamesSeen {
     /// Records a row at `line` naming the account `name`.
     fn see(&mut self, name: &str, line: u64) {
         if self.names[self.last].name != name {
-            self.last = match self.names.iter().position(|n| n.name == name) {
-                Some(i) => i,
-                None => {
-                    self.names.push(NameSeen {
-                        name: name.to_owned(),
-                        first_line: line,
-                        rows: 0,
-                    });
-                    self.names.len() - 1
-                }
+            self.last = if let Some(i) = self.names.iter().position(|n| n.name == name) {
+                i
+            } else {
+                self.names.push(NameSeen {
+                    name: name.to_owned(),
+                    first_line: line,
+                    rows: 0,
+                });
+                self.names.len() - 1
             };
         }
         self.names[self.last].rows += 1;
@@ -770,9 +769,10 @@ fn quoted(s: &str) -> String {
 
 /// The name under which an inventory records `path`.
 fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1047,9 +1047,10 @@ impl ReportAssembly {
     fn add(&mut self, row: &Row<'_>, r: ReportRow<'_>) -> Result<(), InputError> {
         let ai = match self.last_account {
             Some(i) if self.accounts[i].0 == r.account_id => i,
-            _ => match self.account_index.get(r.account_id) {
-                Some(&i) => i,
-                None => {
+            _ => {
+                if let Some(&i) = self.account_index.get(r.account_id) {
+                    i
+                } else {
                     self.accounts.push((
                         r.account_id.to_owned(),
                         AccountRows {
@@ -1065,7 +1066,7 @@ impl ReportAssembly {
                         .insert(r.account_id.to_owned(), self.accounts.len() - 1);
                     self.accounts.len() - 1
                 }
-            },
+            }
         };
         self.last_account = Some(ai);
         let account = &mut self.accounts[ai].1;
@@ -1073,9 +1074,10 @@ impl ReportAssembly {
         account.names.see(r.account_name, row.line);
         let ui = match account.last_user {
             Some(i) if account.users[i].0 == r.username => i,
-            _ => match account.user_index.get(r.username) {
-                Some(&i) => i,
-                None => {
+            _ => {
+                if let Some(&i) = account.user_index.get(r.username) {
+                    i
+                } else {
                     account.users.push((
                         r.username.to_owned(),
                         UserRows {
@@ -1091,7 +1093,7 @@ impl ReportAssembly {
                         .insert(r.username.to_owned(), account.users.len() - 1);
                     account.users.len() - 1
                 }
-            },
+            }
         };
         account.last_user = Some(ui);
         let user = &mut account.users[ui].1;
@@ -1373,13 +1375,12 @@ pub fn read_events(path: &Path, bytes: &[u8], inv: &mut Inventory) -> Result<(),
     while let Some(row) = reader.next_row()? {
         let account_id = row.account_id(ACCOUNT_ID)?;
         let account_name = row.cell(ACCOUNT_NAME);
-        match names.get_mut(&account_id) {
-            Some(seen) => seen.see(account_name, row.line),
-            None => {
-                let mut seen = NamesSeen::new(account_name, row.line);
-                seen.see(account_name, row.line);
-                names.insert(account_id.clone(), seen);
-            }
+        if let Some(seen) = names.get_mut(&account_id) {
+            seen.see(account_name, row.line);
+        } else {
+            let mut seen = NamesSeen::new(account_name, row.line);
+            seen.see(account_name, row.line);
+            names.insert(account_id.clone(), seen);
         }
         events.push(Event {
             time: row.time(EVENT_TIME)?,
@@ -1493,25 +1494,22 @@ pub fn read_root(path: &Path, bytes: &[u8], inv: &mut Inventory) -> Result<(), I
             // unavailable.
             access_key_last_used: None,
         };
-        match roots.get_mut(&id) {
-            Some(first) => {
-                root_agrees(&row, &first.root, &root, first.line)?;
-                first.names.see(name, row.line);
-                first.repeats.push(row.line);
-            }
-            None => {
-                let mut names = NamesSeen::new(name, row.line);
-                names.see(name, row.line);
-                roots.insert(
-                    id,
-                    RootRow {
-                        names,
-                        root,
-                        line: row.line,
-                        repeats: Vec::new(),
-                    },
-                );
-            }
+        if let Some(first) = roots.get_mut(&id) {
+            root_agrees(&row, &first.root, &root, first.line)?;
+            first.names.see(name, row.line);
+            first.repeats.push(row.line);
+        } else {
+            let mut names = NamesSeen::new(name, row.line);
+            names.see(name, row.line);
+            roots.insert(
+                id,
+                RootRow {
+                    names,
+                    root,
+                    line: row.line,
+                    repeats: Vec::new(),
+                },
+            );
         }
     }
     let file = file_name(path);
@@ -1531,17 +1529,16 @@ pub fn read_root(path: &Path, bytes: &[u8], inv: &mut Inventory) -> Result<(), I
                 if read.repeats.len() == 1 { "is" } else { "are" },
             ));
         }
-        let index = match inv.accounts.iter().position(|a| a.id == id) {
-            Some(i) => i,
-            None => {
-                inv.accounts.push(Account::new(id.clone(), ""));
-                inv.accounts.len() - 1
-            }
+        let index = if let Some(i) = inv.accounts.iter().position(|a| a.id == id) {
+            i
+        } else {
+            inv.accounts.push(Account::new(id.clone(), ""));
+            inv.accounts.len() - 1
         };
         let account = &mut inv.accounts[index];
         if account.name.is_empty() {
             // Only this report names the account: several names are a warning.
-            account.name = read.names.last_name().to_owned();
+            read.names.last_name().clone_into(&mut account.name);
             notes.extend(read.names.conflict_note(&file, &id));
         } else if read.names.names.iter().any(|n| n.name != account.name) {
             // The main report names the account: its name is kept.

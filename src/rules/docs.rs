@@ -116,7 +116,7 @@ pub fn read_fixtures(dir: &Path) -> Result<Vec<FixtureFile>, String> {
     let tests = dir.join("tests");
     let mut paths: Vec<_> = match std::fs::read_dir(&tests) {
         Ok(d) => d
-            .filter_map(|e| e.ok())
+            .filter_map(std::result::Result::ok)
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
             .collect(),

@@ -395,21 +395,19 @@ fn int(n: usize) -> Dynamic {
 }
 
 fn opt_bool(b: Option<bool>) -> Dynamic {
-    b.map(Dynamic::from_bool).unwrap_or(Dynamic::UNIT)
+    b.map_or(Dynamic::UNIT, Dynamic::from_bool)
 }
 
 fn opt_time(t: Option<&DateTime<Utc>>) -> Dynamic {
-    t.map(|t| Dynamic::from(format_stock(t)))
-        .unwrap_or(Dynamic::UNIT)
+    t.map_or(Dynamic::UNIT, |t| Dynamic::from(format_stock(t)))
 }
 
 fn opt_days(ctx: &EvalCtx, t: Option<&DateTime<Utc>>) -> Dynamic {
-    t.map(|t| Dynamic::from_float(ctx.days(t)))
-        .unwrap_or(Dynamic::UNIT)
+    t.map_or(Dynamic::UNIT, |t| Dynamic::from_float(ctx.days(t)))
 }
 
 fn opt_str(s: Option<&String>) -> Dynamic {
-    s.map(|s| Dynamic::from(s.clone())).unwrap_or(Dynamic::UNIT)
+    s.map_or(Dynamic::UNIT, |s| Dynamic::from(s.clone()))
 }
 
 fn tags_map(tags: &std::collections::BTreeMap<String, String>) -> Dynamic {
@@ -661,8 +659,7 @@ pub static USER: &[FieldDef<UserRec>] = &[
             Ok(text(
                 r.user()
                     .strongest_mfa()
-                    .map(|m| m.as_str())
-                    .unwrap_or("none"),
+                    .map_or("none", super::super::inventory::model::MfaType::as_str),
             ))
         },
     ),
@@ -761,8 +758,7 @@ pub static ACCOUNT: &[FieldDef<AccountRec>] = &[
         |r| {
             Ok(r.metrics()
                 .mfa_coverage_pct
-                .map(Dynamic::from_float)
-                .unwrap_or(Dynamic::UNIT))
+                .map_or(Dynamic::UNIT, Dynamic::from_float))
         },
     ),
     account_field("active_keys", Ty::Int, "number of Active keys", |r| {

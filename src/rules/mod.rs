@@ -263,13 +263,12 @@ impl RuleSet {
                     .collect::<Vec<_>>(),
             )
             .unwrap_or_default();
-            let p = match shared.iter().find(|(k, _)| *k == key) {
-                Some((_, p)) => p.clone(),
-                None => {
-                    let p = script::params_rec(&eff);
-                    shared.push((key, p.clone()));
-                    p
-                }
+            let p = if let Some((_, p)) = shared.iter().find(|(k, _)| *k == key) {
+                p.clone()
+            } else {
+                let p = script::params_rec(&eff);
+                shared.push((key, p.clone()));
+                p
             };
             match compile_rule(&engine, Arc::new(rule.clone()), eff, Some(p)) {
                 Ok(c) => rules.push(c),

@@ -141,7 +141,7 @@ impl Rule {
     pub fn position_of_offset(&self, offset: usize) -> String {
         let before = self.condition.get(..offset).unwrap_or(&self.condition);
         let line = before.matches('\n').count() + 1;
-        let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
         self.position(line, col)
     }
 }
@@ -173,7 +173,7 @@ impl PackFiles for DirFiles {
     fn fixture_files(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.0.join("tests"))
             .map(|d| {
-                d.filter_map(|e| e.ok())
+                d.filter_map(std::result::Result::ok)
                     .filter_map(|e| e.file_name().to_str().map(str::to_string))
                     .filter(|n| n.ends_with(".yaml"))
                     .map(|n| format!("tests/{n}"))

@@ -218,7 +218,7 @@ mod tests {
             assert_eq!(def.scope, scope);
             assert!(std::ptr::eq(self::def(scope), def));
             let mut names: Vec<_> = def.variables.iter().map(|v| v.name).collect();
-            names.sort();
+            names.sort_unstable();
             names.dedup();
             assert_eq!(names.len(), def.variables.len(), "{scope}");
             assert!(!names.contains(&"p"), "{scope}: `p` is every scope's");

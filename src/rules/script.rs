@@ -299,7 +299,7 @@ fn register_types(engine: &mut Engine) {
     });
     engine.register_type_with_name::<Patterns>("Patterns");
     engine.register_fn("is_match", |p: &mut Patterns, s: &str| p.is_match(s));
-    engine.register_fn("is_match", |p: &mut Patterns, _: ()| {
+    engine.register_fn("is_match", |p: &mut Patterns, (): ()| {
         let _ = p;
         false
     });
@@ -480,7 +480,11 @@ pub fn check_fields(rule: &Rule) -> Vec<String> {
         if var == "p" {
             continue;
         }
-        let Some(kind) = vars.iter().find(|v| v.name == var).and_then(|v| v.record()) else {
+        let Some(kind) = vars
+            .iter()
+            .find(|v| v.name == var)
+            .and_then(super::scopes::Variable::record)
+        else {
             continue;
         };
         if let (Some(f), None) = (c.get(2), c.get(3)) {
@@ -488,7 +492,7 @@ pub fn check_fields(rule: &Rule) -> Vec<String> {
                 problems.push(format!(
                     "{}:{}: `{var}.{}` is not a field of `{var}` in scope `{}` (fields: {})",
                     rule.file,
-                    rule.position_of_offset(c.get(0).map(|m| m.start()).unwrap_or(0)),
+                    rule.position_of_offset(c.get(0).map_or(0, |m| m.start())),
                     f.as_str(),
                     rule.scope,
                     kind.fields()
@@ -696,7 +700,7 @@ pub fn compile_rule(
                         rule.file
                     ));
                 }
-                message.push(MessagePart::Expr(expr.to_string(), ast))
+                message.push(MessagePart::Expr(expr.to_string(), ast));
             }
             Err(e) => problems.push(format!(
                 "{}: message placeholder `{{{expr}}}` does not compile: {}",

@@ -126,7 +126,9 @@ impl Moto {
 
     /// A control endpoint with a JSON body; it must answer 200.
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let body = body
+            .map(std::string::ToString::to_string)
+            .unwrap_or_default();
         let (head, text) = self.raw(method, path, "application/json", &body);
         assert!(
             head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),

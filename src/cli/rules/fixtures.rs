@@ -80,7 +80,7 @@ fn expected_text(case: &Case) -> String {
         }
         Expect::KnownGap => format!(
             "known gap: should be {} but is not yet",
-            case.gap.map(Expect::as_str).unwrap_or("?")
+            case.gap.map_or("?", Expect::as_str)
         ),
         other => other.as_str().to_string(),
     }
@@ -123,7 +123,7 @@ fn judge(case: &Case, actual: &Actual) -> Option<String> {
                 let mut want = want.clone();
                 want.sort();
                 let mut got: Vec<&str> = actual.findings.iter().map(|(s, _)| s.as_str()).collect();
-                got.sort();
+                got.sort_unstable();
                 if got != want {
                     problems.push(format!("expected findings about {want:?}, got {got:?}"));
                 }
@@ -176,11 +176,12 @@ pub fn run_text(display: &str, text: &str, pack: &Pack) -> Result<Vec<CaseResult
             },
             Ok(compiled) => {
                 let mut inv = Inventory::new(SourceKind::InventoryJson);
-                inv.unavailable = case.unavailable.clone();
-                inv.management_account_id = case.management_account_id.clone();
+                inv.unavailable.clone_from(&case.unavailable);
+                inv.management_account_id
+                    .clone_from(&case.management_account_id);
                 inv.root_access = case.root_access;
-                inv.accounts = case.accounts.clone();
-                inv.events = case.events.clone();
+                inv.accounts.clone_from(&case.accounts);
+                inv.events.clone_from(&case.events);
                 inv.normalize();
                 let report = evaluate(
                     Arc::new(inv),
