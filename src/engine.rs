@@ -13,11 +13,9 @@ use crate::analysis::metrics::{Classifier, Metrics};
 use crate::finding::{Finding, Subject};
 use crate::inventory::{AccessKey, Field, Inventory, User};
 use crate::rules::prefilter::Verdict;
+use crate::rules::record::{AccountRec, EvalCtx, EventRec, KeyRec, UserRec, UNAVAILABLE};
 use crate::rules::scopes;
-use crate::rules::script::{
-    to_json, to_text, AccountRec, CompiledRule, EvalCtx, Evaluator, EventRec, KeyRec, MessagePart,
-    ParamsRec, UserRec, UNAVAILABLE,
-};
+use crate::rules::script::{to_json, to_text, CompiledRule, Evaluator, MessagePart, ParamsRec};
 use crate::rules::CompiledRules;
 use crate::vocab::Scope as RuleScope;
 

@@ -148,6 +148,11 @@ impl SeverityCountsV1 {
         }
     }
 
+    /// Every severity's count.
+    pub fn total(&self) -> u64 {
+        self.critical + self.high + self.medium + self.low + self.info
+    }
+
     pub fn add(&mut self, s: Severity) {
         match s {
             Severity::Critical => self.critical += 1,

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The layers, bottom first. A module may name modules of any layer below its own, and
@@ -131,4 +131,89 @@ fn every_module_names_only_lower_layers() {
             "tests/architecture.rs lists `{module}`, which src/ does not have"
         );
     }
+}
+
+/// The files a file of `folder` (`src/<top>/`) names among its siblings in code (comments and
+/// doc links left out): `crate::<top>::<file>` or `super::<file>` (`mod.rs` left out: it
+/// declares the files).
+fn sibling_refs(top: &str, text: &str, siblings: &BTreeSet<String>) -> BTreeSet<String> {
+    let code: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut out = BTreeSet::new();
+    for prefix in [format!("crate::{top}::"), "super::".to_string()] {
+        let mut rest = code.as_str();
+        while let Some(i) = rest.find(&prefix) {
+            rest = &rest[i + prefix.len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            if siblings.contains(&name) {
+                out.insert(name);
+            }
+        }
+    }
+    out
+}
+
+/// Within a folder too, the files name each other one way: no file reaches, through its
+/// siblings, back to itself.
+#[test]
+fn no_circle_between_the_files_of_a_folder() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut circles = Vec::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let top = dir.file_name().unwrap().to_string_lossy().to_string();
+        let mut files = BTreeMap::new();
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let path = f.unwrap().path();
+            let name = path.file_stem().unwrap().to_string_lossy().to_string();
+            let is_test = name.contains("tests");
+            if path.extension().is_some_and(|e| e == "rs") && name != "mod" && !is_test {
+                files.insert(name, std::fs::read_to_string(&path).unwrap());
+            }
+        }
+        let siblings: BTreeSet<String> = files.keys().cloned().collect();
+        let edges: BTreeMap<&str, BTreeSet<String>> = files
+            .iter()
+            .map(|(name, text)| {
+                let mut refs = sibling_refs(&top, production_code(text), &siblings);
+                refs.remove(name);
+                (name.as_str(), refs)
+            })
+            .collect();
+        // Depth-first search for a path back to the start.
+        for start in edges.keys() {
+            let mut stack: Vec<Vec<&str>> = vec![vec![start]];
+            let mut seen = BTreeSet::new();
+            while let Some(path) = stack.pop() {
+                let last = *path.last().unwrap();
+                for next in &edges[last] {
+                    if next == start {
+                        let mut c = path.clone();
+                        c.push(start);
+                        circles.push(format!("src/{top}/: {}", c.join(" → ")));
+                    } else if seen.insert(next.clone()) {
+                        let mut p = path.clone();
+                        p.push(next);
+                        stack.push(p);
+                    }
+                }
+            }
+        }
+    }
+    circles.sort();
+    circles.dedup();
+    assert!(
+        circles.is_empty(),
+        "files that name each other in a circle:\n{}",
+        circles.join("\n")
+    );
 }

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 
 use crate::baseline::{diff, load, Diff};
+use crate::cli::args::DiffArgs;
 use crate::cli::exit::Outcome;
-use crate::cli::DiffArgs;
 use crate::error::Error;
 use crate::wire::FindingV1;
 

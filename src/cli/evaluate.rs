@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use regex::Regex;
 
 use crate::analysis::metrics::Classifier;
+use crate::cli::args::{CommonArgs, EvaluateArgs};
 use crate::cli::exit::Outcome;
-use crate::cli::{CommonArgs, EvaluateArgs};
 use crate::config::Config;
 use crate::emit::{write_outputs, Format, OutputOptions};
 use crate::error::Error;
@@ -223,9 +223,9 @@ pub fn analyze(
     let started = std::time::Instant::now();
     let (written, skipped) = write_outputs(
         &report,
+        &s.formats,
         &OutputOptions {
             out_dir: s.out.clone(),
-            formats: s.formats.clone(),
             stamp: format_stamp(&as_of),
             stock_keys_only: s.stock_keys_only,
             inputs,

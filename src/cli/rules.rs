@@ -7,11 +7,11 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use crate::cli::evaluate::rules_and_overrides;
-use crate::cli::exit::Outcome;
-use crate::cli::{
+use crate::cli::args::{
     PackArgs, RulesCommand, RulesListArgs, RulesShowArgs, RulesTestArgs, RulesValidateArgs,
 };
+use crate::cli::evaluate::rules_and_overrides;
+use crate::cli::exit::Outcome;
 use crate::config::Config;
 use crate::error::Error;
 use crate::rules::fixtures::{self as fixture_files, Expect};
@@ -108,9 +108,9 @@ fn show(a: &RulesShowArgs) -> Result<Outcome, Error> {
     };
     let effective = set.effective_params(&overrides)?;
     let effective = effective.get(&rule.id).cloned().unwrap_or_default();
-    let used: BTreeSet<String> = crate::rules::script::param_refs(&rule.condition)
+    let used: BTreeSet<String> = crate::rules::refs::param_refs(&rule.condition)
         .into_iter()
-        .chain(crate::rules::script::param_refs(&rule.message))
+        .chain(crate::rules::refs::param_refs(&rule.message))
         .collect();
     let fixtures = fixture_cases(pack, rule);
     if a.format == "json" {

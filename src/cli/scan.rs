@@ -6,9 +6,9 @@ use std::io::IsTerminal;
 
 use chrono::{SubsecRound, Utc};
 
+use crate::cli::args::ScanArgs;
 use crate::cli::evaluate::{analyze, settings};
 use crate::cli::exit::Outcome;
-use crate::cli::ScanArgs;
 use crate::collect::{scan, ScanError, ScanOptions};
 use crate::error::Error;
 use crate::rules::RuleSet;

@@ -8,8 +8,8 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 
 use crate::collect::error::{describe, CollectError, ScanError};
-use crate::collect::scan::ScanOptions;
-use crate::collect::sources::{Needs, Principal};
+use crate::collect::needs::{Needs, Principal};
+use crate::collect::options::ScanOptions;
 
 /// What the caller needs to reach the other accounts: the audit role (`--role-name`) in each.
 /// (`sts:GetCallerIdentity` needs no permission: no policy names it.)

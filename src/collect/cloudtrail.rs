@@ -7,13 +7,12 @@ use std::time::Duration;
 use aws_config::Region;
 use chrono::{DateTime, Utc};
 
-use crate::collect::chrono_time;
 use crate::collect::error::CollectError;
+use crate::collect::needs::{Needs, Principal};
+use crate::collect::options::ScanOptions;
 use crate::collect::org::OrgAccount;
-use crate::collect::scan::ScanOptions;
-use crate::collect::sources::{
-    AccountContext, AccountSource, Collected, Needs, Principal, SourceFuture,
-};
+use crate::collect::source::chrono_time;
+use crate::collect::source::{AccountContext, AccountSource, Collected, SourceFuture};
 use crate::inventory::{DataSource, Event};
 
 /// The CloudTrail events of one account. Not essential: without them the account is partial.

@@ -7,9 +7,12 @@
 //! - [`iam`]: IAM users, keys, MFA, passwords, root, the credential report flow, and the
 //!   Organization's centralized root access features;
 //! - [`cloudtrail`]: CloudTrail LookupEvents;
-//! - [`sources`]: the per-account data source trait and list, and the IAM actions each part
-//!   needs ([`required_actions`]);
-//! - [`scan`]: the orchestrator that runs them over the Organization into an inventory.
+//! - [`source`]: the per-account data source trait, what a source reads and fills;
+//! - [`needs`]: who makes each call and the IAM actions it needs;
+//! - [`options`]: the scan's options;
+//! - [`scan`]: the list of per-account sources, every action they and the Organization-level
+//!   work need ([`required_actions`]), and the orchestrator that runs them over the
+//!   Organization into an inventory.
 //!
 //! [`error`] holds the layer's typed errors.
 
@@ -25,20 +28,22 @@ pub mod iam;
 #[cfg(all(test, feature = "aws"))]
 mod mock_tests;
 #[cfg(feature = "aws")]
+pub mod needs;
+#[cfg(feature = "aws")]
+pub mod options;
+#[cfg(feature = "aws")]
 pub mod org;
 #[cfg(feature = "aws")]
 pub mod scan;
 #[cfg(feature = "aws")]
-pub mod sources;
+pub mod source;
 
 pub use error::{CollectError, ReportError, ScanError};
 #[cfg(feature = "aws")]
-pub use scan::{scan, ScanOptions, DEFAULT_EVENTS};
+pub use needs::{Needs, Principal};
 #[cfg(feature = "aws")]
-pub use sources::{required_actions, AccountSource, Principal, ACCOUNT_SOURCES};
-
-/// An SDK time as a chrono time.
+pub use options::{ScanOptions, DEFAULT_EVENTS};
 #[cfg(feature = "aws")]
-pub(crate) fn chrono_time(t: &aws_smithy_types::DateTime) -> Option<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
-}
+pub use scan::{required_actions, scan, ACCOUNT_SOURCES};
+#[cfg(feature = "aws")]
+pub use source::AccountSource;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 use crate::collect::error::{describe, ScanError};
-use crate::collect::sources::{Needs, Principal};
+use crate::collect::needs::{Needs, Principal};
 
 /// What discovery calls, as the caller (the management account or a delegated administrator).
 pub const NEEDS: Needs = Needs {

@@ -1,11 +1,9 @@
 //! The scan: who is calling, the Organization's accounts, then every per-account data source
-//! ([`crate::collect::sources::ACCOUNT_SOURCES`]) in each selected account, `concurrency`
+//! ([`ACCOUNT_SOURCES`]) in each selected account, `concurrency`
 //! accounts at a time, each within its deadline; and the [`Inventory`]. A failed account never
 //! stops the others: it is recorded in the account's collection status.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
@@ -13,79 +11,31 @@ use tokio::sync::Semaphore;
 use crate::collect::access::{assume, caller_identity, iam_events_region, load_config};
 use crate::collect::error::{CollectError, ScanError};
 use crate::collect::iam::root_access_features;
+use crate::collect::needs::Principal;
+use crate::collect::options::ScanOptions;
 use crate::collect::org::{discover, OrgAccount};
-use crate::collect::sources::{join_all, AccountContext, Collected, ACCOUNT_SOURCES};
+use crate::collect::source::{join_all, AccountContext, AccountSource, Collected};
+use crate::collect::{access, cloudtrail, iam, org};
 use crate::inventory::{
     Account, AccountAccess, Collection, CollectionError, CollectionStatus, Inventory, SourceKind,
 };
 
-/// The events collected by default (the seed's five, plus the two the red flags and the root
-/// report need).
-pub const DEFAULT_EVENTS: [&str; 7] = [
-    "CreateUser",
-    "DeleteUser",
-    "CreateAccessKey",
-    "DeleteAccessKey",
-    "DeleteLoginProfile",
-    "DeactivateMFADevice",
-    "ConsoleLogin",
-];
+/// Every per-account data source, in the order their results (and errors) are merged.
+pub static ACCOUNT_SOURCES: &[&dyn AccountSource] = &[&iam::Iam, &cloudtrail::CloudTrail];
 
-/// What to scan and how.
-#[derive(Clone, Debug)]
-pub struct ScanOptions {
-    pub profile: Option<String>,
-    pub endpoint_url: Option<String>,
-    pub role_name: String,
-    pub external_id: Option<String>,
-    pub session_name: String,
-    /// Only these account ids (empty: all).
-    pub accounts: BTreeSet<String>,
-    pub exclude_accounts: BTreeSet<String>,
-    /// Only accounts under an OU with this id or name (anywhere in the path).
-    pub ou: Option<String>,
-    pub concurrency: usize,
-    pub cloudtrail_days: u32,
-    pub event_names: Vec<String>,
-    /// Deadline for one account.
-    pub account_deadline: Duration,
-    /// How long to wait for a credential report.
-    pub report_deadline: Duration,
-    /// Client-side limit of CloudTrail LookupEvents requests per second per account.
-    pub cloudtrail_rps: f64,
-    /// The region where CloudTrail records IAM events (`--region`); default: the IAM region
-    /// of the caller's partition (us-east-1, us-gov-west-1, cn-north-1). Also the SDK's
-    /// region when neither the environment nor the profile sets one.
-    pub region: Option<String>,
-    /// Timeout of one attempt of an AWS call; a call with its retries may take six times
-    /// as long.
-    pub call_timeout: Duration,
-}
-
-impl Default for ScanOptions {
-    fn default() -> Self {
-        ScanOptions {
-            profile: None,
-            endpoint_url: None,
-            role_name: "OrganizationAccountAccessRole".into(),
-            external_id: None,
-            session_name: "iam-audit".into(),
-            accounts: BTreeSet::new(),
-            exclude_accounts: BTreeSet::new(),
-            ou: None,
-            concurrency: 8,
-            cloudtrail_days: 90,
-            event_names: DEFAULT_EVENTS
-                .iter()
-                .map(std::string::ToString::to_string)
-                .collect(),
-            account_deadline: Duration::from_secs(900),
-            report_deadline: Duration::from_secs(120),
-            cloudtrail_rps: 2.0,
-            region: None,
-            call_timeout: Duration::from_secs(30),
-        }
-    }
+/// Organization-level work (discovery, role assumption, the centralized root access features)
+/// runs once per scan as the caller; its actions are declared beside it ([`org::NEEDS`],
+/// [`access::NEEDS`], [`iam::ORGANIZATION_FEATURES_NEEDS`]).
+/// Every action the scan may call, with the principal that calls it (an action needed by both
+/// is listed for each). `sts:GetCallerIdentity` needs no permission and is not listed.
+pub fn required_actions() -> Vec<(Principal, &'static str)> {
+    let organization = [org::NEEDS, access::NEEDS, iam::ORGANIZATION_FEATURES_NEEDS];
+    let per_account = ACCOUNT_SOURCES.iter().map(|s| s.needs());
+    organization
+        .into_iter()
+        .chain(per_account)
+        .flat_map(|n| n.actions.iter().map(move |a| (n.principal, *a)))
+        .collect()
 }
 
 /// One account's collection: what its sources produced, and its status.
@@ -323,4 +273,37 @@ pub async fn scan(
     }
     inv.normalize();
     Ok(inv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declarations_are_well_formed() {
+        let mut seen = std::collections::BTreeSet::new();
+        for source in ACCOUNT_SOURCES {
+            assert!(
+                seen.insert(source.data_source()),
+                "{:?} twice",
+                source.data_source()
+            );
+            assert!(!source.fills().is_empty(), "{:?}", source.data_source());
+            assert_eq!(source.needs().principal, Principal::AuditRole);
+        }
+        let actions = required_actions();
+        assert!(!actions.is_empty());
+        let mut unique = std::collections::BTreeSet::new();
+        for (principal, action) in &actions {
+            let (service, op) = action.split_once(':').expect("service:Action");
+            assert!(
+                !service.is_empty() && op.starts_with(|c: char| c.is_ascii_uppercase()),
+                "{action}"
+            );
+            assert!(
+                unique.insert((*principal, *action)),
+                "{action} declared twice"
+            );
+        }
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use crate::emit::{Emitter, OutputFile, OutputOptions};
+use crate::emit::emitter::{Emitter, OutputFile, OutputOptions};
 use crate::inventory::stock_csv::{
     neutralize, write_events, write_report, write_root, WriteOptions,
 };

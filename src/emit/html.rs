@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 use crate::analysis::metrics::OrgMetrics;
 use crate::emit::csv::first_sentence;
-use crate::emit::{Emitter, OutputFile, OutputOptions};
+use crate::emit::emitter::{Emitter, OutputFile, OutputOptions};
 use crate::finding::Finding;
 use crate::run::view::{open_and_waived, Headline, SeverityCounts, View};
 use crate::run::RunReport;
@@ -156,7 +156,7 @@ pub fn render(report: &RunReport) -> String {
         "<header><h1>IAM credential audit</h1><p>As of {as_of} · iam-audit {version} · source: {kind} ({files}) · {accounts} account(s) audited</p></header>",
         as_of = esc(&as_of),
         version = esc(version),
-        kind = esc(&crate::emit::wire_name(&inv.source.kind)),
+        kind = esc(&crate::emit::emitter::wire_name(&inv.source.kind)),
         files = esc(&if inv.source.files.is_empty() {
             "AWS".to_string()
         } else {
@@ -294,7 +294,7 @@ fn coverage(h: &mut String, v: &View<'_>) {
                 "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&i.id),
                 esc(&i.name),
-                esc(&crate::emit::wire_name(&i.status)),
+                esc(&crate::emit::emitter::wire_name(&i.status)),
                 esc(&i.reasons.join("; "))
             );
         }

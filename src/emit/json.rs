@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::emit::{Emitter, OutputFile, OutputOptions};
+use crate::emit::emitter::{Emitter, OutputFile, OutputOptions};
 use crate::inventory::json::write_inventory;
 use crate::run::RunReport;
 use crate::vocab::{Change, Scope, Severity, Status};

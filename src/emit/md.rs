@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::emit::{Emitter, OutputFile, OutputOptions};
+use crate::emit::emitter::{Emitter, OutputFile, OutputOptions};
 use crate::run::view::Headline;
 use crate::run::RunReport;
 use crate::vocab::Change;
@@ -113,7 +113,7 @@ pub fn render(run: &RunReport) -> String {
             "## Not fully collected\n\n| account | name | status | reasons |\n|---|---|---|---|"
         );
         for i in v.incomplete {
-            let status = crate::emit::wire_name(&i.status);
+            let status = crate::emit::emitter::wire_name(&i.status);
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} |",

@@ -30,7 +30,7 @@ use serde_sarif::sarif::{
     Sarif, Suppression, Tool, ToolComponent,
 };
 
-use crate::emit::{Emitter, OutputFile, OutputOptions, SarifInclude};
+use crate::emit::emitter::{Emitter, OutputFile, OutputOptions, SarifInclude};
 use crate::engine::{NotEvaluable, RuleError};
 use crate::finding::{Finding, Subject};
 use crate::inventory::{CollectionStatus, SkippedAccount};

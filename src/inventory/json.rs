@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::error::InputError;
-use crate::inventory::{Inventory, INVENTORY_SCHEMA_VERSION};
+use crate::inventory::model::{Inventory, INVENTORY_SCHEMA_VERSION};
 
 /// Reads an inventory JSON file. Refuses versions this build does not know.
 pub fn read_inventory(path: &Path, bytes: &[u8]) -> Result<Inventory, InputError> {

@@ -95,7 +95,7 @@ mod root_col {
 
 /// Fields a stock CSV set cannot carry: every optional field. [`read_events`] and
 /// [`read_root`] remove `Events` and `Root` again.
-const STOCK_UNAVAILABLE: [Field; 15] = crate::inventory::ALL_FIELDS;
+const STOCK_UNAVAILABLE: [Field; 15] = crate::inventory::model::ALL_FIELDS;
 
 // ---------------------------------------------------------------------------------------------
 // Formula neutralisation

@@ -11,8 +11,8 @@ use crate::inventory::ALL_FIELDS;
 use crate::rules::fixtures::{Case, FixtureFile};
 use crate::rules::pack::{Pack, Rule};
 use crate::rules::params::ParamValue;
+use crate::rules::refs::param_refs;
 use crate::rules::scopes::{Binding, Variable, SCOPES};
-use crate::rules::script::param_refs;
 use crate::rules::RuleSet;
 use crate::yaml::parse_yaml;
 

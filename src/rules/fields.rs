@@ -18,8 +18,16 @@ use crate::inventory::{
     AccessKey, CollectionStatus, Field, KeyStatus, Password, RootAccessFeatures, RootCredentials,
     User,
 };
-use crate::rules::prefilter::Val;
-use crate::rules::script::{AccountRec, EvalCtx, EventRec, KeyRec, UserRec, UNAVAILABLE};
+use crate::rules::record::{AccountRec, EvalCtx, EventRec, KeyRec, UserRec, UNAVAILABLE};
+
+/// A value as Rhai would see it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Val<'a> {
+    Unit,
+    Bool(bool),
+    Num(f64),
+    Str(&'a str),
+}
 
 /// What a getter returns.
 pub type RhaiResult<T> = Result<T, Box<EvalAltResult>>;

@@ -6,6 +6,8 @@ pub mod fixtures;
 pub mod pack;
 pub mod params;
 pub mod prefilter;
+pub mod record;
+pub mod refs;
 pub mod scopes;
 pub mod script;
 

@@ -125,6 +125,18 @@ pub struct Pack {
 }
 
 impl Rule {
+    /// What each finding of this rule carries of it.
+    pub fn info(&self) -> crate::finding::RuleInfo {
+        crate::finding::RuleInfo {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            severity: self.severity,
+            scope: self.scope,
+            remediation: self.remediation.clone(),
+            tags: self.tags.clone(),
+        }
+    }
+
     /// `line:col` in the rule file of a byte offset into the condition (or of its line
     /// and column, both 1-based, as Rhai counts them).
     pub fn position(&self, line: usize, col: usize) -> String {
@@ -452,7 +464,7 @@ fn validate_rule(
         pack: String::new(),
         file: String::new(),
     };
-    for (name, offset) in crate::rules::script::param_ref_offsets(&condition) {
+    for (name, offset) in crate::rules::refs::param_ref_offsets(&condition) {
         if !declared.contains(name.as_str()) {
             problems.push(format!(
                 "{display}:{}: `p.{name}` is not a param of pack `{pack}` (declared: {})",
@@ -461,7 +473,7 @@ fn validate_rule(
             ));
         }
     }
-    for name in crate::rules::script::param_refs(&r.message) {
+    for name in crate::rules::refs::param_refs(&r.message) {
         if !declared.contains(name.as_str()) {
             problems.push(format!(
                 "{display}: message: `p.{name}` is not a param of pack `{pack}` (declared: {})",

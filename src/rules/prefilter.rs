@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use regex::Regex;
 
 use crate::inventory::{AccessKey, User};
-use crate::rules::fields::{Reader, Ty};
+use crate::rules::fields::{Reader, Ty, Val};
 use crate::rules::params::{EffectiveParams, ParamValue};
 use crate::rules::scopes::Binding;
 use crate::vocab::Scope as RuleScope;
@@ -81,15 +81,6 @@ impl FieldId {
             (Reader::Key(_), None) => Some(Val::Unit),
         }
     }
-}
-
-/// A value as Rhai would see it.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Val<'a> {
-    Unit,
-    Bool(bool),
-    Num(f64),
-    Str(&'a str),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

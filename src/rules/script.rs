@@ -13,8 +13,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-use regex::Regex;
 use rhai::packages::{
     ArithmeticPackage, BasicArrayPackage, BasicIteratorPackage, BasicMapPackage, BasicMathPackage,
     BasicStringPackage, LogicPackage, MoreStringPackage, Package,
@@ -24,15 +22,13 @@ use rhai::{
     Scope, AST,
 };
 
-use crate::analysis::metrics::{Classifier, Metrics};
-use crate::inventory::time::{age_days, format_stock};
-use crate::inventory::{AccessKey, Account, Event, Inventory, User};
+use crate::inventory::time::format_stock;
+
 use crate::rules::pack::Rule;
 use crate::rules::params::{EffectiveParams, ParamValue, Patterns};
+use crate::rules::record::{AccountRec, EventRec, KeyRec, UserRec};
+use crate::rules::refs::{code_only, field_refs, refs_regex};
 use crate::vocab::Scope as RuleScope;
-
-/// Marker that starts the message of a "field not available" error.
-pub const UNAVAILABLE: &str = "iam-audit:unavailable:";
 
 /// Operations one evaluation may spend.
 pub const MAX_OPERATIONS: u64 = 200_000;
@@ -53,144 +49,9 @@ pub const MAX_LIMIT_HITS: u32 = 2;
 /// record).
 pub const MAX_ERROR_CHARS: usize = 500;
 
-/// Everything a record handle points into. Built once per evaluation run.
-pub struct EvalCtx {
-    pub inv: Arc<Inventory>,
-    /// Account id and name of each account, shared by every finding about it.
-    pub labels: Vec<(Arc<str>, Arc<str>)>,
-    pub as_of: DateTime<Utc>,
-    pub production: Vec<bool>,
-    pub metrics: Vec<Metrics>,
-}
-
-impl EvalCtx {
-    pub fn new(inv: Arc<Inventory>, as_of: DateTime<Utc>, classifier: &Classifier) -> EvalCtx {
-        let (production, metrics) = crate::analysis::metrics::per_account(&inv, classifier, &as_of);
-        let labels = inv
-            .accounts
-            .iter()
-            .map(|a| (Arc::from(a.id.as_str()), Arc::from(a.name.as_str())))
-            .collect();
-        EvalCtx {
-            inv,
-            labels,
-            as_of,
-            production,
-            metrics,
-        }
-    }
-
-    pub(crate) fn days(&self, t: &DateTime<Utc>) -> f64 {
-        age_days(&self.as_of, t)
-    }
-}
-
-/// An access key as a condition sees it (`key`).
-#[derive(Clone)]
-pub struct KeyRec {
-    pub ctx: Arc<EvalCtx>,
-    pub a: u32,
-    pub u: u32,
-    pub k: u32,
-}
-
-/// An IAM user as a condition sees it (`user`, `key.user`, items of `users`).
-#[derive(Clone)]
-pub struct UserRec {
-    pub ctx: Arc<EvalCtx>,
-    pub a: u32,
-    pub u: u32,
-}
-
-/// An account as a condition sees it (`account`).
-#[derive(Clone)]
-pub struct AccountRec {
-    pub ctx: Arc<EvalCtx>,
-    pub a: u32,
-}
-
-/// A CloudTrail event as a condition sees it (`event`).
-#[derive(Clone)]
-pub struct EventRec {
-    pub ctx: Arc<EvalCtx>,
-    pub e: u32,
-}
-
 /// Effective params as a condition sees them (`p.name`), shared, never copied per record.
 #[derive(Clone)]
 pub struct ParamsRec(pub Arc<BTreeMap<String, Dynamic>>);
-
-impl KeyRec {
-    pub fn account(&self) -> &Account {
-        &self.ctx.inv.accounts[self.a as usize]
-    }
-    pub fn user(&self) -> &User {
-        &self.account().users[self.u as usize]
-    }
-    pub fn key(&self) -> &AccessKey {
-        &self.user().access_keys[self.k as usize]
-    }
-    pub fn user_rec(&self) -> UserRec {
-        UserRec {
-            ctx: self.ctx.clone(),
-            a: self.a,
-            u: self.u,
-        }
-    }
-}
-
-impl UserRec {
-    pub fn account(&self) -> &Account {
-        &self.ctx.inv.accounts[self.a as usize]
-    }
-    pub fn user(&self) -> &User {
-        &self.account().users[self.u as usize]
-    }
-    pub fn account_rec(&self) -> AccountRec {
-        AccountRec {
-            ctx: self.ctx.clone(),
-            a: self.a,
-        }
-    }
-    pub(crate) fn keys(&self) -> Array {
-        (0..self.user().access_keys.len() as u32)
-            .map(|k| {
-                Dynamic::from(KeyRec {
-                    ctx: self.ctx.clone(),
-                    a: self.a,
-                    u: self.u,
-                    k,
-                })
-            })
-            .collect()
-    }
-}
-
-impl AccountRec {
-    pub fn account(&self) -> &Account {
-        &self.ctx.inv.accounts[self.a as usize]
-    }
-    pub(crate) fn metrics(&self) -> &Metrics {
-        &self.ctx.metrics[self.a as usize]
-    }
-    pub(crate) fn users(&self) -> Array {
-        (0..self.account().users.len() as u32)
-            .map(|u| {
-                Dynamic::from(UserRec {
-                    ctx: self.ctx.clone(),
-                    a: self.a,
-                    u,
-                })
-            })
-            .collect()
-    }
-}
-
-impl EventRec {
-    pub fn event(&self) -> &Event {
-        &self.ctx.inv.events[self.e as usize]
-    }
-}
 
 type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -374,99 +235,6 @@ fn param_dynamic(v: &ParamValue) -> Dynamic {
         ),
         ParamValue::Regexes(p) => Dynamic::from(p.clone()),
     }
-}
-
-fn refs_regex() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"\b(p|key|user|account|event|name|users)\b(?:\.([a-z_][a-z0-9_]*)\b(\s*\()?)?")
-            .unwrap_or_else(|e| panic!("static regex: {e}"))
-    })
-}
-
-/// Removes string literals and comments so references are found only in code.
-fn code_only(src: &str) -> String {
-    // Length-preserving (byte for byte), so offsets in the result are offsets in `src`.
-    let blank = |out: &mut String, c: char| out.extend(std::iter::repeat_n(' ', c.len_utf8()));
-    let mut out = String::with_capacity(src.len());
-    let mut chars = src.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' | '`' | '\'' => {
-                let quote = c;
-                blank(&mut out, c);
-                while let Some(d) = chars.next() {
-                    if d == '\n' {
-                        out.push('\n');
-                    } else {
-                        blank(&mut out, d);
-                    }
-                    if d == '\\' {
-                        if let Some(e) = chars.next() {
-                            blank(&mut out, e);
-                        }
-                    } else if d == quote {
-                        break;
-                    }
-                }
-            }
-            '/' if chars.peek() == Some(&'/') => {
-                blank(&mut out, c);
-                for d in chars.by_ref() {
-                    if d == '\n' {
-                        out.push('\n');
-                        break;
-                    }
-                    blank(&mut out, d);
-                }
-            }
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// The `p.<name>` params a condition or message reads.
-pub fn param_refs(src: &str) -> BTreeSet<String> {
-    let code = code_only(src);
-    refs_regex()
-        .captures_iter(&code)
-        .filter(|c| &c[1] == "p")
-        .filter_map(|c| c.get(2).map(|m| m.as_str().to_string()))
-        .collect()
-}
-
-/// The record fields a condition reads, as `var.field` (or a bare variable), in order of
-/// first appearance. Method calls (`user.has_tag(..)`) are not fields.
-pub fn field_refs(src: &str) -> Vec<String> {
-    let code = code_only(src);
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for c in refs_regex().captures_iter(&code) {
-        let var = &c[1];
-        let name = match (c.get(2), c.get(3)) {
-            (Some(_), Some(_)) => continue,
-            (Some(f), None) => format!("{var}.{}", f.as_str()),
-            (None, _) => var.to_string(),
-        };
-        if seen.insert(name.clone()) {
-            out.push(name);
-        }
-    }
-    out
-}
-
-/// Every `p.<name>` in a condition with the byte offset of its `p`.
-pub fn param_ref_offsets(src: &str) -> Vec<(String, usize)> {
-    let code = code_only(src);
-    refs_regex()
-        .captures_iter(&code)
-        .filter(|c| &c[1] == "p")
-        .filter_map(|c| {
-            let start = c.get(0)?.start();
-            c.get(2).map(|m| (m.as_str().to_string(), start))
-        })
-        .collect()
 }
 
 /// Checks that every `var.field` a condition reads exists for the rule's scope (variables
@@ -749,14 +517,7 @@ pub fn compile_rule(
     match (condition, problems.is_empty()) {
         (Some(condition), true) => Ok(CompiledRule {
             prefilter,
-            info: Arc::new(crate::finding::RuleInfo {
-                id: rule.id.clone(),
-                title: rule.title.clone(),
-                severity: rule.severity,
-                scope: rule.scope,
-                remediation: rule.remediation.clone(),
-                tags: rule.tags.clone(),
-            }),
+            info: Arc::new(rule.info()),
             rule,
             params,
             p,
@@ -981,20 +742,5 @@ fn bound_error(e: &mut EvalAltResult) {
     };
     if let Some(r) = replacement {
         *e = r;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn references_skip_strings_and_methods() {
-        let src = r#"user.password_enabled && !user.has_tag("key.fake") && p.recent_days > key.age_days // user.comment"#;
-        assert_eq!(
-            field_refs(src),
-            vec!["user.password_enabled", "p.recent_days", "key.age_days"]
-        );
-        assert_eq!(param_refs(src), BTreeSet::from(["recent_days".to_string()]));
     }
 }

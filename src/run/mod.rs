@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use crate::analysis::metrics::{outlier_keys, Classifier, OrgMetrics, OutlierKey};
 use crate::analysis::remediation::{SlaDays, Task};
 use crate::engine::{evaluate, EvalOptions, NotEvaluable, RuleError};
-use crate::finding::{Finding, RuleInfo, Subject};
+use crate::finding::{Finding, Subject};
 use crate::inventory::{CollectionStatus, Inventory, SkippedAccount};
 use crate::rules::pack::Rule;
 use crate::rules::CompiledRules;
@@ -317,14 +317,7 @@ fn unaudited_findings(
     let rule = crate::rules::builtin_pack("stock")
         .ok()
         .and_then(|p| p.rules.into_iter().find(|r| r.id == ACCOUNT_NOT_AUDITED))?;
-    let info = Arc::new(RuleInfo {
-        id: rule.id.clone(),
-        title: rule.title.clone(),
-        severity: rule.severity,
-        scope: rule.scope,
-        remediation: rule.remediation.clone(),
-        tags: rule.tags.clone(),
-    });
+    let info = Arc::new(rule.info());
     let findings = incomplete
         .iter()
         .map(|a| {

@@ -11,41 +11,8 @@ use crate::vocab::{Severity, Status};
 use crate::waivers::Applied;
 use crate::wire::BaselineV1;
 
-/// Counts per severity.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SeverityCounts {
-    pub critical: u64,
-    pub high: u64,
-    pub medium: u64,
-    pub low: u64,
-    pub info: u64,
-}
-
-impl SeverityCounts {
-    pub fn get(&self, s: Severity) -> u64 {
-        match s {
-            Severity::Critical => self.critical,
-            Severity::High => self.high,
-            Severity::Medium => self.medium,
-            Severity::Low => self.low,
-            Severity::Info => self.info,
-        }
-    }
-
-    pub fn add(&mut self, s: Severity) {
-        match s {
-            Severity::Critical => self.critical += 1,
-            Severity::High => self.high += 1,
-            Severity::Medium => self.medium += 1,
-            Severity::Low => self.low += 1,
-            Severity::Info => self.info += 1,
-        }
-    }
-
-    pub fn total(&self) -> u64 {
-        self.critical + self.high + self.medium + self.low + self.info
-    }
-}
+/// Counts per severity (the findings JSON's type: the outputs count the same way).
+pub type SeverityCounts = crate::wire::SeverityCountsV1;
 
 /// Open findings per severity, and the number of waived ones (remediated ones are neither).
 pub fn open_and_waived<'f>(

@@ -1,0 +1,252 @@
+//! The command line's arguments: one struct per command, the flags they share.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Audit IAM credentials across every account of an AWS Organization.
+#[derive(Debug, Parser)]
+#[command(name = "iam-audit", version, about, long_about = None)]
+pub struct Cli {
+    /// Print nothing but errors (no summary table).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// More log output on stderr (-v, -vv).
+    #[arg(long, short, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+// Parsed once per process: the size of the largest variant does not matter (without the
+// `aws` feature, `Evaluate` is much larger than the others).
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate rules offline on a stock CSV report (with its events CSV) or an inventory JSON.
+    Evaluate(EvaluateArgs),
+    /// Collect every account of the AWS Organization, evaluate, write all outputs.
+    #[cfg(feature = "aws")]
+    Scan(ScanArgs),
+    /// Compare two runs' findings JSON: new, resolved, unchanged findings and metric changes.
+    Diff(DiffArgs),
+    /// Rule authoring: list, show, validate and test rule packs.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier run's `findings_<stamp>.json`.
+    pub old: PathBuf,
+    /// The later run's `findings_<stamp>.json`.
+    pub new: PathBuf,
+    /// table or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Also list the unchanged findings in the table.
+    #[arg(long)]
+    pub unchanged: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List the rules of the loaded packs (id, scope, severity, pack, title).
+    List(RulesListArgs),
+    /// Everything about one rule: metadata, params (default and effective), condition, fixtures.
+    Show(RulesShowArgs),
+    /// Check packs and report every problem at once, each with file:line:col (exit 2 on any).
+    Validate(RulesValidateArgs),
+    /// Run the packs' fixtures: a pass/fail matrix and a diff per failure (exit 1 on failure).
+    Test(RulesTestArgs),
+}
+
+/// Which packs `rules list` and `rules show` look at.
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// Rule pack: a pack folder or `builtin:NAME` (repeatable; default builtin:stock).
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<String>,
+    /// Config file (its `rules` and params).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesListArgs {
+    #[command(flatten)]
+    pub packs: PackArgs,
+    /// table or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesShowArgs {
+    /// The rule id.
+    pub id: String,
+    #[command(flatten)]
+    pub packs: PackArgs,
+    /// Override a param, to see its effective value: NAME=VALUE or RULE-ID.NAME=VALUE.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// text or json.
+    #[arg(long, default_value = "text")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesValidateArgs {
+    /// Pack folders (or a file in one), or `builtin:NAME`.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesTestArgs {
+    /// Pack folders, fixture files (`<pack>/tests/<rule>.yaml`), or `builtin:NAME`.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Only the fixtures of this rule (repeatable).
+    #[arg(long, value_name = "RULE-ID")]
+    pub rule: Vec<String>,
+}
+
+/// Flags of `scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// AWS profile (else the default credential chain: environment, SSO, instance role).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Role assumed in each member account.
+    #[arg(long, default_value = "OrganizationAccountAccessRole")]
+    pub role_name: String,
+    /// External id required by the role's trust policy.
+    #[arg(long)]
+    pub external_id: Option<String>,
+    /// Session name of the assumed roles, as CloudTrail records it in each member account
+    /// (2-64 characters: letters, digits and `+=,.@_-`).
+    #[arg(long, default_value = "iam-audit", value_parser = parse_session_name)]
+    pub session_name: String,
+    /// Only these account ids (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub accounts: Vec<String>,
+    /// Skip these account ids (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub exclude_accounts: Vec<String>,
+    /// Only accounts under this OU (id or name).
+    #[arg(long)]
+    pub ou: Option<String>,
+    /// Accounts collected at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Days of CloudTrail history (at most 90, the LookupEvents maximum).
+    #[arg(long, default_value_t = 90)]
+    pub cloudtrail_days: u32,
+    /// Region where CloudTrail records IAM events (default: the IAM region of the caller's
+    /// partition: us-east-1, us-gov-west-1 or cn-north-1); also the SDK's region when the
+    /// environment and profile set none.
+    #[arg(long, value_parser = parse_region)]
+    pub region: Option<String>,
+    /// Seconds to wait for an account's credential report before falling back to per-user
+    /// calls.
+    #[arg(long, default_value_t = 120)]
+    pub report_deadline: u64,
+    /// Seconds one account may take in all; past it the account is reported as not audited.
+    #[arg(long, default_value_t = 900)]
+    pub account_deadline: u64,
+    /// Seconds one attempt of an AWS call may take (a call with its retries: six times that).
+    #[arg(long, default_value_t = 30)]
+    pub call_timeout: u64,
+    /// Send every AWS call to this endpoint (the SDK's AWS_ENDPOINT_URL* variables work too).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// An AWS region name (`us-east-1`, `us-gov-west-1`, `cn-north-1`, ...).
+fn parse_region(s: &str) -> Result<String, String> {
+    let ok = (4..=32).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.contains('-')
+        && !s.starts_with('-')
+        && !s.ends_with('-');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!("`{s}` is not an AWS region name (e.g. us-east-1)"))
+    }
+}
+
+/// An STS role session name: what AssumeRole accepts (`[\w+=,.@-]{2,64}`).
+fn parse_session_name(s: &str) -> Result<String, String> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+    if (2..=64).contains(&s.len()) && s.chars().all(ok_char) {
+        Ok(s.to_string())
+    } else {
+        Err("2 to 64 characters, each a letter, a digit or one of +=,.@_-".into())
+    }
+}
+
+/// Flags shared by the commands that evaluate rules.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Rule pack to load: a pack folder or `builtin:NAME` (repeatable; default builtin:stock).
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<String>,
+    /// Config file (YAML): rules, params, production_accounts, fail_on, format, out, sla_days.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override a param: NAME=VALUE for every rule, or RULE-ID.NAME=VALUE for one rule.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Output folder [default: .]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Output formats, comma-separated (the help lists the registered ones; see
+    /// [`crate::emit::EMITTERS`]).
+    #[arg(long, value_name = "LIST")]
+    pub format: Option<String>,
+    /// Exit 1 when a finding is at or above this severity: critical, high, medium, low, none
+    /// [default: critical]
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+    /// The instant ages are measured from (`YYYY-MM-DD HH:MM:SS`, ISO-8601, or `YYYY-MM-DD`).
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
+    /// Regular expression for production account names [default: (?i)prod]
+    #[arg(long, value_name = "REGEX")]
+    pub production_accounts: Option<String>,
+    /// Write the stock report as the original tool did: key rows only (no N/A rows for users
+    /// without keys).
+    #[arg(long)]
+    pub stock_keys_only: bool,
+    /// Findings JSON of an earlier run: each finding is marked new or unchanged, and the
+    /// findings that are gone are listed as resolved.
+    #[arg(long, value_name = "OLD_findings.json")]
+    pub baseline: Option<PathBuf>,
+    /// Gate (--fail-on) only on findings that are new since --baseline.
+    #[arg(long, requires = "baseline")]
+    pub new_only: bool,
+    /// Waivers file (YAML): findings accepted by an owner for a reason until a date.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+    /// Also put these in the SARIF file, comma-separated: info, waived [default: neither]
+    #[arg(long, value_name = "LIST")]
+    pub sarif_include: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// `iam_audit_report_<stamp>.csv` or `inventory_<stamp>.json`.
+    pub input: PathBuf,
+    /// `cloudtrail_events_<stamp>.csv` to evaluate event rules (with a CSV input).
+    #[arg(long, value_name = "EVENTS.csv")]
+    pub events: Option<PathBuf>,
+    /// `root_audit_report_<stamp>.csv` with root credentials (with a CSV input).
+    #[arg(long, value_name = "ROOT.csv")]
+    pub root: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}

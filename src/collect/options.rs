@@ -1,0 +1,74 @@
+//! What to scan and how: the options of `iam-audit scan`, which every part of the collector
+//! reads.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// The events collected by default (the seed's five, plus the two the red flags and the root
+/// report need).
+pub const DEFAULT_EVENTS: [&str; 7] = [
+    "CreateUser",
+    "DeleteUser",
+    "CreateAccessKey",
+    "DeleteAccessKey",
+    "DeleteLoginProfile",
+    "DeactivateMFADevice",
+    "ConsoleLogin",
+];
+
+/// What to scan and how.
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub role_name: String,
+    pub external_id: Option<String>,
+    pub session_name: String,
+    /// Only these account ids (empty: all).
+    pub accounts: BTreeSet<String>,
+    pub exclude_accounts: BTreeSet<String>,
+    /// Only accounts under an OU with this id or name (anywhere in the path).
+    pub ou: Option<String>,
+    pub concurrency: usize,
+    pub cloudtrail_days: u32,
+    pub event_names: Vec<String>,
+    /// Deadline for one account.
+    pub account_deadline: Duration,
+    /// How long to wait for a credential report.
+    pub report_deadline: Duration,
+    /// Client-side limit of CloudTrail LookupEvents requests per second per account.
+    pub cloudtrail_rps: f64,
+    /// The region where CloudTrail records IAM events (`--region`); default: the IAM region
+    /// of the caller's partition (us-east-1, us-gov-west-1, cn-north-1). Also the SDK's
+    /// region when neither the environment nor the profile sets one.
+    pub region: Option<String>,
+    /// Timeout of one attempt of an AWS call; a call with its retries may take six times
+    /// as long.
+    pub call_timeout: Duration,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            profile: None,
+            endpoint_url: None,
+            role_name: "OrganizationAccountAccessRole".into(),
+            external_id: None,
+            session_name: "iam-audit".into(),
+            accounts: BTreeSet::new(),
+            exclude_accounts: BTreeSet::new(),
+            ou: None,
+            concurrency: 8,
+            cloudtrail_days: 90,
+            event_names: DEFAULT_EVENTS
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
+            account_deadline: Duration::from_secs(900),
+            report_deadline: Duration::from_secs(120),
+            cloudtrail_rps: 2.0,
+            region: None,
+            call_timeout: Duration::from_secs(30),
+        }
+    }
+}
