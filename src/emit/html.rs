@@ -15,10 +15,10 @@ use crate::analysis::metrics::OrgMetrics;
 use crate::emit::csv::first_sentence;
 use crate::emit::emitter::{Emitter, OutputFile, OutputOptions};
 use crate::finding::Finding;
+use crate::finding::Located;
 use crate::run::view::{open_and_waived, Headline, SeverityCounts, View};
 use crate::run::RunReport;
 use crate::vocab::{Change, Severity, Status};
-use crate::waivers::Located as WaiverV1;
 
 /// `--format html`: the report for people, one self-contained page.
 pub struct Html;
@@ -384,7 +384,7 @@ fn coverage(h: &mut String, v: &View<'_>) {
     h.push_str("</section>\n");
 }
 
-fn waiver_table(h: &mut String, title: &str, list: &[WaiverV1]) {
+fn waiver_table(h: &mut String, title: &str, list: &[Located]) {
     if list.is_empty() {
         return;
     }
@@ -677,7 +677,7 @@ fn outliers(h: &mut String, report: &RunReport) {
 }
 
 /// Waiver text of a finding: until when, by whom, why.
-fn waiver_text(w: &WaiverV1) -> String {
+fn waiver_text(w: &Located) -> String {
     let mut s = format!(
         "waived until {} by {}: {}",
         w.waiver.expires.format("%Y-%m-%d"),

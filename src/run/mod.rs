@@ -202,7 +202,7 @@ impl RunReport {
             .get_or_init(|| outlier_keys(&self.inventory, &self.metrics, &self.as_of))
     }
 
-    /// The rule a finding of a task refers to.
+    /// The finding a task is about.
     pub fn task_finding(&self, t: &Task) -> &Finding {
         &self.findings[t.finding]
     }
