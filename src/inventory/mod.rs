@@ -1,5 +1,6 @@
 //! The normalized inventory, its stock CSV readers and writers, and its JSON form.
 
+pub mod detect;
 pub mod json;
 pub mod model;
 pub mod stock_csv;
@@ -10,6 +11,7 @@ pub use model::*;
 use std::path::Path;
 
 use crate::error::InputError;
+use crate::inventory::detect::Position;
 
 fn read_file(path: &Path) -> Result<Vec<u8>, InputError> {
     std::fs::read(path).map_err(|e| InputError::new(path, format!("cannot read: {e}")))
@@ -19,6 +21,18 @@ fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default()
+}
+
+/// A file that could not be read in `position`: when its content says it is something else
+/// (a CloudTrail log as the input, the report CSV as `--events`, ...), what it is and what
+/// would use it; else the reader's own error, with its line and column.
+fn refuse_or(path: &Path, bytes: &[u8], position: Position, e: InputError) -> InputError {
+    let kind = detect::detect(bytes);
+    if kind.read_in(position) {
+        e
+    } else {
+        InputError::new(path, kind.refusal(position))
+    }
 }
 
 /// Reads an evaluation input: an inventory JSON, or a stock report CSV with optional events
@@ -41,15 +55,21 @@ pub fn load(
                 "--events and --root go with a stock CSV report; an inventory JSON already holds events and root credentials",
             ));
         }
-        return json::read_inventory(path, &bytes);
+        return json::read_inventory(path, &bytes)
+            .map_err(|e| refuse_or(path, &bytes, Position::Input, e));
     }
-    let mut inv = stock_csv::read_report(path, &bytes)?;
+    let mut inv = stock_csv::read_report(path, &bytes)
+        .map_err(|e| refuse_or(path, &bytes, Position::Input, e))?;
     if let Some(p) = events {
-        stock_csv::read_events(p, &read_file(p)?, &mut inv)?;
+        let bytes = read_file(p)?;
+        stock_csv::read_events(p, &bytes, &mut inv)
+            .map_err(|e| refuse_or(p, &bytes, Position::Events, e))?;
         inv.source.files.push(file_name(p));
     }
     if let Some(p) = root {
-        stock_csv::read_root(p, &read_file(p)?, &mut inv)?;
+        let bytes = read_file(p)?;
+        stock_csv::read_root(p, &bytes, &mut inv)
+            .map_err(|e| refuse_or(p, &bytes, Position::Root, e))?;
         inv.source.files.push(file_name(p));
     }
     Ok(inv)
