@@ -16,7 +16,7 @@ use crate::emit::csv::first_sentence;
 use crate::emit::emitter::{Emitter, OutputFile, OutputOptions};
 use crate::finding::Finding;
 use crate::finding::Located;
-use crate::run::view::{open_and_waived, Headline, SeverityCounts, View};
+use crate::run::view::{tally, Headline, SeverityCounts, View};
 use crate::run::RunReport;
 use crate::vocab::{Change, Severity, Status};
 
@@ -470,15 +470,12 @@ fn by_severity(h: &mut String, open: &SeverityCounts, waived: u64) {
 
 /// Open findings per account: counts per severity and a stacked bar.
 fn by_account(h: &mut String, report: &RunReport) {
-    let mut by: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    let mut per: BTreeMap<&str, (SeverityCounts, u64)> = BTreeMap::new();
     for f in &report.findings {
         let key = f.subject.account_id.as_deref().unwrap_or("");
-        by.entry(key).or_default().push(f);
+        let (open, waived) = per.entry(key).or_default();
+        tally(open, waived, f);
     }
-    let per: BTreeMap<&str, (SeverityCounts, u64)> = by
-        .into_iter()
-        .map(|(k, list)| (k, open_and_waived(list)))
-        .collect();
     let total = SeverityCounts::total;
     let max = per
         .values()

@@ -9,8 +9,8 @@ use crate::run::RunReport;
 use crate::vocab::{Change, Scope, Severity, Status};
 use crate::wire::{
     AccountRefV1, AccountsV1, FindingsV1, IncompleteAccountV1, NotEvaluableV1, RuleErrorV1,
-    RuleRunV1, SeverityCountsV1, SkippedAccountV1, SourceV1, SummaryV1, ToolV1, WaiverV1,
-    WaiversV1, FINDINGS_SCHEMA_VERSION,
+    RuleRunV1, SkippedAccountV1, SourceV1, SummaryV1, ToolV1, WaiverV1, WaiversV1,
+    FINDINGS_SCHEMA_VERSION,
 };
 
 /// `--format json`: the findings envelope and the normalized inventory.
@@ -42,10 +42,6 @@ impl Emitter for Json {
 pub fn envelope(run: &RunReport) -> FindingsV1 {
     let inv = &run.inventory;
     let c = &run.coverage;
-    let mut by_severity = SeverityCountsV1::default();
-    for f in &run.findings {
-        by_severity.add(f.severity);
-    }
     FindingsV1 {
         schema_version: FINDINGS_SCHEMA_VERSION,
         tool: ToolV1 {
@@ -103,7 +99,7 @@ pub fn envelope(run: &RunReport) -> FindingsV1 {
             .map(|r| (r.rule.id.clone(), r.params.clone()))
             .collect(),
         summary: SummaryV1 {
-            findings_by_severity: by_severity,
+            findings_by_severity: run.counts().by_severity.clone(),
             gating_findings: run.gate.gating as u64,
             exit_code: run.gate.exit_code(),
             rules: run

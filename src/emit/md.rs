@@ -212,7 +212,11 @@ pub fn render(run: &RunReport) -> String {
             if baseline { " since baseline |" } else { "" },
             if baseline { "---|" } else { "" }
         );
-        for f in open_findings.iter().take(MAX_FINDING_ROWS) {
+        for f in open_findings
+            .iter()
+            .take(MAX_FINDING_ROWS)
+            .map(|&i| &run.findings[i])
+        {
             let sub = &f.subject;
             let _ = write!(
                 s,

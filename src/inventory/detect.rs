@@ -78,17 +78,17 @@ pub fn detect(bytes: &[u8]) -> Kind {
         .unwrap_or(body.len());
     let body = &body[start..];
     if body.first() == Some(&b'{') {
-        let keys = object_keys(body).or_else(|| {
-            // JSON Lines: the first line alone is an object.
-            object_keys(first_line(body)).filter(|k| k.iter().any(|k| k == "eventName"))
-        });
-        let Some(keys) = keys else {
-            return Kind::OtherJson;
+        let Some(keys) = object_keys(body) else {
+            // JSON Lines: not one object, but the first line alone is a CloudTrail record.
+            let first = object_keys(first_line(body)).unwrap_or_default();
+            return if first.iter().any(|k| k == "eventName") {
+                Kind::CloudTrailJsonLines
+            } else {
+                Kind::OtherJson
+            };
         };
         let has = |k: &str| keys.iter().any(|x| x == k);
-        return if has("eventName") && object_keys(body).is_none() {
-            Kind::CloudTrailJsonLines
-        } else if has("schema_version") && has("findings") && has("tool") {
+        return if has("schema_version") && has("findings") && has("tool") {
             Kind::FindingsJson
         } else if has("schema_version") && has("accounts") {
             Kind::InventoryJson

@@ -185,6 +185,7 @@ pub struct RunReport {
     pub sla: SlaDays,
     tasks: OnceLock<Vec<Task>>,
     outliers: OnceLock<Vec<OutlierKey>>,
+    counts: OnceLock<view::Counts>,
 }
 
 impl RunReport {
@@ -200,6 +201,12 @@ impl RunReport {
     pub fn outliers(&self) -> &[OutlierKey] {
         self.outliers
             .get_or_init(|| outlier_keys(&self.inventory, &self.metrics, &self.as_of))
+    }
+
+    /// The findings counted in one pass, the first time an output asks (the JSON envelope and
+    /// every people-facing output share it).
+    pub fn counts(&self) -> &view::Counts {
+        self.counts.get_or_init(|| view::Counts::of(&self.findings))
     }
 
     /// The finding a task is about.
@@ -219,11 +226,7 @@ pub fn run(inv: Inventory, compiled: &CompiledRules, s: &RunSettings) -> RunRepo
             classifier: s.classifier.clone(),
         },
     );
-    let metrics = OrgMetrics::from_accounts(
-        &inventory,
-        &report.production,
-        report.account_metrics.clone(),
-    );
+    let metrics = OrgMetrics::from_accounts(&inventory, &report.production, report.account_metrics);
     let mut findings = report.findings;
     let waivers = s.waivers.as_ref().map(|w| {
         let applied = crate::waivers::apply(&mut findings, w, s.as_of);
@@ -276,6 +279,7 @@ pub fn run(inv: Inventory, compiled: &CompiledRules, s: &RunSettings) -> RunRepo
         sla: s.sla,
         tasks: OnceLock::new(),
         outliers: OnceLock::new(),
+        counts: OnceLock::new(),
     }
 }
 

@@ -14,20 +14,42 @@ use crate::wire::BaselineV1;
 /// Counts per severity (the findings JSON's type: the outputs count the same way).
 pub type SeverityCounts = crate::wire::SeverityCountsV1;
 
-/// Open findings per severity, and the number of waived ones (remediated ones are neither).
-pub fn open_and_waived<'f>(
-    findings: impl IntoIterator<Item = &'f Finding>,
-) -> (SeverityCounts, u64) {
-    let mut open = SeverityCounts::default();
-    let mut waived = 0;
-    for f in findings {
-        match f.status {
-            Status::Open => open.add(f.severity),
-            Status::Waived => waived += 1,
-            Status::Remediated => {}
-        }
+/// Counts a finding as open (per severity) or waived; a remediated one is neither.
+pub fn tally(open: &mut SeverityCounts, waived: &mut u64, f: &Finding) {
+    match f.status {
+        Status::Open => open.add(f.severity),
+        Status::Waived => *waived += 1,
+        Status::Remediated => {}
     }
-    (open, waived)
+}
+
+/// What the outputs count of the findings, made in one pass over them.
+#[derive(Clone, Debug, Default)]
+pub struct Counts {
+    /// Every finding per severity, whatever its status.
+    pub by_severity: SeverityCounts,
+    /// Open findings per severity.
+    pub open: SeverityCounts,
+    pub waived: u64,
+    /// Indexes of the open findings above info, in report order (most severe first).
+    pub open_above_info: Vec<usize>,
+    /// Some of those carries a baseline change (new or unchanged).
+    pub open_above_info_have_change: bool,
+}
+
+impl Counts {
+    pub fn of(findings: &[Finding]) -> Counts {
+        let mut c = Counts::default();
+        for (i, f) in findings.iter().enumerate() {
+            c.by_severity.add(f.severity);
+            tally(&mut c.open, &mut c.waived, f);
+            if f.status == Status::Open && f.severity > Severity::Info {
+                c.open_above_info.push(i);
+                c.open_above_info_have_change |= f.change.is_some();
+            }
+        }
+        c
+    }
 }
 
 /// The gate's headline.
@@ -86,8 +108,9 @@ pub struct View<'r> {
     pub rule_errors: &'r [RuleError],
     pub waivers: Option<&'r Applied>,
     pub baseline: Option<&'r BaselineV1>,
-    /// Open findings above info, in report order (most severe first).
-    pub open_findings: Vec<&'r Finding>,
+    /// Indexes (in the run's findings) of the open findings above info, in report order
+    /// (most severe first).
+    pub open_findings: &'r [usize],
     /// Some open finding carries a baseline change (new or unchanged).
     pub open_findings_have_change: bool,
 }
@@ -111,11 +134,7 @@ impl RunReport {
             (Verdict::Passed, true) => Headline::GateOff,
             (Verdict::Passed, false) => Headline::Passed,
         };
-        let mut by_severity = SeverityCounts::default();
-        for f in &self.findings {
-            by_severity.add(f.severity);
-        }
-        let (open, waived) = open_and_waived(&self.findings);
+        let counts = self.counts();
         let mut rules: Vec<RuleLine<'_>> = self
             .rules
             .iter()
@@ -140,21 +159,15 @@ impl RunReport {
                 .iter()
                 .flat_map(|n| &n.fields)
                 .any(|m| unavailable.contains(&m.as_str()));
-        let open_findings: Vec<&Finding> = self
-            .findings
-            .iter()
-            .filter(|f| f.status == Status::Open && f.severity > Severity::Info)
-            .collect();
-        let open_findings_have_change = open_findings.iter().any(|f| f.change.is_some());
         View {
             headline,
             fail_on: gate.fail_on.map_or("none", Severity::as_str),
             new_only: gate.new_only,
             gating: gate.gating,
             exit_code,
-            by_severity,
-            open,
-            waived,
+            by_severity: counts.by_severity.clone(),
+            open: counts.open.clone(),
+            waived: counts.waived,
             rules,
             not_evaluable: &self.not_evaluable,
             stock_csv_hint,
@@ -163,8 +176,8 @@ impl RunReport {
             rule_errors: &self.rule_errors,
             waivers: self.waivers.as_ref(),
             baseline: self.baseline.as_ref(),
-            open_findings,
-            open_findings_have_change,
+            open_findings: &counts.open_above_info,
+            open_findings_have_change: counts.open_above_info_have_change,
         }
     }
 
