@@ -17,8 +17,8 @@ const LAYERS: &[&[&str]] = &[
     &["yaml"],
     // Records: the inventory model and its readers and writers; findings and waivers' data.
     &["inventory", "finding"],
-    // Pure analyses over records; the waivers file.
-    &["analysis", "waivers"],
+    // Pure analyses over records; the waivers file; the input formats (files, AWS answers).
+    &["analysis", "waivers", "input"],
     // Rule packs, their fields and scopes, the Rhai sandbox; the findings JSON wire types.
     &["rules", "wire"],
     // Evaluation; baselines; collection from AWS.

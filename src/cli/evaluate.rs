@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::emit::{write_outputs, Format, OutputOptions};
 use crate::error::Error;
 use crate::inventory::time::{format_stamp, parse_date_or_time, stamp_in_file_name};
-use crate::inventory::{self, Inventory};
+use crate::inventory::Inventory;
 use crate::rules::params::ParamOverride;
 use crate::rules::RuleSet;
 use crate::run::{RunReport, RunSettings};
@@ -167,7 +167,7 @@ pub fn execute(args: &EvaluateArgs) -> Result<Run, Error> {
     let ruleset = RuleSet::load(&s.rules)?;
     let compiled = ruleset.compile(&s.overrides)?;
     let started = std::time::Instant::now();
-    let inv = inventory::load(&args.input, args.events.as_deref(), args.root.as_deref())?;
+    let inv = crate::input::load(&args.input, args.events.as_deref(), args.root.as_deref())?;
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         rss_mb = rss_mb(),

@@ -1,6 +1,6 @@
 //! CloudTrail, in each audited account: the IAM events of the last `--cloudtrail-days`
 //! (LookupEvents, one event name at a time, rate-limited), in the region where IAM events are
-//! recorded. Records are parsed by [`crate::collect::cloudtrail_record`].
+//! recorded. Records are parsed by [`crate::input::cloudtrail_record`].
 
 use std::time::Duration;
 
@@ -136,7 +136,7 @@ pub(crate) async fn collect_events(
                 // source IP, the actor's type, a sign-in's outcome.
                 if let Some(details) = e
                     .cloud_trail_event()
-                    .and_then(crate::collect::cloudtrail_record::details_of_json)
+                    .and_then(crate::input::cloudtrail_record::details_of_json)
                 {
                     details.apply(&mut event);
                 }

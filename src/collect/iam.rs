@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use chrono::{DateTime, Utc};
 
-use crate::collect::credential_report::{self, ListedKey};
+use crate::input::credential_report::{self, ListedKey};
 use crate::collect::error::{describe, CollectError, ReportError};
 use crate::collect::needs::{Needs, Principal};
 use crate::collect::options::ScanOptions;

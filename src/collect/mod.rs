@@ -1,6 +1,6 @@
-//! Collection from AWS (`iam-audit scan`), split by data source. The pure parsers build without
-//! the AWS SDK: the credential report and key-slot matching ([`credential_report`]) and
-//! CloudTrail records ([`cloudtrail_record`]). Behind the `aws` feature, the only SDK code:
+//! Collection from AWS (`iam-audit scan`), split by data source. The formats AWS answers in
+//! (the credential report, CloudTrail records) are parsed by [`crate::input`], which
+//! `evaluate` shares. Behind the `aws` feature, the only SDK code:
 //!
 //! - [`access`]: credentials, the caller's identity and partition, the audit role (STS);
 //! - [`org`]: Organizations discovery (accounts, OU paths, tags);
@@ -20,8 +20,6 @@
 pub mod access;
 #[cfg(feature = "aws")]
 pub mod cloudtrail;
-pub mod cloudtrail_record;
-pub mod credential_report;
 pub mod error;
 #[cfg(feature = "aws")]
 pub mod iam;

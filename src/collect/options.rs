@@ -4,17 +4,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// The events collected by default (the seed's five, plus the two the red flags and the root
-/// report need).
-pub const DEFAULT_EVENTS: [&str; 7] = [
-    "CreateUser",
-    "DeleteUser",
-    "CreateAccessKey",
-    "DeleteAccessKey",
-    "DeleteLoginProfile",
-    "DeactivateMFADevice",
-    "ConsoleLogin",
-];
+pub use crate::input::cloudtrail_record::DEFAULT_EVENTS;
+
 
 /// What to scan and how.
 #[derive(Clone, Debug)]

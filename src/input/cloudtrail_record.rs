@@ -12,6 +12,18 @@ use serde_json::Value;
 
 use crate::inventory::Event;
 
+/// The events collected by default: the seed's five, plus the two the red flags and the root
+/// report need. `scan` looks them up; `evaluate` keeps them from CloudTrail files.
+pub const DEFAULT_EVENTS: [&str; 7] = [
+    "CreateUser",
+    "DeleteUser",
+    "CreateAccessKey",
+    "DeleteAccessKey",
+    "DeleteLoginProfile",
+    "DeactivateMFADevice",
+    "ConsoleLogin",
+];
+
 /// The details of one record, as far as it has them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecordDetails {
