@@ -9,12 +9,12 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use chrono::{DateTime, Utc};
 
-use crate::input::credential_report::{self, ListedKey};
 use crate::collect::error::{describe, CollectError, ReportError};
 use crate::collect::needs::{Needs, Principal};
 use crate::collect::options::ScanOptions;
 use crate::collect::source::chrono_time;
 use crate::collect::source::{AccountContext, AccountSource, Collected, SourceFuture};
+use crate::input::credential_report::{self, ListedKey};
 use crate::inventory::{Collection, DataSource, KeyStatus, MfaDevice, MfaType, Password, User};
 
 /// The IAM data of one account. Essential: without it the account is not audited.

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 pub use crate::input::cloudtrail_record::DEFAULT_EVENTS;
 
-
 /// What to scan and how.
 #[derive(Clone, Debug)]
 pub struct ScanOptions {

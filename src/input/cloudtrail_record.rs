@@ -8,7 +8,13 @@
 //! Field names and shapes follow the CloudTrail record contents reference
 //! (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html>).
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
+
+use crate::inventory::time::parse_time;
 
 use crate::inventory::Event;
 
@@ -47,60 +53,171 @@ fn text(v: Option<&Value>) -> Option<String> {
     }
 }
 
+fn some(s: Option<Cow<'_, str>>) -> Option<String> {
+    s.filter(|s| !s.is_empty()).map(Cow::into_owned)
+}
+
+/// The parts of a CloudTrail record that iam-audit reads; the rest is skipped unparsed.
+/// Nested objects are kept raw and parsed only for the records that are kept.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record<'a> {
+    #[serde(borrow)]
+    pub event_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub event_time: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "eventID")]
+    pub event_id: Option<Cow<'a, str>>,
+    /// The account the event happened in; absent from records of AWS's older format.
+    #[serde(borrow)]
+    pub recipient_account_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub error_code: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub error_message: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "sourceIPAddress")]
+    pub source_ip_address: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub user_agent: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub aws_region: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub user_identity: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub request_parameters: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub response_elements: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub additional_event_data: Option<&'a RawValue>,
+}
+
+fn value(raw: Option<&RawValue>) -> Value {
+    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+        .unwrap_or(Value::Null)
+}
+
 /// Reads the details of a record. Never fails: a record that is not the expected shape gives
 /// what it has (an unparsable record gives nothing, and the caller keeps the event as the
 /// LookupEvents fields describe it).
 pub fn details(record: &Value) -> RecordDetails {
-    let identity = record.get("userIdentity");
-    let actor_type = text(identity.and_then(|i| i.get("type")));
-    let actor_arn = text(identity.and_then(|i| i.get("arn")));
-    let actor = match actor_type.as_deref() {
-        Some("Root") => Some("root".to_string()),
-        _ => text(identity.and_then(|i| i.get("userName"))).or_else(|| {
-            // An assumed role: the session issuer's name (the role), as CloudTrail's console
-            // shows it.
-            text(
-                identity
-                    .and_then(|i| i.get("sessionContext"))
-                    .and_then(|c| c.get("sessionIssuer"))
-                    .and_then(|s| s.get("userName")),
-            )
-        }),
-    };
-    let login_outcome = text(
-        record
-            .get("responseElements")
-            .and_then(|r| r.get("ConsoleLogin")),
-    );
-    let mfa_used = record
-        .get("additionalEventData")
-        .and_then(|a| a.get("MFAUsed"))
-        .and_then(Value::as_str)
-        .and_then(|s| match s {
-            "Yes" => Some(true),
-            "No" => Some(false),
-            _ => None,
-        });
-    RecordDetails {
-        error_code: text(record.get("errorCode")),
-        error_message: text(record.get("errorMessage")),
-        source_ip: text(record.get("sourceIPAddress")),
-        user_agent: text(record.get("userAgent")),
-        region: text(record.get("awsRegion")),
-        actor_type,
-        actor_arn,
-        actor,
-        login_outcome,
-        mfa_used,
-    }
+    let text = record.to_string();
+    serde_json::from_str::<Record<'_>>(&text)
+        .map(|r| r.details())
+        .unwrap_or_default()
 }
 
 /// Parses the `CloudTrailEvent` JSON string of a LookupEvents event.
 pub fn details_of_json(json: &str) -> Option<RecordDetails> {
     serde_json::from_str::<Value>(json)
         .ok()
-        .filter(Value::is_object)
-        .map(|v| details(&v))
+        .filter(Value::is_object)?;
+    Some(
+        serde_json::from_str::<Record<'_>>(json)
+            .map(|r| r.details())
+            .unwrap_or_default(),
+    )
+}
+
+impl Record<'_> {
+    /// What CloudTrail recorded beside the event name.
+    pub fn details(&self) -> RecordDetails {
+        let identity = value(self.user_identity);
+        let identity = identity.is_object().then_some(&identity);
+        let actor_type = text(identity.and_then(|i| i.get("type")));
+        let actor_arn = text(identity.and_then(|i| i.get("arn")));
+        let actor = match actor_type.as_deref() {
+            Some("Root") => Some("root".to_string()),
+            _ => text(identity.and_then(|i| i.get("userName"))).or_else(|| {
+                // An assumed role: the session issuer's name (the role), as CloudTrail's
+                // console shows it.
+                text(
+                    identity
+                        .and_then(|i| i.get("sessionContext"))
+                        .and_then(|c| c.get("sessionIssuer"))
+                        .and_then(|s| s.get("userName")),
+                )
+            }),
+        };
+        let response = value(self.response_elements);
+        let login_outcome = text(response.get("ConsoleLogin"));
+        let mfa_used = value(self.additional_event_data)
+            .get("MFAUsed")
+            .and_then(Value::as_str)
+            .and_then(|s| match s {
+                "Yes" => Some(true),
+                "No" => Some(false),
+                _ => None,
+            });
+        RecordDetails {
+            error_code: some(self.error_code.clone()),
+            error_message: some(self.error_message.clone()),
+            source_ip: some(self.source_ip_address.clone()),
+            user_agent: some(self.user_agent.clone()),
+            region: some(self.aws_region.clone()),
+            actor_type,
+            actor_arn,
+            actor,
+            login_outcome,
+            mfa_used,
+        }
+    }
+
+    /// The event this record describes, as `LookupEvents` would give it: the user name of
+    /// the caller (`root` for the root user, the session name of an assumed role), the
+    /// affected access key, user and MFA device as resources, and the details. The account
+    /// is `recipientAccountId`, else `fallback_account` (the account of the log file, for
+    /// AWS's older records without it), else the caller's account.
+    ///
+    /// # Errors
+    ///
+    /// A record without an event name or with an event time that is not a time.
+    pub fn to_event(&self, fallback_account: Option<&str>) -> Result<Event, String> {
+        let name = some(self.event_name.clone()).ok_or("no eventName")?;
+        let time = match self.event_time.as_deref() {
+            None => return Err("no eventTime".into()),
+            Some(t) => parse_time(t).ok_or_else(|| format!("eventTime `{t}` is not a time"))?,
+        };
+        let identity = value(self.user_identity);
+        let request = value(self.request_parameters);
+        let response = value(self.response_elements);
+        let account_id = some(self.recipient_account_id.clone())
+            .or_else(|| fallback_account.map(str::to_string))
+            .or_else(|| text(identity.get("accountId")))
+            .ok_or("no recipientAccountId, and the file does not say its account")?;
+        let user_name = text(request.get("userName"))
+            .or_else(|| text(response.get("accessKey").and_then(|k| k.get("userName"))))
+            .or_else(|| text(response.get("user").and_then(|u| u.get("userName"))));
+        let key_id = text(request.get("accessKeyId"))
+            .or_else(|| text(response.get("accessKey").and_then(|k| k.get("accessKeyId"))));
+        let resources = [key_id, user_name, text(request.get("serialNumber"))]
+            .into_iter()
+            .flatten()
+            .collect();
+        let details = self.details();
+        let actor = match details.actor_type.as_deref() {
+            Some("Root") => Some("root".to_string()),
+            Some("AssumedRole") => details
+                .actor_arn
+                .as_deref()
+                .and_then(|arn| arn.rsplit('/').next())
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            _ => None,
+        }
+        .or_else(|| text(identity.get("userName")))
+        .or_else(|| details.actor.clone())
+        .unwrap_or_else(|| "N/A".to_string());
+        let mut event = Event {
+            time,
+            name,
+            actor,
+            account_id,
+            resources,
+            ..Event::default()
+        };
+        details.apply(&mut event);
+        Ok(event)
+    }
 }
 
 impl RecordDetails {

@@ -7,6 +7,7 @@
 //!
 //! [`load`] reads the files given to `evaluate` into one inventory.
 
+pub mod cloudtrail;
 pub mod cloudtrail_record;
 pub mod credential_report;
 pub mod detect;
