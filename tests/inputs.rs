@@ -46,25 +46,39 @@ fn files_given_where_they_are_not_read_are_named_with_what_would_use_them() {
     let (report, report_json, log) = (s(&report), s(&report_json), s(&log));
     let events = root().join(EXAMPLE_EVENTS).display().to_string();
 
+    // Credential reports and CloudTrail files are read where they belong, and named where
+    // they do not.
     refused(
-        &["evaluate", &report],
+        &["evaluate", EXAMPLE_CSV, "--events", &report],
         &[
             "status_reports_2026-03-06.csv",
             "an AWS IAM credential report (CSV)",
-            "iam-audit scan",
+            "pass it as the input",
         ],
     );
     refused(
-        &["evaluate", &report_json],
-        &["`aws iam get-credential-report`", "iam-audit scan"],
+        &["evaluate", EXAMPLE_CSV, "--root", &report_json],
+        &["`aws iam get-credential-report`", "pass it as the input"],
     );
     refused(
         &["evaluate", &log],
         &["a CloudTrail log file", "not credentials", "--events"],
     );
     refused(
-        &["evaluate", EXAMPLE_CSV, "--events", &log],
-        &["a CloudTrail log file", "stock events CSV"],
+        &["evaluate", &report, &log],
+        &["a CloudTrail log file", "not credentials", "--events"],
+    );
+    let accounts = root()
+        .join("tests/data/credential_reports/accounts.json")
+        .display()
+        .to_string();
+    refused(
+        &["evaluate", &accounts],
+        &["`aws organizations list-accounts`", "--accounts-file"],
+    );
+    refused(
+        &["evaluate", EXAMPLE_CSV, "--events", &accounts],
+        &["`aws organizations list-accounts`", "--accounts-file"],
     );
     refused(
         &["evaluate", &events],

@@ -238,15 +238,51 @@ pub struct CommonArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_long_help = crate::cli::args::EVALUATE_FORMATS)]
 pub struct EvaluateArgs {
-    /// `iam_audit_report_<stamp>.csv` or `inventory_<stamp>.json`.
-    pub input: PathBuf,
-    /// `cloudtrail_events_<stamp>.csv` to evaluate event rules (with a CSV input).
-    #[arg(long, value_name = "EVENTS.csv")]
-    pub events: Option<PathBuf>,
-    /// `root_audit_report_<stamp>.csv` with root credentials (with a CSV input).
+    /// What to evaluate: `inventory_<stamp>.json`, `iam_audit_report_<stamp>.csv`, AWS IAM
+    /// credential reports (CSV or `aws iam get-credential-report` JSON, one per account), or
+    /// folders of them. Several inputs are evaluated as one (an account found twice: the
+    /// newest collection is used, with a warning).
+    #[arg(required = true, num_args = 1.., value_name = "INPUT")]
+    pub input: Vec<PathBuf>,
+    /// Events: `cloudtrail_events_<stamp>.csv`, or CloudTrail files — log files (`.json`,
+    /// `.json.gz`), folders and organization-trail trees, `aws cloudtrail lookup-events`
+    /// output, JSON Lines. Repeatable.
+    #[arg(long, value_name = "FILE_OR_FOLDER")]
+    pub events: Vec<PathBuf>,
+    /// `root_audit_report_<stamp>.csv` with root credentials (with a stock report CSV).
     #[arg(long, value_name = "ROOT.csv")]
     pub root: Option<PathBuf>,
+    /// `aws organizations list-accounts` output: account names for credential reports and
+    /// CloudTrail events, and the accounts no input covers (listed as not audited).
+    #[arg(long, value_name = "ACCOUNTS.json")]
+    pub accounts_file: Option<PathBuf>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
+
+/// The formats `evaluate` reads, with how to obtain each (the end of `evaluate --help`).
+pub const EVALUATE_FORMATS: &str = "\
+Accepted inputs (told by content, not by file name):
+  inventory_<stamp>.json            iam-audit scan --out DIR
+  iam_audit_report_<stamp>.csv      the stock report (with --events cloudtrail_events_<stamp>.csv
+                                    and --root root_audit_report_<stamp>.csv)
+  credential report CSV             aws iam generate-credential-report; aws iam get-credential-report
+                                      --query Content --output text | base64 -d > 111111111111.csv
+                                    (or the console: IAM > Credential report > Download)
+  credential report JSON            aws iam get-credential-report > 111111111111.json
+  a folder                          of any of the above (one credential report per account)
+  several inputs                    evaluated as one report (shards, several Organizations)
+
+Accepted --events (repeatable):
+  cloudtrail_events_<stamp>.csv     the stock events report
+  CloudTrail log files              aws s3 sync s3://BUCKET/AWSLogs/ logs/ (.json.gz or .json; a
+                                      folder or an organization-trail tree is walked)
+  lookup-events output              aws cloudtrail lookup-events --lookup-attributes
+                                      AttributeKey=EventName,AttributeValue=CreateAccessKey > ev.json
+  JSON Lines                        one CloudTrail record per line (data-lake exports)
+
+--accounts-file:
+  aws organizations list-accounts > accounts.json
+";

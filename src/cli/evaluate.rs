@@ -139,14 +139,14 @@ pub fn resolve_as_of(
             ))
         });
     }
-    let name = args
-        .input
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    Ok(stamp_in_file_name(&name)
-        .or(inv.collected_at)
-        .unwrap_or_else(Utc::now))
+    // The stamp in the name of a single input file; else when the data was collected.
+    let stamp = match args.input.as_slice() {
+        [one] if one.is_file() => one
+            .file_name()
+            .and_then(|n| stamp_in_file_name(&n.to_string_lossy())),
+        _ => None,
+    };
+    Ok(stamp.or(inv.collected_at).unwrap_or_else(Utc::now))
 }
 
 /// Resident memory in MB, for `-v` logs (Linux; 0 elsewhere).
@@ -167,16 +167,23 @@ pub fn execute(args: &EvaluateArgs) -> Result<Run, Error> {
     let ruleset = RuleSet::load(&s.rules)?;
     let compiled = ruleset.compile(&s.overrides)?;
     let started = std::time::Instant::now();
-    let inv = crate::input::load(&args.input, args.events.as_deref(), args.root.as_deref())?;
+    let inv = crate::input::load(&crate::input::Inputs {
+        inputs: args.input.clone(),
+        events: args.events.clone(),
+        root: args.root.clone(),
+        accounts_file: args.accounts_file.clone(),
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    })?;
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         rss_mb = rss_mb(),
         "input read"
     );
     let as_of = resolve_as_of(args.common.as_of.as_deref(), args, &inv)?;
-    let mut inputs = vec![args.input.clone()];
+    let mut inputs = args.input.clone();
     inputs.extend(args.events.clone());
     inputs.extend(args.root.clone());
+    inputs.extend(args.accounts_file.clone());
     analyze(inv, as_of, &s, &compiled, inputs)
 }
 

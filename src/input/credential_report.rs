@@ -6,10 +6,16 @@
 //! creation time to the second; when two keys were created in the same second the match is
 //! ambiguous, which is said, never hidden.
 
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
+use crate::error::InputError;
 use crate::inventory::time::parse_time;
-use crate::inventory::{AccessKey, KeyStatus, RootCredentials};
+use crate::inventory::{
+    AccessKey, Account, KeyStatus, MfaDevice, MfaType, Password, RootCredentials, User,
+};
 
 /// The name the report gives the root user's row.
 pub const ROOT_ROW: &str = "<root_account>";
@@ -253,6 +259,211 @@ pub fn match_keys(user: &str, row: &ReportRow, listed: &[ListedKey]) -> Matched 
     }
     notes.dedup();
     Matched { keys, notes }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Offline: credential report files as AWS gives them
+// ---------------------------------------------------------------------------------------------
+
+/// A credential report file: its rows, its account, when AWS generated it.
+#[derive(Clone, Debug)]
+pub struct ReportFile {
+    pub path: PathBuf,
+    pub account_id: String,
+    pub rows: Vec<ReportRow>,
+    /// `GeneratedTime` of `aws iam get-credential-report`; the CSV alone does not say it.
+    pub generated: Option<DateTime<Utc>>,
+}
+
+/// The account of an IAM ARN (`arn:aws:iam::111111111111:user/x`, `…:root`).
+fn arn_account(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    let (arn_, _partition, service, _region, account) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    (arn_ == "arn"
+        && service == "iam"
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit()))
+    .then_some(account)
+}
+
+/// `aws iam get-credential-report` output.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReportJson {
+    content: String,
+    #[serde(default)]
+    report_format: Option<String>,
+    #[serde(default)]
+    generated_time: Option<serde_json::Value>,
+}
+
+/// Reads a credential report: the CSV (the console download, or the decoded `Content`), or
+/// the JSON `aws iam get-credential-report` prints (base64 `Content`, `GeneratedTime`). The
+/// account comes from the ARNs, which must all name one account.
+///
+/// # Errors
+///
+/// An [`InputError`] naming the file (and the line): not a report, a cell that is not what
+/// its column holds, no row with an ARN, rows of several accounts.
+pub fn read_file(path: &Path, bytes: &[u8]) -> Result<ReportFile, InputError> {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    let (text, generated) = if first == Some(&b'{') {
+        let json: ReportJson = serde_json::from_slice(body).map_err(|e| {
+            InputError::new(
+                path,
+                format!("not the output of `aws iam get-credential-report`: {e}"),
+            )
+            .at(e.line() as u64, Some(e.column() as u64))
+        })?;
+        if let Some(f) = json.report_format.as_deref().filter(|f| *f != "text/csv") {
+            return Err(InputError::new(
+                path,
+                format!("ReportFormat `{f}`: only `text/csv` reports exist"),
+            ));
+        }
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(json.content.trim())
+            .map_err(|e| InputError::new(path, format!("Content is not base64: {e}")))?;
+        let generated = match &json.generated_time {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(t)) => Some(parse_time(t).ok_or_else(|| {
+                InputError::new(path, format!("GeneratedTime `{t}` is not a time"))
+            })?),
+            #[allow(clippy::cast_possible_truncation)] // seconds of a real date
+            Some(serde_json::Value::Number(n)) => n
+                .as_f64()
+                .and_then(|s| DateTime::from_timestamp(s.floor() as i64, 0)),
+            Some(other) => {
+                return Err(InputError::new(
+                    path,
+                    format!("GeneratedTime `{other}` is not a time"),
+                ))
+            }
+        };
+        (decoded, generated)
+    } else {
+        (body.to_vec(), None)
+    };
+    let text = String::from_utf8(text)
+        .map_err(|e| InputError::new(path, format!("the report is not UTF-8: {e}")))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let rows = parse(text).map_err(|e| {
+        InputError::new(
+            path,
+            e.strip_prefix("credential report: ")
+                .unwrap_or(&e)
+                .to_string(),
+        )
+    })?;
+    let mut account: Option<(&str, usize)> = None;
+    for (n, row) in rows.iter().enumerate() {
+        let line = n + 2;
+        let Some(a) = arn_account(&row.arn) else {
+            return Err(InputError::new(
+                path,
+                format!(
+                    "line {line}: `{}` is not an IAM ARN with an account id",
+                    row.arn
+                ),
+            ));
+        };
+        match account {
+            None => account = Some((a, line)),
+            Some((first, at)) if first != a => {
+                return Err(InputError::new(
+                    path,
+                    format!(
+                        "line {line}: account {a}, but line {at} is account {first}: a credential report covers one account; give each account's report as its own file"
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    let Some((account_id, _)) = account else {
+        return Err(InputError::new(
+            path,
+            "the credential report has no rows (not even the root user's)",
+        ));
+    };
+    Ok(ReportFile {
+        path: path.to_path_buf(),
+        account_id: account_id.to_string(),
+        rows,
+        generated,
+    })
+}
+
+/// The id a key gets when the input names none: the report's slot (`access_key_1`,
+/// `access_key_2`), never an invented `AKIA…` id.
+pub fn slot_id(slot: usize) -> String {
+    format!("access_key_{}", slot + 1)
+}
+
+impl ReportFile {
+    /// The account this report describes, named `name`: its users (key ids unknown: each key
+    /// is its slot), the root user from the root row, when AWS generated the report.
+    pub fn to_account(&self, name: &str) -> Account {
+        let mut account = Account::new(self.account_id.clone(), name);
+        account.collection.credential_report_generated_at = self.generated;
+        for row in &self.rows {
+            if row.is_root() {
+                account.root = Some(row.root_credentials());
+                continue;
+            }
+            let mut user = User::named(row.user.clone());
+            user.arn = Some(row.arn.clone()).filter(|a| !a.is_empty());
+            user.created = row.created;
+            user.password = Password {
+                enabled: row.password_enabled,
+                last_used: row.password_last_used,
+                last_used_unknown: row.password_last_used_unknown(),
+                last_changed: row.password_last_changed,
+            };
+            if row.mfa_active {
+                // The report says whether MFA is on, not which kind.
+                user.mfa_devices.push(MfaDevice {
+                    serial: None,
+                    kind: MfaType::Unknown,
+                    enabled_at: None,
+                });
+            }
+            for (i, slot) in row.keys.iter().enumerate() {
+                let Some(created) = slot.last_rotated else {
+                    if slot.active {
+                        account.collection.notes.push(format!(
+                            "{}: {} is active without a creation time in the credential report; left out",
+                            row.user,
+                            slot_id(i)
+                        ));
+                    }
+                    continue;
+                };
+                user.access_keys.push(AccessKey {
+                    id: slot_id(i),
+                    status: if slot.active {
+                        KeyStatus::Active
+                    } else {
+                        KeyStatus::Inactive
+                    },
+                    created,
+                    last_used: slot.last_used,
+                    last_used_unknown: slot.last_used.is_none() && created < key_tracking_start(),
+                    last_used_service: slot.last_used_service.clone(),
+                    last_used_region: slot.last_used_region.clone(),
+                });
+            }
+            account.users.push(user);
+        }
+        account
+    }
 }
 
 #[cfg(test)]

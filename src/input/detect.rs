@@ -118,16 +118,91 @@ pub fn detect(bytes: &[u8]) -> Kind {
     }
 }
 
+/// How much of a file [`detect_start`] looks at.
+pub const START: usize = 64 * 1024;
+
+/// The first [`START`] bytes of a file (the whole file when it is smaller).
+///
+/// # Errors
+///
+/// The file cannot be read.
+pub fn read_start(path: &std::path::Path) -> Result<Vec<u8>, crate::error::InputError> {
+    use std::io::Read;
+    let mut start = Vec::with_capacity(START);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(START as u64).read_to_end(&mut start))
+        .map_err(|e| crate::error::InputError::new(path, format!("cannot read: {e}")))?;
+    Ok(start)
+}
+
+/// The first key of the top-level JSON object at the start of `body`, if it is there.
+pub fn first_key(body: &[u8]) -> Option<&[u8]> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let mut i = body.iter().position(|b| !b.is_ascii_whitespace())?;
+    if body[i] != b'{' {
+        return None;
+    }
+    i += 1;
+    i += body[i..].iter().position(|b| !b.is_ascii_whitespace())?;
+    if body[i] != b'"' {
+        return None;
+    }
+    let end = body[i + 1..].iter().position(|b| *b == b'"')?;
+    Some(&body[i + 1..i + 1 + end])
+}
+
+/// What a file is, from its first bytes only ([`read_start`]): CloudTrail files may be
+/// gigabytes, and are told by their first key.
+pub fn detect_start(start: &[u8]) -> Kind {
+    if start.starts_with(&[0x1f, 0x8b]) {
+        return Kind::Gzip;
+    }
+    match first_key(start) {
+        Some(b"Records") => return Kind::CloudTrailLog,
+        Some(b"Events" | b"NextToken") => return Kind::LookupEvents,
+        _ => {}
+    }
+    if start.len() < START {
+        return detect(start);
+    }
+    // Larger than the start: JSON Lines when the first line alone is a record.
+    let body = start.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(start);
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        let line = first_line(body.trim_ascii_start());
+        return if object_keys(line).is_some_and(|k| k.iter().any(|k| k == "eventName")) {
+            Kind::CloudTrailJsonLines
+        } else {
+            Kind::OtherJson
+        };
+    }
+    detect(start)
+}
+
 impl Kind {
+    /// CloudTrail's own formats (read by `--events`).
+    pub fn is_cloudtrail(self) -> bool {
+        matches!(
+            self,
+            Kind::CloudTrailLog | Kind::Gzip | Kind::LookupEvents | Kind::CloudTrailJsonLines
+        )
+    }
+
     /// Whether a file of this kind is read in `position` (unknown kinds are tried, so that
     /// their error names the line and column).
     pub fn read_in(self, position: Position) -> bool {
         match position {
             Position::Input => matches!(
                 self,
-                Kind::InventoryJson | Kind::StockReport | Kind::OtherJson | Kind::Other
+                Kind::InventoryJson
+                    | Kind::StockReport
+                    | Kind::CredentialReportCsv
+                    | Kind::CredentialReportJson
+                    | Kind::OtherJson
+                    | Kind::Other
             ),
-            Position::Events => matches!(self, Kind::StockEvents | Kind::Other),
+            Position::Events => {
+                self.is_cloudtrail() || matches!(self, Kind::StockEvents | Kind::Other)
+            }
             Position::Root => matches!(self, Kind::StockRoot | Kind::Other),
         }
     }
@@ -180,33 +255,25 @@ impl Kind {
                  iam_audit_report_<stamp>.csv --root root_audit_report_<stamp>.csv`"
             }
             (Kind::CredentialReportCsv | Kind::CredentialReportJson, _) => {
-                "`evaluate` does not read credential reports yet; `iam-audit scan` reads every \
-                 account's credential report live and writes an inventory JSON that `evaluate` \
-                 reads"
-            }
-            (
-                Kind::CloudTrailLog | Kind::Gzip | Kind::LookupEvents | Kind::CloudTrailJsonLines,
-                Position::Input,
-            ) => {
-                "it holds events, not credentials: pass an inventory JSON or a stock report CSV \
-                 as the input; `evaluate` reads events from the stock events CSV (`--events`) \
-                 and does not read CloudTrail's own formats yet; `iam-audit scan` reads \
-                 CloudTrail live"
+                "pass it as the input: `iam-audit evaluate credential-report.csv` (one file per \
+                 account, several files, or a folder of them)"
             }
             (
                 Kind::CloudTrailLog | Kind::Gzip | Kind::LookupEvents | Kind::CloudTrailJsonLines,
                 _,
             ) => {
-                "`--events` reads the stock events CSV (cloudtrail_events_<stamp>.csv) and does \
-                 not read CloudTrail's own formats yet; `iam-audit scan` reads CloudTrail live"
+                "it holds events, not credentials: pass it as `--events` beside the input, \
+                 `iam-audit evaluate INPUT --events FILE_OR_FOLDER`"
             }
             (Kind::OrganizationsAccounts, _) => {
-                "it names accounts but holds no credentials: pass an inventory JSON or a stock \
-                 report CSV as the input"
+                "it names accounts but holds no credentials: pass it as `--accounts-file` \
+                 beside credential reports, `iam-audit evaluate REPORTS/ --accounts-file \
+                 accounts.json`"
             }
             (Kind::OtherJson | Kind::Other, _) => {
-                "expected an inventory JSON or a stock report CSV as the input, a stock events \
-                 CSV as `--events`, a stock root report CSV as `--root`"
+                "expected an inventory JSON, a stock report CSV or credential reports as the \
+                 input, a stock events CSV or CloudTrail files as `--events`, a stock root \
+                 report CSV as `--root` (`iam-audit evaluate --help` lists every format)"
             }
         };
         format!("this is {what}: {todo}")
@@ -269,8 +336,12 @@ mod tests {
         assert!(Kind::StockEvents.read_in(Position::Events));
         assert!(!Kind::StockReport.read_in(Position::Events));
         assert!(Kind::StockRoot.read_in(Position::Root));
-        assert!(!Kind::CredentialReportCsv.read_in(Position::Input));
-        assert!(!Kind::CloudTrailLog.read_in(Position::Events));
+        assert!(Kind::CredentialReportCsv.read_in(Position::Input));
+        assert!(!Kind::CredentialReportCsv.read_in(Position::Events));
+        assert!(Kind::CloudTrailLog.read_in(Position::Events));
+        assert!(!Kind::CloudTrailLog.read_in(Position::Input));
+        let m = Kind::CredentialReportJson.refusal(Position::Events);
+        assert!(m.contains("pass it as the input"), "{m}");
         let m = Kind::StockEvents.refusal(Position::Input);
         assert!(m.contains("--events"), "{m}");
         let m = Kind::CloudTrailLog.refusal(Position::Input);

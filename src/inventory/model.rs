@@ -101,7 +101,9 @@ pub struct Source {
     pub files: Vec<String>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum SourceKind {
     /// Collected live from AWS by `iam-audit scan`.
@@ -111,6 +113,10 @@ pub enum SourceKind {
     /// Read from an inventory JSON file.
     #[default]
     InventoryJson,
+    /// Read from AWS IAM credential reports (CSV or `aws iam get-credential-report` JSON).
+    CredentialReport,
+    /// Several inputs of different kinds evaluated together.
+    Combined,
 }
 
 /// A field that some sources cannot provide.
@@ -156,6 +162,10 @@ pub enum Field {
     /// a scan, not to a stock CSV.
     #[serde(rename = "organization.root_access")]
     OrgRootAccess,
+    /// Access key ids: a credential report has two key slots per user, not the keys' ids;
+    /// such a key is named by its slot (`access_key_1`, `access_key_2`).
+    #[serde(rename = "key.id")]
+    KeyId,
 }
 
 impl Field {
@@ -177,6 +187,7 @@ impl Field {
             Field::Events => "events",
             Field::EventDetails => "event.details",
             Field::OrgRootAccess => "organization.root_access",
+            Field::KeyId => "key.id",
         }
     }
 
@@ -187,7 +198,7 @@ impl Field {
 }
 
 /// Every [`Field`], in order.
-pub const ALL_FIELDS: [Field; 15] = [
+pub const ALL_FIELDS: [Field; 16] = [
     Field::UserId,
     Field::UserArn,
     Field::UserCreated,
@@ -203,6 +214,7 @@ pub const ALL_FIELDS: [Field; 15] = [
     Field::Events,
     Field::EventDetails,
     Field::OrgRootAccess,
+    Field::KeyId,
 ];
 
 /// One AWS account.

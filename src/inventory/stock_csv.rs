@@ -93,9 +93,22 @@ mod root_col {
     pub const ROOT_LAST_LOGIN: usize = 4;
 }
 
-/// Fields a stock CSV set cannot carry: every optional field. [`read_events`] and
-/// [`read_root`] remove `Events` and `Root` again.
-const STOCK_UNAVAILABLE: [Field; 15] = crate::inventory::model::ALL_FIELDS;
+/// Fields a stock CSV set cannot carry: every optional field but the key ids, which the stock
+/// report has. [`read_events`] and [`read_root`] remove `Events` and `Root` again.
+const STOCK_UNAVAILABLE: [Field; 15] = {
+    let all = crate::inventory::model::ALL_FIELDS;
+    let mut out = [Field::Events; 15];
+    let mut i = 0;
+    let mut j = 0;
+    while i < all.len() {
+        if !matches!(all[i], Field::KeyId) {
+            out[j] = all[i];
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+};
 
 // ---------------------------------------------------------------------------------------------
 // Formula neutralisation

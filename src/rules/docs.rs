@@ -241,9 +241,12 @@ fn fields_section(s: &mut String) {
     );
     let _ = writeln!(
         s,
-        "Only some inputs provide this data: {}. A stock CSV has none of it (events and root \
-         credentials only with `--events` and `--root`). A rule that reads a field built on \
-         data the input lacks is *not evaluable* for that record, never a silent pass.\n",
+        "Only some inputs provide this data: {}. A stock CSV has none of it but the key ids \
+         (events and root credentials only with `--events` and `--root`). AWS credential \
+         reports have no user ids, tags, MFA device kinds, events (unless `--events` is given) \
+         or key ids: a key is named by its slot in the report (`access_key_1`, \
+         `access_key_2`). A rule that reads a field built on data the input lacks is *not \
+         evaluable* for that record, never a silent pass.\n",
         ALL_FIELDS
             .iter()
             .map(|f| format!("`{}`", f.as_str()))

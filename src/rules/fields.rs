@@ -444,7 +444,13 @@ fn active_count(user: &User) -> usize {
 
 /// The fields of `key`.
 pub static KEY: &[FieldDef<KeyRec>] = &[
-    key_field("id", Ty::Text, "access key id", |r| Ok(text(&r.key().id))),
+    key_field(
+        "id",
+        Ty::Text,
+        "access key id; from a credential report, which names no ids, the key's slot \
+         (`access_key_1`, `access_key_2`)",
+        |r| Ok(text(&r.key().id)),
+    ),
     key_field(
         "status",
         Ty::Text,
