@@ -8,20 +8,24 @@ use chrono::{DateTime, Utc};
 use crate::inventory::time::format_stock;
 use crate::inventory::{Account, Field, Inventory, SourceKind};
 
-/// When an account's data was collected: AWS's credential report time, else the time of the
-/// collection it came with.
-fn collected(account: &Account, part: &Inventory) -> Option<DateTime<Utc>> {
-    account
-        .collection
-        .credential_report_generated_at
-        .or(part.collected_at)
+/// How new an account's data is: the collection it came with, then AWS's credential report
+/// time (a later collection may read the same cached report).
+fn collected(
+    account: &Account,
+    part: &Inventory,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    (
+        part.collected_at,
+        account.collection.credential_report_generated_at,
+    )
 }
 
-fn when(t: Option<DateTime<Utc>>) -> String {
-    t.map_or_else(
-        || "at an unknown time".to_string(),
-        |t| format!("at {}", format_stock(&t)),
-    )
+fn when((collected, report): (Option<DateTime<Utc>>, Option<DateTime<Utc>>)) -> String {
+    match (collected, report) {
+        (Some(t), _) => format!("at {}", format_stock(&t)),
+        (None, Some(r)) => format!("from a credential report of {}", format_stock(&r)),
+        (None, None) => "at an unknown time".to_string(),
+    }
 }
 
 /// A value all parts that know it agree on; else `None`, with what each said.
@@ -42,7 +46,7 @@ fn agreed<T: Clone + PartialEq>(
 
 /// Combines `parts` (each labelled by its file name, in command-line order) into one
 /// inventory. An account found in several parts is taken from the part that collected it
-/// last (by the credential report's time, else the part's collection time; on a tie, the
+/// last (by the part's collection time, then the credential report's time; on a tie, the
 /// later part), with a warning in the notes. A field one part cannot provide is unavailable
 /// in the whole. A single part is returned as it is.
 pub fn combine(mut parts: Vec<(String, Inventory)>) -> Inventory {
@@ -100,7 +104,7 @@ pub fn combine(mut parts: Vec<(String, Inventory)>) -> Inventory {
                 (other_label, old)
             };
             out.notes.push(warn(format!(
-                "account {} ({}) is in {other_label} (collected {}) and in {label} (collected {}): the newest, from {kept} ({}), is used",
+                "account {} ({}) is in {other_label} (collected {}) and in {label} (collected {}): the newest, from {kept} (collected {}), is used",
                 account.id,
                 if account.name.is_empty() { &earlier.name } else { &account.name },
                 when(old),
