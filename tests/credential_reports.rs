@@ -70,7 +70,7 @@ fn a_folder_of_reports_with_the_accounts_list_is_one_organization() {
     for f in ["111111111111.csv", "222222222222.json"] {
         std::fs::copy(data(f), dir.path().join(f)).unwrap();
     }
-    let (_, stderr, inv, findings, _out) = evaluate(
+    let (_, stderr, inv, findings, out) = evaluate(
         &[dir.path()],
         &[
             "--accounts-file",
@@ -164,7 +164,7 @@ fn a_folder_of_reports_with_the_accounts_list_is_one_organization() {
         ids(&findings, "two-active-keys"),
         ["111111111111/ci-deploy/"]
     );
-    let report = std::fs::read_dir(_out.path())
+    let report = std::fs::read_dir(out.path())
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.to_string_lossy().contains("iam_audit_report_"))
@@ -254,8 +254,7 @@ fn the_newest_of_two_reports_of_one_account_is_used_with_a_warning() {
     // An older report of Development in which bob still had no key.
     let old = serde_json::json!({
         "Content": base64_of(&format!(
-            "{}\n<root_account>,arn:aws:iam::222222222222:root,2021-07-01T00:00:00Z,not_supported,no_information,not_supported,not_supported,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n",
-            HEADER
+            "{HEADER}\n<root_account>,arn:aws:iam::222222222222:root,2021-07-01T00:00:00Z,not_supported,no_information,not_supported,not_supported,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
         )),
         "ReportFormat": "text/csv",
         "GeneratedTime": "2026-01-01T00:00:00+00:00"
