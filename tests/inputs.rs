@@ -134,3 +134,28 @@ fn a_findings_json_as_the_input_points_to_diff_and_baseline() {
         &["an iam-audit findings JSON", "iam-audit diff", "--baseline"],
     );
 }
+
+#[test]
+fn evaluate_help_lists_every_accepted_format_with_how_to_obtain_it() {
+    let out = bin().args(["evaluate", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "inventory_<stamp>.json",
+        "iam_audit_report_<stamp>.csv",
+        "aws iam get-credential-report --query Content --output text | base64 -d",
+        "aws iam get-credential-report > ",
+        "cloudtrail_events_<stamp>.csv",
+        "aws s3 sync s3://",
+        "aws cloudtrail lookup-events",
+        "JSON Lines",
+        "aws organizations list-accounts",
+    ] {
+        assert!(
+            help.contains(needle),
+            "`{needle}` not in evaluate --help:\n{help}"
+        );
+    }
+    // Every kind the detector knows that evaluate reads somewhere is in the list.
+    let short = bin().args(["evaluate", "-h"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&short.stdout).contains("with the AWS CLI: --help"));
+}

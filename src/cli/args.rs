@@ -22,7 +22,8 @@ pub struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Evaluate rules offline on a stock CSV report (with its events CSV) or an inventory JSON.
+    /// Evaluate rules offline on files you hold: inventories, stock reports, credential reports,
+    /// CloudTrail files.
     Evaluate(EvaluateArgs),
     /// Collect every account of the AWS Organization, evaluate, write all outputs.
     #[cfg(feature = "aws")]
@@ -238,7 +239,10 @@ pub struct CommonArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(after_long_help = crate::cli::args::EVALUATE_FORMATS)]
+#[command(
+    after_long_help = crate::cli::args::EVALUATE_FORMATS,
+    after_help = "Every accepted format, with how to obtain it with the AWS CLI: --help"
+)]
 pub struct EvaluateArgs {
     /// What to evaluate: `inventory_<stamp>.json`, `iam_audit_report_<stamp>.csv`, AWS IAM
     /// credential reports (CSV or `aws iam get-credential-report` JSON, one per account), or
