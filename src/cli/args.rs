@@ -268,25 +268,29 @@ pub struct EvaluateArgs {
 
 /// The formats `evaluate` reads, with how to obtain each (the end of `evaluate --help`).
 pub const EVALUATE_FORMATS: &str = "\
-Accepted inputs (told by content, not by file name):
-  inventory_<stamp>.json            iam-audit scan --out DIR
-  iam_audit_report_<stamp>.csv      the stock report (with --events cloudtrail_events_<stamp>.csv
-                                    and --root root_audit_report_<stamp>.csv)
-  credential report CSV             aws iam generate-credential-report; aws iam get-credential-report
-                                      --query Content --output text | base64 -d > 111111111111.csv
-                                    (or the console: IAM > Credential report > Download)
-  credential report JSON            aws iam get-credential-report > 111111111111.json
-  a folder                          of any of the above (one credential report per account)
-  several inputs                    evaluated as one report (shards, several Organizations)
+Accepted inputs (told by content, not by file name), and how to obtain them:
+  inventory_<stamp>.json
+      iam-audit scan --out DIR
+  iam_audit_report_<stamp>.csv (with --events cloudtrail_events_<stamp>.csv
+  and --root root_audit_report_<stamp>.csv)
+      the stock reports of the original tool
+  IAM credential report, CSV (one per account)
+      aws iam generate-credential-report
+      aws iam get-credential-report --query Content --output text | base64 -d > 111111111111.csv
+      (or the console: IAM > Credential report > Download report)
+  IAM credential report, JSON (one per account; its GeneratedTime is the run's as_of)
+      aws iam get-credential-report > 111111111111.json
+  a folder of any of these; several inputs (evaluated as one report)
 
 Accepted --events (repeatable):
-  cloudtrail_events_<stamp>.csv     the stock events report
-  CloudTrail log files              aws s3 sync s3://BUCKET/AWSLogs/ logs/ (.json.gz or .json; a
-                                      folder or an organization-trail tree is walked)
-  lookup-events output              aws cloudtrail lookup-events --lookup-attributes
-                                      AttributeKey=EventName,AttributeValue=CreateAccessKey > ev.json
-  JSON Lines                        one CloudTrail record per line (data-lake exports)
+  cloudtrail_events_<stamp>.csv
+      the stock events report
+  CloudTrail log files (.json.gz, .json), a folder, an organization trail's tree
+      aws s3 sync s3://BUCKET/AWSLogs/ logs/
+  lookup-events output
+      aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=CreateAccessKey > events.json
+  JSON Lines: one CloudTrail record per line (data-lake exports)
 
---accounts-file:
-  aws organizations list-accounts > accounts.json
+--accounts-file (account names; accounts no input covers):
+      aws organizations list-accounts > accounts.json
 ";
