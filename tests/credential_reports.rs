@@ -239,6 +239,32 @@ fn as_of_is_when_aws_generated_the_report() {
         "2026-03-06T11:00:00Z"
     );
     assert!(out.path().join("findings_20260306_110000.json").exists());
+    // The `Content` saved without decoding it (`--output text` without `| base64 -d`) is the
+    // same report.
+    let dir = tempfile::tempdir().unwrap();
+    let json: Value =
+        serde_json::from_slice(&std::fs::read(data("222222222222.json")).unwrap()).unwrap();
+    let b64 = dir.path().join("content.txt");
+    std::fs::write(&b64, format!("{}\n", json["Content"].as_str().unwrap())).unwrap();
+    let (_, _, from_b64, _, _) = evaluate(&[&b64], &["--as-of", "2026-03-06 11:00:00"]);
+    assert_eq!(
+        from_b64["accounts"],
+        inv["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                let mut a = a.clone();
+                a["collection"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("credential_report_generated_at");
+                a
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect::<Value>()
+    );
     // The CSV alone cannot say it: a warning, and --as-of makes it reproducible.
     let (_, stderr, _, _, out) = evaluate(&[&data("111111111111.csv")], &["--as-of", "2026-03-07"]);
     assert!(

@@ -292,6 +292,10 @@ fn arn_account(arn: &str) -> Option<&str> {
     .then_some(account)
 }
 
+/// The start of a report's header (`user,arn,`) in base64: the `Content` saved without
+/// decoding it.
+pub const BASE64_HEADER: &[u8] = b"dXNlcixhcm4s";
+
 /// `aws iam get-credential-report` output.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -348,6 +352,19 @@ pub fn read_file(path: &Path, bytes: &[u8]) -> Result<ReportFile, InputError> {
             }
         };
         (decoded, generated)
+    } else if body.trim_ascii_start().starts_with(BASE64_HEADER) {
+        // `--query Content --output text` without `| base64 -d`: still the report.
+        let compact: Vec<u8> = body
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .map_err(|e| {
+                InputError::new(path, format!("base64 report that does not decode: {e}"))
+            })?;
+        (decoded, None)
     } else {
         (body.to_vec(), None)
     };

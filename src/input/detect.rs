@@ -105,7 +105,9 @@ pub fn detect(bytes: &[u8]) -> Kind {
         };
     }
     let header = first_line(body);
-    if header.starts_with(b"user,arn,user_creation_time") {
+    if header.starts_with(b"user,arn,user_creation_time")
+        || header.starts_with(crate::input::credential_report::BASE64_HEADER)
+    {
         Kind::CredentialReportCsv
     } else if header == REPORT_HEADER.as_bytes() {
         Kind::StockReport
@@ -313,6 +315,7 @@ mod tests {
                 b"user,arn,user_creation_time,password_enabled,password_last_used\r\n<root_account>,arn:aws:iam::111111111111:root,N/A,not_supported,no_information\r\n",
                 Kind::CredentialReportCsv,
             ),
+            (b"dXNlcixhcm4sdXNlcl9jcmVhdGlvbl90aW1l\n", Kind::CredentialReportCsv),
             (b"a,b,c\n1,2,3\n", Kind::Other),
             (b"", Kind::Other),
         ];
