@@ -244,7 +244,12 @@ fn read_events(
     for s in read.skipped.iter().take(20) {
         tracing::warn!("skipped: {s}");
     }
-    inv.notes.push(read.summary());
+    if read.skipped.is_empty() {
+        tracing::info!("{}", read.summary());
+        inv.notes.push(read.summary());
+    } else {
+        inv.notes.push(warn(read.summary()));
+    }
     let names: BTreeMap<&str, &str> = inv
         .accounts
         .iter()
