@@ -696,32 +696,29 @@ fn read_lines<R: Read>(
             }
             return Ok(());
         }
-        match buf.iter().position(|b| *b == b'\n') {
-            Some(p) => {
-                n += 1;
-                if partial.is_empty() && !too_long {
-                    line(origin, out, n, &buf[..p], false);
-                } else {
-                    too_long |= partial.len() + p > MAX_RECORD_BYTES;
-                    if !too_long {
-                        partial.extend_from_slice(&buf[..p]);
-                    }
-                    line(origin, out, n, &partial, too_long);
-                    partial.clear();
-                    too_long = false;
+        if let Some(p) = buf.iter().position(|b| *b == b'\n') {
+            n += 1;
+            if partial.is_empty() && !too_long {
+                line(origin, out, n, &buf[..p], false);
+            } else {
+                too_long |= partial.len() + p > MAX_RECORD_BYTES;
+                if !too_long {
+                    partial.extend_from_slice(&buf[..p]);
                 }
-                src.consume(p + 1);
+                line(origin, out, n, &partial, too_long);
+                partial.clear();
+                too_long = false;
             }
-            None => {
-                let len = buf.len();
-                too_long |= partial.len() + len > MAX_RECORD_BYTES;
-                if too_long {
-                    partial.clear();
-                } else {
-                    partial.extend_from_slice(buf);
-                }
-                src.consume(len);
+            src.consume(p + 1);
+        } else {
+            let len = buf.len();
+            too_long |= partial.len() + len > MAX_RECORD_BYTES;
+            if too_long {
+                partial.clear();
+            } else {
+                partial.extend_from_slice(buf);
             }
+            src.consume(len);
         }
     }
 }
