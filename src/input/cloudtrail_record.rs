@@ -227,9 +227,8 @@ impl Record<'_> {
     ///
     /// The affected user is the request's `userName`, else the one in the response (a
     /// `CreateAccessKey` without `userName` creates a key for the caller: the response's
-    /// `accessKey.userName` says whose), else — for the calls whose user name "defaults to the
-    /// principal making the request" (IAM API reference) — the caller itself when it is an
-    /// IAM user or root.
+    /// `accessKey.userName` says whose), else — for the calls whose user defaults to the caller
+    /// (`DEFAULTS_TO_CALLER`) — the caller itself when it is an IAM user or root.
     ///
     /// # Errors
     ///
@@ -286,15 +285,16 @@ impl Record<'_> {
     }
 }
 
-/// The IAM calls whose user name, when not given, "defaults to the principal making the
-/// request" (IAM API reference: CreateAccessKey, DeleteAccessKey, UpdateAccessKey,
-/// CreateLoginProfile, UpdateLoginProfile, DeleteLoginProfile, DeactivateMFADevice).
-const DEFAULTS_TO_CALLER: [&str; 7] = [
+/// The IAM calls whose target user, when the request names none, is the caller (IAM API
+/// reference): for CreateAccessKey, DeleteAccessKey and UpdateAccessKey "IAM determines the user
+/// name implicitly based on the access key ID signing the request"; for CreateLoginProfile,
+/// DeleteLoginProfile and DeactivateMFADevice the user name "defaults to the principal making
+/// the request" (root through an AssumeRoot session).
+const DEFAULTS_TO_CALLER: [&str; 6] = [
     "CreateAccessKey",
     "DeleteAccessKey",
     "UpdateAccessKey",
     "CreateLoginProfile",
-    "UpdateLoginProfile",
     "DeleteLoginProfile",
     "DeactivateMFADevice",
 ];
