@@ -1097,6 +1097,48 @@ mod tests {
     }
 
     #[test]
+    fn a_file_cut_anywhere_keeps_a_prefix_of_its_events_and_says_so() {
+        let whole = names(&read_stream(
+            RECORDS.as_bytes(),
+            "t",
+            None,
+            &Keep::default_events(),
+        ));
+        let end = RECORDS.trim_end().len();
+        for cut in (0..end).step_by(37) {
+            let read = read_stream(
+                &RECORDS.as_bytes()[..cut],
+                "t",
+                None,
+                &Keep::default_events(),
+            );
+            let got = names(&read);
+            assert_eq!(got[..], whole[..got.len()], "cut at {cut}");
+            if cut > 0 {
+                let last = read.skipped.last().expect("a cut file is reported");
+                assert_eq!(last.record, read.records + 1, "cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_damaged_byte_never_panics_and_never_makes_up_events() {
+        let whole = read_stream(RECORDS.as_bytes(), "t", None, &Keep::default_events());
+        for at in (0..RECORDS.len()).step_by(101) {
+            for bad in [b'"', b'{', b'}', b'[', b'\\', b',', 0xff] {
+                let mut body = RECORDS.as_bytes().to_vec();
+                body[at] = bad;
+                let read = read_stream(&body[..], "t", None, &Keep::default_events());
+                assert!(
+                    read.events.len() <= whole.events.len(),
+                    "byte {at} set to {bad}"
+                );
+                assert!(read.records <= whole.records + 1, "byte {at} set to {bad}");
+            }
+        }
+    }
+
+    #[test]
     fn strings_with_brackets_quotes_and_escapes_do_not_end_a_record() {
         let mut scan = Scan::default();
         let text = br#"{"a":"}]\"\\","b":["\\\"]"],"c":{}} tail"#;
