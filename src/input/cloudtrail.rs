@@ -15,11 +15,12 @@
 //! parallel.
 
 use std::borrow::Cow;
-use std::cell::Cell;
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -808,13 +809,13 @@ pub fn read_stream<R: BufRead>(
 struct Progress<'a, R> {
     inner: R,
     bar: Option<&'a indicatif::ProgressBar>,
-    read: &'a Cell<u64>,
+    read: &'a AtomicU64,
 }
 
 impl<R: Read> Read for Progress<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.read.set(self.read.get() + n as u64);
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
         if let Some(bar) = self.bar {
             bar.inc(n as u64);
         }
@@ -822,9 +823,71 @@ impl<R: Read> Read for Progress<'_, R> {
     }
 }
 
+/// How many decompressed chunks (of [`BUFFER`] bytes) the decompressing thread may be ahead.
+const AHEAD_CHUNKS: usize = 4;
+
+/// Decompresses a gzip stream into chunks sent to `chunks`, until its end, a failure (sent
+/// too), or the reader hanging up.
+fn inflate<R: BufRead>(reader: R, chunks: &mpsc::SyncSender<io::Result<Vec<u8>>>) {
+    let mut decoder = flate2::bufread::MultiGzDecoder::new(reader);
+    loop {
+        let mut chunk = vec![0; BUFFER];
+        let mut n = 0;
+        let result = loop {
+            if n == chunk.len() {
+                break Ok(false);
+            }
+            match decoder.read(&mut chunk[n..]) {
+                Ok(0) => break Ok(true),
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        chunk.truncate(n);
+        if n > 0 && chunks.send(Ok(chunk)).is_err() {
+            return;
+        }
+        match result {
+            Ok(false) => {}
+            Ok(true) => return,
+            Err(e) => {
+                let _ = chunks.send(Err(e));
+                return;
+            }
+        }
+    }
+}
+
+/// The reading end of [`inflate`].
+struct Ahead {
+    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl Read for Ahead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.chunk.len() {
+            match self.chunks.recv() {
+                Ok(Ok(chunk)) => {
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(mpsc::RecvError) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 /// Reads one file, decompressing it when it is gzip (by content, not by name).
 pub fn read_file(path: &Path, file: &str, keep: &Keep) -> FileRead {
-    read_file_with(path, file, keep, None)
+    read_file_with(path, file, keep, None, false)
 }
 
 fn read_file_with(
@@ -832,6 +895,7 @@ fn read_file_with(
     file: &str,
     keep: &Keep,
     bar: Option<&indicatif::ProgressBar>,
+    ahead: bool,
 ) -> FileRead {
     let account = account_of_path(path);
     let origin = Origin {
@@ -847,7 +911,7 @@ fn read_file_with(
             return out;
         }
     };
-    let read = Cell::new(0);
+    let read = AtomicU64::new(0);
     let mut reader = BufReader::with_capacity(
         BUFFER,
         Progress {
@@ -860,10 +924,26 @@ fn read_file_with(
         .fill_buf()
         .is_ok_and(|b| b.starts_with(&[0x1f, 0x8b]));
     let out = if gzip {
-        let mut out = read_source(
-            &mut Source::new(flate2::bufread::MultiGzDecoder::new(reader)),
-            &origin,
-        );
+        let mut out = if ahead {
+            // Decompression on a thread of its own, a few chunks ahead of the parsing.
+            std::thread::scope(|s| {
+                let (chunks, rx) = mpsc::sync_channel(AHEAD_CHUNKS);
+                s.spawn(move || inflate(reader, &chunks));
+                read_source(
+                    &mut Source::new(Ahead {
+                        chunks: rx,
+                        chunk: Vec::new(),
+                        at: 0,
+                    }),
+                    &origin,
+                )
+            })
+        } else {
+            read_source(
+                &mut Source::new(flate2::bufread::MultiGzDecoder::new(reader)),
+                &origin,
+            )
+        };
         for s in &mut out.skipped {
             if s.reason.starts_with("cannot read") || s.reason.starts_with("the file ends") {
                 s.reason.push_str(" (a damaged or truncated gzip file?)");
@@ -875,7 +955,7 @@ fn read_file_with(
     };
     // The bar counts the whole file, also when it stopped early.
     if let (Some(bar), Ok(meta)) = (bar, std::fs::metadata(path)) {
-        bar.inc(meta.len().saturating_sub(read.get()));
+        bar.inc(meta.len().saturating_sub(read.load(Ordering::Relaxed)));
     }
     out
 }
@@ -1020,9 +1100,11 @@ pub fn read_paths(
     } else {
         indicatif::ProgressBar::hidden()
     };
+    // Fewer files than threads: each decompresses on a thread of its own too.
+    let ahead = files.len() < rayon::current_num_threads();
     let reads: Vec<FileRead> = files
         .par_iter()
-        .map(|f| read_file_with(f, &f.display().to_string(), keep, Some(&bar)))
+        .map(|f| read_file_with(f, &f.display().to_string(), keep, Some(&bar), ahead))
         .collect();
     bar.finish_and_clear();
     let mut all = EventsRead {
@@ -1136,6 +1218,35 @@ mod tests {
                 assert!(read.records <= whole.records + 1, "byte {at} set to {bad}");
             }
         }
+    }
+
+    #[test]
+    fn decompressing_ahead_on_a_thread_reads_the_same() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(RECORDS.repeat(40).as_bytes()).unwrap();
+        let whole = gz.finish().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let keep = Keep::default_events();
+        for (name, bytes) in [
+            ("whole", &whole[..]),
+            ("cut", &whole[..whole.len() * 2 / 3]),
+        ] {
+            let path = tmp.path().join(format!("{name}.json.gz"));
+            std::fs::write(&path, bytes).unwrap();
+            let here = read_file_with(&path, name, &keep, None, false);
+            let ahead = read_file_with(&path, name, &keep, None, true);
+            assert_eq!(names(&ahead), names(&here), "{name}");
+            assert_eq!(ahead.records, here.records, "{name}");
+            assert_eq!(ahead.skipped, here.skipped, "{name}");
+            assert_eq!(ahead.bytes, here.bytes, "{name}");
+        }
+        assert_eq!(
+            read_file_with(&tmp.path().join("whole.json.gz"), "w", &keep, None, true)
+                .events
+                .len(),
+            12 * 40
+        );
     }
 
     #[test]
