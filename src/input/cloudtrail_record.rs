@@ -64,8 +64,14 @@ fn some(s: Option<Cow<'_, str>>) -> Option<String> {
 pub struct Record<'a> {
     #[serde(borrow)]
     pub event_name: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    /// As CloudTrail writes it (`2026-03-05T10:00:00Z`); a data lake's export may give epoch
+    /// seconds or milliseconds instead, read as that time in RFC 3339.
+    #[serde(borrow, default, deserialize_with = "event_time")]
     pub event_time: Option<Cow<'a, str>>,
+    /// `AwsApiCall`, `AwsConsoleSignIn`, `AwsServiceEvent`, ... or `AwsCloudTrailInsight` for
+    /// an Insights event (which has no `eventName` of its own).
+    #[serde(borrow)]
+    pub event_type: Option<Cow<'a, str>>,
     #[serde(borrow, rename = "eventID")]
     pub event_id: Option<Cow<'a, str>>,
     /// The account the event happened in; absent from records of AWS's older format.
@@ -89,6 +95,52 @@ pub struct Record<'a> {
     pub response_elements: Option<&'a RawValue>,
     #[serde(borrow)]
     pub additional_event_data: Option<&'a RawValue>,
+}
+
+/// `eventTime`: a string (borrowed when it can be), or epoch seconds or milliseconds.
+fn event_time<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Cow<'a, str>>, D::Error> {
+    struct Time;
+    impl<'de> serde::de::Visitor<'de> for Time {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a time (text, or epoch seconds or milliseconds)")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v)))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            self.visit_f64(v as f64)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            self.visit_f64(v as f64)
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            // Milliseconds past 1e11 (year 5138 in seconds, 1973 in milliseconds).
+            let secs = if v.abs() >= 1e11 { v / 1000.0 } else { v };
+            let whole = secs.floor();
+            let nanos = ((secs - whole) * 1e9).round().clamp(0.0, 999_999_999.0) as u32;
+            let time = chrono::DateTime::from_timestamp(whole as i64, nanos)
+                .ok_or_else(|| E::custom(format!("eventTime {v} is not a time")))?;
+            Ok(Some(Cow::Owned(
+                time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            )))
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(Time)
 }
 
 fn value(raw: Option<&RawValue>) -> Value {
@@ -162,11 +214,21 @@ impl Record<'_> {
         }
     }
 
-    /// The event this record describes, as `LookupEvents` would give it: the user name of
-    /// the caller (`root` for the root user, the session name of an assumed role), the
-    /// affected access key, user and MFA device as resources, and the details. The account
-    /// is `recipientAccountId`, else `fallback_account` (the account of the log file, for
-    /// AWS's older records without it), else the caller's account.
+    /// Whether this is a CloudTrail Insights event (`eventType` `AwsCloudTrailInsight`): a
+    /// note on unusual activity, not an API call, whatever names it carries.
+    pub fn is_insight(&self) -> bool {
+        self.event_type.as_deref() == Some("AwsCloudTrailInsight")
+    }
+
+    /// The event this record describes, as `LookupEvents` would give it: who acted (see
+    /// [`actor_of`]), the affected access key, user and MFA device as resources, and the
+    /// details. The account is `recipientAccountId`, else `fallback_account` (the account of
+    /// the log file, for AWS's older records without it), else the caller's account.
+    ///
+    /// The affected user is the request's `userName`, else the one in the response (a
+    /// `CreateAccessKey` without `userName` creates a key for the caller: the response's
+    /// `accessKey.userName` says whose), else — for the calls whose user defaults to the caller
+    /// (`DEFAULTS_TO_CALLER`) — the caller itself when it is an IAM user or root.
     ///
     /// # Errors
     ///
@@ -184,29 +246,32 @@ impl Record<'_> {
             .or_else(|| fallback_account.map(str::to_string))
             .or_else(|| text(identity.get("accountId")))
             .ok_or("no recipientAccountId, and the file does not say its account")?;
+        let details = self.details();
+        let actor = actor_of(&identity).unwrap_or_else(|| "N/A".to_string());
         let user_name = text(request.get("userName"))
             .or_else(|| text(response.get("accessKey").and_then(|k| k.get("userName"))))
-            .or_else(|| text(response.get("user").and_then(|u| u.get("userName"))));
+            .or_else(|| text(response.get("user").and_then(|u| u.get("userName"))))
+            .or_else(|| {
+                if !DEFAULTS_TO_CALLER.contains(&name.as_str()) {
+                    return None;
+                }
+                match details.actor_type.as_deref() {
+                    Some("Root") => Some("root".to_string()),
+                    Some("IAMUser") => text(identity.get("userName")),
+                    _ => None,
+                }
+            });
         let key_id = text(request.get("accessKeyId"))
             .or_else(|| text(response.get("accessKey").and_then(|k| k.get("accessKeyId"))));
-        let resources = [key_id, user_name, text(request.get("serialNumber"))]
+        let mut resources: Vec<String> = Vec::new();
+        for r in [key_id, user_name, text(request.get("serialNumber"))]
             .into_iter()
             .flatten()
-            .collect();
-        let details = self.details();
-        let actor = match details.actor_type.as_deref() {
-            Some("Root") => Some("root".to_string()),
-            Some("AssumedRole") => details
-                .actor_arn
-                .as_deref()
-                .and_then(|arn| arn.rsplit('/').next())
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
-            _ => None,
+        {
+            if !resources.contains(&r) {
+                resources.push(r);
+            }
         }
-        .or_else(|| text(identity.get("userName")))
-        .or_else(|| details.actor.clone())
-        .unwrap_or_else(|| "N/A".to_string());
         let mut event = Event {
             time,
             name,
@@ -218,6 +283,56 @@ impl Record<'_> {
         details.apply(&mut event);
         Ok(event)
     }
+}
+
+/// The IAM calls whose target user, when the request names none, is the caller (IAM API
+/// reference): for CreateAccessKey, DeleteAccessKey and UpdateAccessKey "IAM determines the user
+/// name implicitly based on the access key ID signing the request"; for CreateLoginProfile,
+/// DeleteLoginProfile and DeactivateMFADevice the user name "defaults to the principal making
+/// the request" (root through an AssumeRoot session).
+const DEFAULTS_TO_CALLER: [&str; 6] = [
+    "CreateAccessKey",
+    "DeleteAccessKey",
+    "UpdateAccessKey",
+    "CreateLoginProfile",
+    "DeleteLoginProfile",
+    "DeactivateMFADevice",
+];
+
+/// Who acted, named as CloudTrail's event history names it, from the record's `userIdentity`
+/// (CloudTrail userIdentity element): `root` for the root user; the user name of an IAM user;
+/// the session name of an assumed role (the last part of its `arn`,
+/// `arn:aws:sts::…:assumed-role/ROLE/SESSION`); the federated user's name
+/// (`arn:aws:sts::…:federated-user/NAME`); the service for `AWSService` (`invokedBy`); else the
+/// first of `userName`, the session issuer's name, the name at the end of the ARN,
+/// `invokedBy`, the Identity Center user id, `principalId`.
+pub fn actor_of(identity: &Value) -> Option<String> {
+    let get = |k: &str| text(identity.get(k));
+    let arn_tail = || {
+        get("arn")
+            .and_then(|arn| arn.rsplit(['/', ':']).next().map(str::to_string))
+            .filter(|s| !s.is_empty())
+    };
+    let by_type = match get("type").as_deref() {
+        Some("Root") => Some("root".to_string()),
+        Some("AssumedRole" | "FederatedUser") => arn_tail(),
+        Some("AWSService") => get("invokedBy"),
+        _ => None,
+    };
+    by_type
+        .or_else(|| get("userName"))
+        .or_else(|| {
+            text(
+                identity
+                    .get("sessionContext")
+                    .and_then(|c| c.get("sessionIssuer"))
+                    .and_then(|s| s.get("userName")),
+            )
+        })
+        .or_else(arn_tail)
+        .or_else(|| get("invokedBy"))
+        .or_else(|| text(identity.get("onBehalfOf").and_then(|o| o.get("userId"))))
+        .or_else(|| get("principalId"))
 }
 
 impl RecordDetails {
@@ -299,5 +414,97 @@ mod tests {
         assert_eq!(details_of_json("not json"), None);
         assert_eq!(details_of_json("[1]"), None);
         assert_eq!(details_of_json("{}"), Some(RecordDetails::default()));
+    }
+
+    /// `userIdentity` of each type, as the CloudTrail userIdentity element documents them.
+    #[test]
+    fn the_actor_of_each_identity_type() {
+        let actor = |json: &str| actor_of(&serde_json::from_str(json).unwrap());
+        assert_eq!(
+            actor(r#"{"type":"Root","principalId":"111111111111","arn":"arn:aws:iam::111111111111:root","accountId":"111111111111"}"#).as_deref(),
+            Some("root")
+        );
+        assert_eq!(
+            actor(r#"{"type":"IAMUser","principalId":"AIDAJ45Q7YFFAREXAMPLE","arn":"arn:aws:iam::123456789012:user/division/Alice","accountId":"123456789012","accessKeyId":"","userName":"Alice"}"#).as_deref(),
+            Some("Alice")
+        );
+        assert_eq!(
+            actor(r#"{"type":"AssumedRole","principalId":"AROAIDPPEZS35WEXAMPLE:MySessionName","arn":"arn:aws:sts::123456789012:assumed-role/RoleToBeAssumed/MySessionName","accountId":"123456789012","sessionContext":{"sessionIssuer":{"type":"Role","userName":"RoleToBeAssumed"}}}"#).as_deref(),
+            Some("MySessionName")
+        );
+        assert_eq!(
+            actor(r#"{"type":"FederatedUser","principalId":"123456789012:Bob","arn":"arn:aws:sts::123456789012:federated-user/Bob","accountId":"123456789012","sessionContext":{"sessionIssuer":{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/Alice","userName":"Alice"}}}"#).as_deref(),
+            Some("Bob")
+        );
+        assert_eq!(
+            actor(r#"{"type":"AWSService","invokedBy":"cloudformation.amazonaws.com"}"#).as_deref(),
+            Some("cloudformation.amazonaws.com")
+        );
+        assert_eq!(
+            actor(r#"{"type":"IdentityCenterUser","accountId":"123456789012","onBehalfOf":{"userId":"544894e8-80c1-707f-60e3-3ba6510dfac1","identityStoreArn":"arn:aws:identitystore::123456789012:identitystore/d-9067642ac7"},"credentialId":"EXAMPLEVHULjJdTUdPJfofVa1sufHDoj7aYcOYcxFVllWR_Whr1fEXAMPLE"}"#).as_deref(),
+            Some("544894e8-80c1-707f-60e3-3ba6510dfac1")
+        );
+        assert_eq!(
+            actor(
+                r#"{"type":"AWSAccount","principalId":"AIDAEXAMPLE","accountId":"444455556666"}"#
+            )
+            .as_deref(),
+            Some("AIDAEXAMPLE")
+        );
+        assert_eq!(actor("{}"), None);
+    }
+
+    #[test]
+    fn an_event_time_may_be_epoch_seconds_or_milliseconds() {
+        let time = |json: &str| {
+            let r: Record<'_> = serde_json::from_str(json).unwrap();
+            r.event_time.map(std::borrow::Cow::into_owned)
+        };
+        assert_eq!(
+            time(r#"{"eventTime":"2026-03-05T10:00:00Z"}"#).as_deref(),
+            Some("2026-03-05T10:00:00Z")
+        );
+        assert_eq!(
+            time(r#"{"eventTime":1772704800}"#).as_deref(),
+            Some("2026-03-05T10:00:00Z")
+        );
+        assert_eq!(
+            time(r#"{"eventTime":1772704800500}"#).as_deref(),
+            Some("2026-03-05T10:00:00.500Z")
+        );
+        assert_eq!(time(r#"{"eventTime":null}"#), None);
+        assert_eq!(time("{}"), None);
+        assert!(serde_json::from_str::<Record<'_>>(r#"{"eventTime":[1]}"#).is_err());
+    }
+
+    #[test]
+    fn the_affected_user_defaults_to_the_caller_only_where_iam_says_so() {
+        let event = |name: &str, identity: &str| {
+            let json = format!(
+                r#"{{"eventName":"{name}","eventTime":"2026-03-05T10:00:00Z","recipientAccountId":"111111111111","userIdentity":{identity},"requestParameters":{{"accessKeyId":"AKIAEXAMPLE00000001"}}}}"#
+            );
+            serde_json::from_str::<Record<'_>>(&json)
+                .unwrap()
+                .to_event(None)
+                .unwrap()
+                .resources
+        };
+        let user = r#"{"type":"IAMUser","userName":"carol"}"#;
+        assert_eq!(
+            event("DeleteAccessKey", user),
+            ["AKIAEXAMPLE00000001", "carol"]
+        );
+        assert_eq!(
+            event("DeleteAccessKey", r#"{"type":"Root"}"#),
+            ["AKIAEXAMPLE00000001", "root"]
+        );
+        assert_eq!(event("GetAccessKeyLastUsed", user), ["AKIAEXAMPLE00000001"]);
+        assert_eq!(
+            event(
+                "DeleteAccessKey",
+                r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/R/s"}"#
+            ),
+            ["AKIAEXAMPLE00000001"]
+        );
     }
 }
