@@ -518,21 +518,6 @@ impl Scan {
     }
 }
 
-/// The first key of the object at the start of `buf` (after whitespace), if it is there.
-fn first_key(buf: &[u8]) -> Option<&[u8]> {
-    let mut i = buf.iter().position(|b| !b.is_ascii_whitespace())?;
-    if buf[i] != b'{' {
-        return None;
-    }
-    i += 1;
-    i += buf[i..].iter().position(|b| !b.is_ascii_whitespace())?;
-    if buf[i] != b'"' {
-        return None;
-    }
-    let end = buf[i + 1..].iter().position(|b| *b == b'"')?;
-    Some(&buf[i + 1..i + 1 + end])
-}
-
 /// Whether an object starting with this key is a container (a log file or lookup-events
 /// output) rather than a record.
 fn is_container_key(key: &[u8]) -> bool {
@@ -557,7 +542,9 @@ fn read_values<R: Read>(
                 src.consume(1);
                 elements(src, origin, out, false, &mut record)?;
             }
-            b'{' if first_key(src.look_ahead(LOOK_AHEAD)?).is_some_and(is_container_key) => {
+            b'{' if crate::input::detect::first_key(src.look_ahead(LOOK_AHEAD)?)
+                .is_some_and(is_container_key) =>
+            {
                 src.consume(1);
                 container(src, origin, out, &mut record, &mut key)?;
             }
@@ -773,7 +760,7 @@ fn read_source<R: Read>(src: &mut Source<R>, origin: &Origin<'_>) -> FileRead {
 /// a lookup-events output and whose first line holds it whole (or as much of it as `head`
 /// has). A pretty-printed record spans lines and is read as JSON values.
 fn is_json_lines(head: &[u8]) -> bool {
-    let Some(key) = first_key(head) else {
+    let Some(key) = crate::input::detect::first_key(head) else {
         return false;
     };
     if is_container_key(key) {
@@ -988,30 +975,14 @@ fn is_data_file(name: &str) -> bool {
 /// The files to read: each file given, and the data files under each folder given (sorted,
 /// digests and Insights left out). A path that does not exist is an error.
 pub fn files_of(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| InputError::new(dir, format!("cannot read the folder: {e}")))?;
-        let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-        paths.sort();
-        for p in paths {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if p.is_dir() {
-                if !NOT_EVENTS.contains(&name.as_str()) {
-                    walk(&p, out)?;
-                }
-            } else if is_data_file(&name) {
-                out.push(p);
-            }
-        }
-        Ok(())
-    }
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut out)?;
+            out.extend(crate::input::walk::files_under(
+                p,
+                &|name| !NOT_EVENTS.contains(&name),
+                &|name| is_data_file(name),
+            )?);
         } else if p.exists() {
             out.push(p.clone());
         } else {

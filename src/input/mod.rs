@@ -18,6 +18,7 @@ pub mod credential_report;
 pub mod detect;
 pub mod merge;
 pub mod organizations;
+pub mod walk;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -75,28 +76,14 @@ pub struct Inputs {
 
 /// The input files, with a folder replaced by the files under it (sorted).
 fn expand(paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, InputError> {
-    fn walk(dir: &Path, out: &mut Vec<(PathBuf, bool)>) -> Result<(), InputError> {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| InputError::new(dir, format!("cannot read the folder: {e}")))?;
-        let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-        paths.sort();
-        for p in paths {
-            if p.is_dir() {
-                walk(&p, out)?;
-            } else if !file_name(&p).starts_with('.') {
-                out.push((p, true));
-            }
-        }
-        Ok(())
-    }
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let before = out.len();
-            walk(p, &mut out)?;
-            if out.len() == before {
+            let files = walk::files_under(p, &|_| true, &|_| true)?;
+            if files.is_empty() {
                 return Err(InputError::new(p, "the folder holds no files"));
             }
+            out.extend(files.into_iter().map(|f| (f, true)));
         } else {
             out.push((p.clone(), false));
         }
