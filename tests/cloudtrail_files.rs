@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -541,4 +543,59 @@ fn a_missing_path_is_an_error_and_a_folder_without_logs_reads_nothing() {
     put(&tmp.path().join("notes.txt"), b"hello");
     let read = read_paths(&[tmp.path().to_path_buf()], &Keep::default_events(), false).unwrap();
     assert_eq!((read.files, read.records, read.events.len()), (0, 0, 0));
+}
+
+/// The command a user runs: `evaluate` with an organization trail's tree, an account trail and
+/// a damaged file as `--events` (repeatable) beside the stock report.
+#[test]
+fn evaluate_reads_the_trees_as_events_and_says_what_it_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (org, account) = org_tree(tmp.path());
+    // A truncated .json.gz among the account trail's files.
+    let records = std::fs::read(data("records.json")).unwrap();
+    let gz = gzip(&records);
+    put(
+        &account.join(format!(
+            "AWSLogs/{A}/CloudTrail/us-east-1/2026/03/06/{A}_CloudTrail_us-east-1_20260306T0000Z_z.json.gz"
+        )),
+        &gz[..gz.len() / 2],
+    );
+    let out = tmp.path().join("out");
+    let o = common::bin()
+        .args(["evaluate", common::EXAMPLE_CSV, "--events"])
+        .arg(&org)
+        .arg("--events")
+        .arg(&account)
+        .args([
+            "--as-of",
+            "2026-03-06 12:00:00",
+            "--format",
+            "json",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{stderr}");
+    let inv = common::read_json(&out.join("inventory_20260306_120000.json"));
+    let unavailable = inv["unavailable"].to_string();
+    assert!(
+        !unavailable.contains("\"events\"") && !unavailable.contains("event.details"),
+        "{unavailable}"
+    );
+    let events = inv["events"].as_array().unwrap();
+    // The tree's 13 kept events, and those of the damaged file before the damage, once each.
+    assert!(events.len() >= 13, "{}", events.len());
+    assert!(events.iter().any(|e| e["error_code"] == "AccessDenied"));
+    // Accounts the stock report names carry its name.
+    assert!(events
+        .iter()
+        .filter(|e| e["account_id"] == A)
+        .all(|e| !e["account_name"].as_str().unwrap().is_empty()));
+    assert!(stderr.contains("skipped: "), "{stderr}");
+    assert!(stderr.contains("_z.json.gz"), "{stderr}");
+    assert!(stderr.contains("skipped as unreadable"), "{stderr}");
+    let notes = inv["notes"].to_string();
+    assert!(notes.contains("CloudTrail files: 4 read"), "{notes}");
 }
