@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::collect::cloudtrail_s3::TrailLocation;
 pub use crate::input::cloudtrail_record::DEFAULT_EVENTS;
 
 /// What to scan and how.
@@ -20,8 +21,19 @@ pub struct ScanOptions {
     /// Only accounts under an OU with this id or name (anywhere in the path).
     pub ou: Option<String>,
     pub concurrency: usize,
+    /// Days of CloudTrail history: at most 90 with LookupEvents, any with `cloudtrail_s3`.
     pub cloudtrail_days: u32,
     pub event_names: Vec<String>,
+    /// Read CloudTrail from the organization trail's bucket instead of LookupEvents.
+    pub cloudtrail_s3: Option<TrailLocation>,
+    /// The role to read the trail's bucket with (else the caller's credentials).
+    pub cloudtrail_role: Option<String>,
+    /// The trail's regions to read (empty: the IAM events region; `all`: every one found).
+    pub cloudtrail_regions: Vec<String>,
+    /// Bytes of trail objects held in memory at once, across the scan.
+    pub cloudtrail_s3_memory: u64,
+    /// S3 requests in flight at once, across the scan.
+    pub cloudtrail_s3_requests: usize,
     /// Deadline for one account.
     pub account_deadline: Duration,
     /// How long to wait for a credential report.
@@ -54,6 +66,11 @@ impl Default for ScanOptions {
                 .iter()
                 .map(std::string::ToString::to_string)
                 .collect(),
+            cloudtrail_s3: None,
+            cloudtrail_role: None,
+            cloudtrail_regions: Vec::new(),
+            cloudtrail_s3_memory: 256 * 1024 * 1024,
+            cloudtrail_s3_requests: 32,
             account_deadline: Duration::from_secs(900),
             report_deadline: Duration::from_secs(120),
             cloudtrail_rps: 2.0,

@@ -48,12 +48,12 @@ class HarnessState:
             self.log.append(entry)
             return entry
 
-    def fire(self, op: str, account: str) -> Rule | None:
+    def fire(self, op: str, account: str, detail: str | None = None) -> Rule | None:
         """The first fault rule matching this request, counted as fired; None if none."""
         with self.lock:
             for kind in KINDS:
                 for rule in self.rules:
-                    if rule.kind == kind and rule.matches(op, account):
+                    if rule.kind == kind and rule.matches(op, account, detail):
                         rule.fired += 1
                         self.faults_fired[f"{kind}:{op}"] += 1
                         return rule
