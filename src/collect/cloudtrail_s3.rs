@@ -176,8 +176,9 @@ impl Trail {
                 builder = builder.external_id(id);
             }
             let provider = builder.build().await;
-            // Assumed now, so that a refusal is told as such (the SDK refreshes it later).
-            provider
+            // Assumed now, so that a refusal is told as such; the SDK's cache is handed these
+            // first credentials, and asks the provider again when they are about to expire.
+            let first = provider
                 .provide_credentials()
                 .await
                 .map_err(|e| CollectError::Call {
@@ -185,6 +186,10 @@ impl Trail {
                     call: format!("AssumeRole {arn} (--cloudtrail-role)"),
                     message: describe(&e),
                 })?;
+            let provider = FirstThen {
+                first: std::sync::Mutex::new(Some(first)),
+                then: provider,
+            };
             config = config
                 .to_builder()
                 .credentials_provider(SharedCredentialsProvider::new(provider))
@@ -516,6 +521,28 @@ impl Trail {
         }
         out.notes.push(note);
         out
+    }
+}
+
+/// Credentials already had, then a provider's.
+#[derive(Debug)]
+struct FirstThen<P> {
+    first: std::sync::Mutex<Option<aws_credential_types::Credentials>>,
+    then: P,
+}
+
+impl<P: ProvideCredentials> ProvideCredentials for FirstThen<P> {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        let first = self.first.lock().ok().and_then(|mut f| f.take());
+        match first {
+            Some(c) => aws_credential_types::provider::future::ProvideCredentials::ready(Ok(c)),
+            None => self.then.provide_credentials(),
+        }
     }
 }
 
