@@ -9,7 +9,7 @@ use chrono::{SubsecRound, Utc};
 use crate::cli::args::ScanArgs;
 use crate::cli::evaluate::{analyze, settings};
 use crate::cli::exit::Outcome;
-use crate::collect::cloudtrail_s3::TrailLocation;
+use crate::collect::options::TrailLocation;
 use crate::collect::{scan, ScanError, ScanOptions};
 use crate::error::Error;
 use crate::rules::RuleSet;

@@ -2,9 +2,9 @@
 //! reads.
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::time::Duration;
 
-use crate::collect::cloudtrail_s3::TrailLocation;
 pub use crate::input::cloudtrail_record::DEFAULT_EVENTS;
 
 /// What to scan and how.
@@ -76,6 +76,94 @@ impl Default for ScanOptions {
             cloudtrail_rps: 2.0,
             region: None,
             call_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Where the trail writes: `s3://BUCKET/PREFIX` (the trail's S3 key prefix, may be empty).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrailLocation {
+    pub bucket: String,
+    /// Empty, or the prefix with one trailing `/`.
+    pub prefix: String,
+}
+
+impl TrailLocation {
+    /// Parses `s3://BUCKET[/PREFIX]` (a trailing `/AWSLogs` is the folder CloudTrail adds, and
+    /// is dropped).
+    pub fn parse(s: &str) -> Result<TrailLocation, String> {
+        let rest = s
+            .strip_prefix("s3://")
+            .ok_or_else(|| format!("`{s}`: expected s3://BUCKET or s3://BUCKET/PREFIX"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+            && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if !bucket_ok {
+            return Err(format!("`{bucket}` is not an S3 bucket name"));
+        }
+        let mut prefix = prefix.trim_matches('/').to_string();
+        if prefix == "AWSLogs" {
+            prefix.clear();
+        } else if let Some(p) = prefix.strip_suffix("/AWSLogs") {
+            prefix = p.to_string();
+        }
+        if !prefix.is_empty() {
+            prefix.push('/');
+        }
+        Ok(TrailLocation {
+            bucket: bucket.to_string(),
+            prefix,
+        })
+    }
+
+    /// `PREFIX/AWSLogs/`.
+    pub(crate) fn logs(&self) -> String {
+        format!("{}AWSLogs/", self.prefix)
+    }
+
+    pub(crate) fn url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+}
+
+impl fmt::Display for TrailLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse() {
+        let l = TrailLocation::parse("s3://org-trail/logs/").unwrap();
+        assert_eq!(
+            (l.bucket.as_str(), l.prefix.as_str()),
+            ("org-trail", "logs/")
+        );
+        assert_eq!(l.logs(), "logs/AWSLogs/");
+        let l = TrailLocation::parse("s3://org-trail").unwrap();
+        assert_eq!(l.prefix, "");
+        assert_eq!(l.logs(), "AWSLogs/");
+        assert_eq!(l.to_string(), "s3://org-trail/");
+        let l = TrailLocation::parse("s3://org-trail/a/b/AWSLogs/").unwrap();
+        assert_eq!(l.prefix, "a/b/");
+        assert_eq!(TrailLocation::parse("s3://t1x/AWSLogs").unwrap().prefix, "");
+        for bad in [
+            "org-trail",
+            "https://x/y",
+            "s3://",
+            "s3://Upper",
+            "s3://a",
+            "s3://-ab",
+        ] {
+            assert!(TrailLocation::parse(bad).is_err(), "{bad}");
         }
     }
 }
