@@ -48,6 +48,9 @@ use crate::collect::org::OrgAccount;
 use crate::input::cloudtrail::{read_stream, FileRead, Keep, Skipped};
 use crate::inventory::{DataSource, Event};
 
+/// Files of one account being fetched or waiting for the memory budget, at most.
+const TASKS_PER_ACCOUNT: usize = 64;
+
 /// What reading the trail needs, from whoever reads it: the caller, or `--cloudtrail-role`.
 /// `s3:ListBucket` covers HeadBucket and ListObjectsV2 (on `PREFIX/AWSLogs/*` only);
 /// `kms:Decrypt` is what S3 asks for a reader of SSE-KMS objects (no call of the scan names it).
@@ -346,7 +349,26 @@ impl Trail {
         objects.sort();
         // Every file, fetched and read in parallel within the memory budget.
         let mut reads = JoinSet::new();
+        let mut files = Vec::new();
+        let settle =
+            |done: Result<Result<(u64, FileRead), CollectError>, tokio::task::JoinError>,
+             files: &mut Vec<(u64, FileRead)>,
+             failures: &mut Vec<CollectError>| match done {
+                Ok(Ok(read)) => files.push(read),
+                Ok(Err(e)) => failures.push(e),
+                Err(e) => failures.push(joined(&e)),
+            };
         for (key, size) in objects {
+            // A bounded number of tasks per account (the files of a year are many), and none
+            // once a file could not be read: the account's CloudTrail is missing anyway.
+            while reads.len() >= TASKS_PER_ACCOUNT {
+                if let Some(done) = reads.join_next().await {
+                    settle(done, &mut files, &mut failures);
+                }
+            }
+            if !failures.is_empty() {
+                break;
+            }
             let kib = u32::try_from(size.max(0).unsigned_abs().div_ceil(1024))
                 .unwrap_or(u32::MAX)
                 .clamp(1, self.budget_kib);
@@ -383,13 +405,8 @@ impl Trail {
                 Ok::<_, CollectError>((size, read))
             });
         }
-        let mut files = Vec::new();
         while let Some(done) = reads.join_next().await {
-            match done {
-                Ok(Ok(read)) => files.push(read),
-                Ok(Err(e)) => failures.push(e),
-                Err(e) => failures.push(joined(&e)),
-            }
+            settle(done, &mut files, &mut failures);
         }
         if let Some(e) = first(failures) {
             return Err(e);
@@ -494,7 +511,7 @@ fn days_between(first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
     first.iter_days().take_while(|d| *d <= last).collect()
 }
 
-/// The first error by message (deterministic whatever finished first).
+/// The first error by message among those seen (the same whichever finished first).
 fn first(mut errors: Vec<CollectError>) -> Option<CollectError> {
     errors.sort_by_key(ToString::to_string);
     errors.into_iter().next()
