@@ -31,7 +31,6 @@ import glob
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -100,7 +99,7 @@ def event_specs(rng: random.Random, now: datetime, days: int, per_day: int, nois
 
 
 def scan(bin_path: str, port: int, creds: dict[str, str], days: int,
-         extra: list[str]) -> tuple[float, float, dict[str, Any], int]:
+         extra: list[str]) -> tuple[float, float, float, dict[str, Any], int]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and "proxy" not in k.lower()}
     env.update({"AWS_ACCESS_KEY_ID": creds["access_key_id"], "AWS_SECRET_ACCESS_KEY": creds["secret_access_key"],
                 "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
@@ -108,18 +107,22 @@ def scan(bin_path: str, port: int, creds: dict[str, str], days: int,
     with tempfile.TemporaryDirectory() as out:
         cmd = [bin_path, "scan", "--endpoint-url", f"http://127.0.0.1:{port}", "--out", out, "--quiet",
                "--fail-on", "none", "--format", "json", "--cloudtrail-days", str(days), *extra]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.monotonic()
-        run = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        wall = time.monotonic() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        with tempfile.TemporaryFile() as err:
+            start = time.monotonic()
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+            _, status, usage = os.wait4(proc.pid, 0)  # this child's own CPU time and peak RSS
+            wall = time.monotonic() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            err.seek(0)
+            stderr = err.read().decode("utf-8", "replace")
+        cpu = usage.ru_utime + usage.ru_stime
+        rss_mb = usage.ru_maxrss / 1024
         files = glob.glob(f"{out}/inventory_*.json")
         if not files:
-            raise SystemExit(f"no inventory (exit {run.returncode}): {run.stderr}")
+            raise SystemExit(f"no inventory (exit {proc.returncode}): {stderr}")
         with open(files[0]) as f:
             inv = json.load(f)
-    return wall, cpu, inv, run.returncode
+    return wall, cpu, rss_mb, inv, proc.returncode
 
 
 def event_keys(inv: dict[str, Any]) -> Counter[tuple[str, ...]]:
@@ -164,14 +167,15 @@ def main() -> int:
             if args.latency_ms:
                 h.call("POST", "/iam-audit/faults", {"latency": {"ms": args.latency_ms, "match": "*"}})
             harness_cpu = h.cpu_seconds()
-            wall, cpu, inv, code = scan(args.bin, h.port, seeded["credentials"], args.days, extra)
+            wall, cpu, rss, inv, code = scan(args.bin, h.port, seeded["credentials"], args.days, extra)
             harness_cpu = h.cpu_seconds() - harness_cpu
             calls = h.call("GET", "/iam-audit/calls")["by_operation"]
             ct = {k: v for k, v in calls.items() if k.startswith(("cloudtrail:", "s3:"))}
             statuses = Counter(a["collection"]["status"] for a in inv["accounts"])
-            results[label] = {"wall": wall, "cpu": cpu, "harness_cpu": harness_cpu, "calls": ct,
+            results[label] = {"wall": wall, "cpu": cpu, "rss": rss, "harness_cpu": harness_cpu, "calls": ct,
                               "total": sum(calls.values()), "inv": inv, "code": code, "statuses": statuses}
-            print(f"{label}: exit {code}, {wall:.1f} s (scan CPU {cpu:.1f} s, harness CPU {harness_cpu:.1f} s), "
+            print(f"{label}: exit {code}, {wall:.1f} s (scan CPU {cpu:.1f} s, peak RSS {rss:.0f} MB, "
+                  f"harness CPU {harness_cpu:.1f} s), "
                   f"{ct}, accounts {dict(statuses)}", file=sys.stderr)
     finally:
         h.close()
@@ -185,7 +189,7 @@ def main() -> int:
     def row(label: str, r: dict[str, Any]) -> str:
         ct_calls = sum(r["calls"].values())
         detail = ", ".join(f"{k} {v}" for k, v in sorted(r["calls"].items()))
-        return (f"| {label} | {r['wall']:.1f} s | {r['cpu']:.1f} s | {r['harness_cpu']:.1f} s "
+        return (f"| {label} | {r['wall']:.1f} s | {r['cpu']:.1f} s | {r['rss']:.0f} MB | {r['harness_cpu']:.1f} s "
                 f"| {ct_calls} ({ct_calls / n_accounts:.0f} per account: {detail}) "
                 f"| {r['total']} | {len(r['inv']['events'])} |")
 
@@ -199,8 +203,8 @@ def main() -> int:
 {len(objects) // n_accounts} gzip log files; {args.latency_ms:g} ms added to every AWS call;
 `--concurrency 8`; binary `{os.path.relpath(args.bin, ROOT)}`):
 
-| CloudTrail from | wall time | scan CPU | emulator CPU | CloudTrail / S3 calls | all AWS calls | events |
-|---|---|---|---|---|---|---|
+| CloudTrail from | wall time | scan CPU | scan peak RSS | emulator CPU | CloudTrail / S3 calls | all AWS calls | events |
+|---|---|---|---|---|---|---|---|
 {row("LookupEvents (2 requests/s per account)", a)}
 {row("`--cloudtrail-s3`", b)}
 
