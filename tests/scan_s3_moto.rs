@@ -168,6 +168,8 @@ fn day_of(detail: &str) -> Option<NaiveDate> {
 #[test]
 fn the_organization_trail_gives_the_events_of_the_days_asked_only() {
     let (moto, seeded) = trail_org();
+    // Pages of one key or folder: every listing of more than one paginates.
+    moto.call("POST", "/iam-audit/s3", Some(&json!({"max_keys": 1})));
     let out = tempfile::tempdir().unwrap();
     let started = Utc::now();
     let (code, inv) = scan(
@@ -267,6 +269,16 @@ fn the_organization_trail_gives_the_events_of_the_days_asked_only() {
         }
     }
     assert!(days_listed.len() >= 4, "{days_listed:?}");
+    let continued = log
+        .iter()
+        .filter(|e| {
+            e["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("continuation-token=")
+        })
+        .count();
+    assert!(continued >= 3, "listings paginated: {continued}");
     // One listing per account, region and day (Sandbox has none), one GetObject per file.
     let gets = calls["by_operation"]["s3:GetObject"].as_u64().unwrap();
     assert_eq!(gets, 7, "{calls}");

@@ -68,7 +68,7 @@ pub fn run(args: &ScanArgs, quiet: bool) -> Result<Outcome, Error> {
         call_timeout: std::time::Duration::from_secs(args.call_timeout.max(1)),
         ..ScanOptions::default()
     };
-    if cloudtrail_s3.is_none() && args.cloudtrail_days > 90 {
+    if opts.cloudtrail_s3.is_none() && args.cloudtrail_days > 90 {
         tracing::warn!(
             "--cloudtrail-days {}: LookupEvents keeps 90 days, so 90 are read; \
              --cloudtrail-s3 reads more from the organization trail",

@@ -263,6 +263,12 @@ class HarnessApp:
                                           key=str(entry["seq"]))
                 return self._send(denied or org.member_denied(str(entry["seq"])), start_response, entry)
 
+        if req.op == "s3:ListObjectsV2":
+            with STATE.lock:
+                max_keys = STATE.s3_max_keys
+            if max_keys and "max-keys=" not in environ.get("QUERY_STRING", ""):
+                # Not signed this way: only outside moto's authentication mode.
+                environ["QUERY_STRING"] = f"{environ.get('QUERY_STRING', '')}&max-keys={max_keys}".lstrip("&")
         if req.json is not None:
             self._restore_empty_token(req, environ)
         special = self._special(environ, req, entry, empty_page)
@@ -446,6 +452,13 @@ class HarnessApp:
         if route == ("POST", "/iam-audit/trail"):
             with self.seed_lock:
                 return 200, trail.write(data)
+        if route == ("POST", "/iam-audit/s3"):
+            max_keys = data.get("max_keys") if isinstance(data, dict) else None
+            if max_keys is not None and (not isinstance(max_keys, int) or max_keys < 1):
+                raise SpecError("s3.max_keys: expected a positive integer or null")
+            with STATE.lock:
+                STATE.s3_max_keys = max_keys
+            return 200, {"max_keys": max_keys}
         if route == ("POST", "/iam-audit/faults"):
             rules, latencies = parse_faults(data)
             with STATE.lock:
