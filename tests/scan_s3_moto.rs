@@ -377,6 +377,58 @@ fn an_account_whose_files_cannot_be_listed_or_read_is_partial_naming_the_call() 
 }
 
 #[test]
+fn a_trail_role_that_cannot_be_assumed_leaves_every_account_partial() {
+    let (moto, seeded) = trail_org();
+    let role = format!("arn:aws:iam::{DEV}:role/NoSuchTrailReader");
+    let out = tempfile::tempdir().unwrap();
+    let (code, inv) = scan(
+        &moto,
+        &seeded,
+        out.path(),
+        &[
+            "--cloudtrail-s3",
+            "s3://org-trail/logs",
+            "--cloudtrail-role",
+            &role,
+        ],
+    );
+    assert_eq!(code, Some(3));
+    for a in [MGMT, PROD, DEV, SANDBOX] {
+        let c = &account(&inv, a)["collection"];
+        assert_eq!(c["status"], "partial", "{a}: {c}");
+        let message = c["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("AssumeRole {role} (--cloudtrail-role): "))
+                && message.contains("AccessDenied"),
+            "{message}"
+        );
+    }
+    // Tried once for the scan, not once per account; and no S3 call without it.
+    let calls = moto.call("GET", "/iam-audit/calls", None);
+    let ops = &calls["by_operation"];
+    assert!(
+        ops.as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.starts_with("s3:")),
+        "{ops}"
+    );
+    let log = moto.call("GET", "/iam-audit/calls?log=1", None);
+    let tries = log["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("NoSuchTrailReader")
+        })
+        .count();
+    assert_eq!(tries, 1, "{ops}");
+}
+
+#[test]
 fn the_flags_are_checked() {
     let out = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_iam-audit"));
