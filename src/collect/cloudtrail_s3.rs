@@ -283,7 +283,8 @@ impl Trail {
     /// # Errors
     ///
     /// The account has no folder in the bucket, or a listing or an object cannot be read (the
-    /// first such failure by key, so that the message does not depend on timing).
+    /// first failure by message among those seen; no file is fetched after one: the account's
+    /// CloudTrail is missing either way).
     pub async fn collect(
         &self,
         account: &OrgAccount,
