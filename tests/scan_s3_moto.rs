@@ -33,7 +33,8 @@ fn hours_ago(h: i64) -> String {
 }
 
 /// The seeded Organization, an S3 trail in eu-west-1 (a region other than the SDK's, so the
-/// scan must find it), and the log files of the scenario.
+/// scan must find it) owned by another account than the caller's, and the log files of the
+/// scenario.
 fn trail_org() -> (Moto, Value) {
     let moto = Moto::start();
     let seeded = moto.call(
@@ -92,7 +93,8 @@ fn trail_org() -> (Moto, Value) {
     let written = moto.call(
         "POST",
         "/iam-audit/trail",
-        Some(&json!({"bucket": "org-trail", "bucket_region": "eu-west-1", "prefix": "logs",
+        // Dev owns the bucket (the log archive): read across accounts with the caller's keys.
+        Some(&json!({"bucket": "org-trail", "bucket_account": DEV, "bucket_region": "eu-west-1", "prefix": "logs",
                      "kms_key_id": "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555",
                      "files": files})),
     );
@@ -102,7 +104,7 @@ fn trail_org() -> (Moto, Value) {
     moto.call(
         "POST",
         "/iam-audit/trail",
-        Some(&json!({"bucket": "org-trail", "prefix": "logs", "org_id": null, "files": [
+        Some(&json!({"bucket": "org-trail", "bucket_account": DEV, "prefix": "logs", "org_id": null, "files": [
             {"account": MGMT, "events": [{"name": "CreateUser", "time": hours_ago(6), "user": "plain-layout"}]}]})),
     );
     moto.call("POST", "/iam-audit/reset", None);
