@@ -4,9 +4,14 @@ trail's bucket (`--cloudtrail-s3`), on the same events, against the moto harness
 Run by hand with the harness's python; its final block is what README.md quotes.
 
     PY=$(bash scripts/moto.sh)
-    "$PY" benches/cloudtrail_s3.py                          # 10 accounts x 30 days (debug binary)
-    "$PY" benches/cloudtrail_s3.py --accounts 4 --days 7    # quick
-    "$PY" benches/cloudtrail_s3.py --bin target/release/iam-audit --latency-ms 30
+    cargo build --release --locked
+    "$PY" benches/cloudtrail_s3.py --bin target/release/iam-audit      # 10 accounts x 30 days
+    "$PY" benches/cloudtrail_s3.py --bin target/release/iam-audit --accounts 2 --events-per-day 400 --noise 1
+    "$PY" benches/cloudtrail_s3.py --accounts 2 --days 3              # quick, debug binary
+
+The emulator is one Python process: serving an S3 GetObject costs it ~4-5 ms of CPU (the
+"emulator CPU" column), so with many small log files the S3 run measures moto more than the
+scan. LookupEvents is bound by the scan's own limit of 2 requests/s per account.
 
 What it does:
   1. Starts the harness (loopback only), seeds an Organization of A member accounts, and stores
