@@ -1,10 +1,12 @@
 //! The deploy/ artifacts agree with each other: the member role template's inline policy is
 //! exactly deploy/iam-audit-member-policy.json, the caller template's managed policy is exactly
-//! deploy/iam-audit-caller-policy.json (its role name and partition being parameters), the
-//! caller may assume exactly the role the template makes, and each policy grants exactly the
-//! actions the collectors declare (`iam_audit::collect::required_actions`: the audit role's
-//! in the member policy; those and the caller's own in the caller policy), so no data source
-//! can need an action the deploy policies lack. That the declared actions are the calls the
+//! deploy/iam-audit-caller-policy.json (its role names and partition being parameters), the
+//! trail reader template's inline policy is exactly deploy/iam-audit-trail-policy.json (its
+//! bucket and prefix being parameters), the caller may assume exactly the roles the templates
+//! make, and each policy grants exactly the actions the collectors declare
+//! (`iam_audit::collect::required_actions`: the audit role's in the member policy; those and
+//! the caller's own in the caller policy; the trail reader's in the trail policy), so no data
+//! source can need an action the deploy policies lack. That the declared actions are the calls the
 //! scan makes, no more and no less, is proven against the emulator in tests/policy_moto.rs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -58,13 +60,24 @@ fn the_caller_template_is_exactly_the_caller_policy() {
     let tpl = template("iam-audit-caller.yaml");
     let role_name = tpl["Parameters"]["AuditRoleName"]["Default"].clone();
     assert_eq!(role_name, "IamAuditRole");
+    let trail_role = tpl["Parameters"]["TrailReaderRoleName"]["Default"].clone();
+    assert_eq!(trail_role, "IamAuditTrailReader");
     let mut doc = tpl["Resources"]["ScanPolicy"]["Properties"]["PolicyDocument"].clone();
+    let sub = |r: &str| {
+        json!(r
+            .replace("${AWS::Partition}", "aws")
+            .replace("${AuditRoleName}", role_name.as_str().unwrap())
+            .replace("${TrailReaderRoleName}", trail_role.as_str().unwrap()))
+    };
     for statement in doc["Statement"].as_array_mut().unwrap() {
-        if let Value::String(r) = &statement["Resource"] {
-            let r = r
-                .replace("${AWS::Partition}", "aws")
-                .replace("${AuditRoleName}", role_name.as_str().unwrap());
-            statement["Resource"] = json!(r);
+        match &mut statement["Resource"] {
+            Value::String(r) => statement["Resource"] = sub(r),
+            Value::Array(list) => {
+                for r in list {
+                    *r = sub(r.as_str().unwrap());
+                }
+            }
+            _ => {}
         }
     }
     assert_eq!(
@@ -74,19 +87,29 @@ fn the_caller_template_is_exactly_the_caller_policy() {
 }
 
 /// The actions the collectors declare, by policy: the member policy needs the audit role's;
-/// the caller policy those too (the caller reads its own account) and the caller's own.
+/// the caller policy those too (the caller reads its own account) and the caller's own; the
+/// trail policy the trail reader's (`--cloudtrail-s3`).
 #[cfg(feature = "aws")]
-fn declared() -> (BTreeSet<String>, BTreeSet<String>) {
+fn declared() -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>) {
     use iam_audit::collect::{required_actions, Principal};
     let mut member = BTreeSet::new();
     let mut caller = BTreeSet::new();
+    let mut trail = BTreeSet::new();
     for (principal, action) in required_actions() {
-        if principal == Principal::AuditRole {
-            member.insert(action.to_string());
+        match principal {
+            Principal::AuditRole => {
+                member.insert(action.to_string());
+                caller.insert(action.to_string());
+            }
+            Principal::Caller => {
+                caller.insert(action.to_string());
+            }
+            Principal::TrailReader => {
+                trail.insert(action.to_string());
+            }
         }
-        caller.insert(action.to_string());
     }
-    (member, caller)
+    (member, caller, trail)
 }
 
 /// `want` minus `have`, as a list for a failure message.
@@ -100,7 +123,12 @@ fn missing(want: &BTreeSet<String>, have: &BTreeSet<String>) -> Vec<String> {
 fn each_policy_grants_exactly_the_actions_the_collectors_declare() {
     let caller = actions(&policy("iam-audit-caller-policy.json"));
     let member = actions(&policy("iam-audit-member-policy.json"));
-    let (need_member, need_caller) = declared();
+    let trail = actions(&policy("iam-audit-trail-policy.json"));
+    let (need_member, need_caller, need_trail) = declared();
+    assert_eq!(
+        trail, need_trail,
+        "deploy/iam-audit-trail-policy.json vs the trail reader's declared actions"
+    );
     assert!(!need_member.is_empty() && need_member.is_subset(&need_caller));
     assert!(
         missing(&need_member, &member).is_empty(),
@@ -128,16 +156,83 @@ fn each_policy_grants_exactly_the_actions_the_collectors_declare() {
 }
 
 #[test]
-fn the_caller_may_assume_only_the_audit_role() {
+fn the_caller_may_assume_only_the_audit_and_trail_reader_roles() {
     let caller = policy("iam-audit-caller-policy.json");
-    // AssumeRole on the audit role only, in any account; everything else on "*".
+    // AssumeRole on the audit role and the trail reader only, in any account; everything
+    // else on "*".
     for statement in caller["Statement"].as_array().unwrap() {
         if statement["Action"] == "sts:AssumeRole" {
-            assert_eq!(statement["Resource"], "arn:aws:iam::*:role/IamAuditRole");
+            assert_eq!(
+                statement["Resource"],
+                json!([
+                    "arn:aws:iam::*:role/IamAuditRole",
+                    "arn:aws:iam::*:role/IamAuditTrailReader"
+                ])
+            );
         } else {
             assert_eq!(statement["Resource"], "*", "{statement}");
         }
     }
+}
+
+#[test]
+fn the_trail_reader_template_inlines_exactly_the_trail_policy() {
+    let trail = policy("iam-audit-trail-policy.json");
+    let tpl = template("iam-audit-trail-reader.yaml");
+    assert_eq!(
+        tpl["Parameters"]["RoleName"]["Default"],
+        "IamAuditTrailReader"
+    );
+    let props = &tpl["Resources"]["TrailReaderRole"]["Properties"];
+    let policies = props["Policies"].as_array().unwrap();
+    assert_eq!(policies.len(), 1, "the role carries one inline policy");
+    // The template's `!Sub` strings in the partition the JSON is written for.
+    let text = policies[0]["PolicyDocument"]
+        .to_string()
+        .replace("${AWS::Partition}", "aws");
+    let inline: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        inline, trail,
+        "deploy/iam-audit-trail-reader.yaml's inline policy differs from deploy/iam-audit-trail-policy.json"
+    );
+    // Least privilege: listing only under PREFIX/AWSLogs/, reading only there, decrypting only
+    // through S3.
+    let statements = trail["Statement"].as_array().unwrap();
+    let by_action = |a: &str| {
+        statements
+            .iter()
+            .find(|s| s["Action"] == a)
+            .unwrap_or_else(|| panic!("no {a} statement"))
+    };
+    let list = by_action("s3:ListBucket");
+    assert_eq!(list["Resource"], "arn:aws:s3:::${TrailBucket}");
+    assert_eq!(
+        list["Condition"]["StringLike"]["s3:prefix"],
+        "${TrailPrefix}AWSLogs/*"
+    );
+    assert_eq!(
+        by_action("s3:GetObject")["Resource"],
+        "arn:aws:s3:::${TrailBucket}/${TrailPrefix}AWSLogs/*"
+    );
+    assert_eq!(
+        by_action("kms:Decrypt")["Condition"]["StringLike"]["kms:ViaService"],
+        "s3.*.amazonaws.com"
+    );
+    // Trusted by the scanning account with the external id.
+    let trust = props["AssumeRolePolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    assert_eq!(trust.len(), 1);
+    assert_eq!(trust[0]["Action"], "sts:AssumeRole");
+    assert_eq!(
+        trust[0]["Principal"]["AWS"],
+        "arn:${AWS::Partition}:iam::${ScanAccountId}:root"
+    );
+    assert_eq!(
+        trust[0]["Condition"]["StringEquals"]["sts:ExternalId"],
+        "ExternalId"
+    );
+    assert!(tpl["Parameters"]["ExternalId"]["Default"].is_null());
 }
 
 #[test]
@@ -167,7 +262,11 @@ fn the_role_template_trusts_the_management_account_with_an_external_id() {
     );
     // StackSet-ready: no account id written anywhere in the templates.
     let digits = regex::Regex::new(r"\b[0-9]{12}\b").unwrap();
-    for name in ["iam-audit-role.yaml", "iam-audit-caller.yaml"] {
+    for name in [
+        "iam-audit-role.yaml",
+        "iam-audit-caller.yaml",
+        "iam-audit-trail-reader.yaml",
+    ] {
         assert!(!digits.is_match(&deploy(name)), "an account id in {name}");
     }
 }

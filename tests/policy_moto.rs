@@ -66,8 +66,17 @@ impl Moto {
     /// Seeds the Organization, deploys the role template (as given per member) in each member,
     /// makes the scanning user with only the caller policy, then turns moto's authorization on.
     fn least_privilege_org(member_templates: &[(&str, String)]) -> (Moto, Keys) {
+        Moto::least_privilege_org_with(member_templates, |_| {})
+    }
+
+    /// The same, with `more` set up before authorization is turned on.
+    fn least_privilege_org_with(
+        member_templates: &[(&str, String)],
+        more: impl FnOnce(&Moto),
+    ) -> (Moto, Keys) {
         let moto = Moto::start();
         moto.call("POST", "/iam-audit/seed", Some(&seed_spec()));
+        more(&moto);
         for (account, template) in member_templates {
             let stack = moto.call(
                 "POST",
@@ -132,12 +141,28 @@ impl Moto {
     fn scan_expect(&self, keys: &Keys, extra: &[&str], code: i32) -> Value {
         let out = tempfile::tempdir().unwrap();
         let run = self.scan(keys, out.path(), extra);
-        assert_eq!(
-            run.status.code(),
-            Some(code),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
+        if run.status.code() != Some(code) {
+            // What each account's collection says, when the inventory was written.
+            let collections: Vec<String> = std::fs::read_dir(out.path())
+                .map(|_| read(out.path(), "inventory_"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .map(|inv| {
+                    inv["accounts"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|a| format!("{}: {}", a["id"], a["collection"]))
+                        .collect()
+                })
+                .unwrap_or_default();
+            panic!(
+                "exit {:?}, expected {code}\n{}\n{}",
+                run.status.code(),
+                String::from_utf8_lossy(&run.stderr),
+                collections.join("\n")
+            );
+        }
         serde_json::from_str(&read(out.path(), "inventory_")).unwrap()
     }
 
@@ -299,10 +324,17 @@ fn the_deploy_policies_are_sufficient_and_every_action_is_used() {
     let mut declared_member = BTreeSet::new();
     let mut declared_caller = BTreeSet::new();
     for (principal, action) in iam_audit::collect::required_actions() {
-        if principal == iam_audit::collect::Principal::AuditRole {
-            declared_member.insert(action.to_string());
+        match principal {
+            iam_audit::collect::Principal::AuditRole => {
+                declared_member.insert(action.to_string());
+                declared_caller.insert(action.to_string());
+            }
+            iam_audit::collect::Principal::Caller => {
+                declared_caller.insert(action.to_string());
+            }
+            // Only with --cloudtrail-s3 (the test below).
+            iam_audit::collect::Principal::TrailReader => {}
         }
-        declared_caller.insert(action.to_string());
     }
     assert_eq!(used[PROD], declared_member, "member calls vs declared");
     assert_eq!(used[MGMT], declared_caller, "caller calls vs declared");
@@ -388,6 +420,142 @@ fn a_policy_without_an_action_the_scan_needs_fails_the_account_naming_the_call()
         BTreeSet::from([
             (PROD.to_string(), "iam:ListAccessKeys".to_string()),
             (DEV.to_string(), "cloudtrail:LookupEvents".to_string()),
+        ])
+    );
+}
+
+/// The IAM action S3 authorizes an operation with (the harness logs operations).
+fn s3_action(op: &str) -> String {
+    match op {
+        "s3:HeadBucket" | "s3:ListObjectsV2" => "s3:ListBucket".into(),
+        other => other.to_string(),
+    }
+}
+
+#[test]
+fn the_trail_reader_role_reads_the_organization_trail_with_its_policy_only() {
+    const TRAIL_ROLE: &str = "IamAuditTrailReader";
+    let role = deploy("iam-audit-role.yaml");
+    // DEV plays the log archive account: it owns the bucket and the trail reader role.
+    let (moto, keys) = Moto::least_privilege_org_with(&[(PROD, role.clone()), (DEV, role)], |m| {
+        let stack = m.call(
+            "POST",
+            "/iam-audit/stack",
+            Some(&json!({
+                "account": DEV,
+                "name": "iam-audit-trail-reader",
+                "template": deploy("iam-audit-trail-reader.yaml"),
+                "parameters": {"ScanAccountId": MGMT, "ExternalId": EXTERNAL_ID,
+                               "TrailBucket": "org-trail", "TrailPrefix": "logs/"},
+            })),
+        );
+        assert_eq!(
+            stack["outputs"]["RoleArn"],
+            format!("arn:aws:iam::{DEV}:role/{TRAIL_ROLE}")
+        );
+        // The seeded events (PROD's CreateAccessKey, DEV's DeactivateMFADevice) as log files.
+        let written = m.call(
+            "POST",
+            "/iam-audit/trail",
+            Some(&json!({"bucket": "org-trail", "bucket_account": DEV, "prefix": "logs",
+                         "from_events": true,
+                         // The management account's folder, with an event not kept.
+                         "files": [{"account": MGMT, "events": [{"name": "ListUsers", "time": ago(2)}]}]})),
+        );
+        assert_eq!(written["objects"].as_array().unwrap().len(), 3, "{written}");
+    });
+    let trail_role = format!("arn:aws:iam::{DEV}:role/{TRAIL_ROLE}");
+    let args = [
+        "--external-id",
+        EXTERNAL_ID,
+        "--cloudtrail-s3",
+        "s3://org-trail/logs",
+        "--cloudtrail-role",
+        &trail_role,
+        "--cloudtrail-days",
+        "30",
+    ];
+    let inv = moto.scan_expect(&keys, &args, 0);
+    assert_complete(&inv);
+    let events: BTreeSet<(String, String)> = inv["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["account_id"].as_str().unwrap().to_string(),
+                e["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        BTreeSet::from([
+            (PROD.to_string(), "CreateAccessKey".to_string()),
+            (DEV.to_string(), "DeactivateMFADevice".to_string()),
+        ])
+    );
+    let log = moto.take_calls();
+    let denied: Vec<&Value> = log.iter().filter(|e| refused(e)).collect();
+    assert!(denied.is_empty(), "refused calls: {denied:?}");
+    // No LookupEvents; S3 only as the trail reader (in DEV), with exactly its policy's S3
+    // actions (kms:Decrypt is S3's to ask, for SSE-KMS objects); the role assumed once.
+    assert!(!log.iter().any(|e| e["op"] == "cloudtrail:LookupEvents"));
+    let s3: BTreeSet<(String, String)> = log
+        .iter()
+        .filter(|e| e["op"].as_str().unwrap().starts_with("s3:"))
+        .map(|e| {
+            (
+                e["account"].as_str().unwrap().to_string(),
+                s3_action(e["op"].as_str().unwrap()),
+            )
+        })
+        .collect();
+    let want: BTreeSet<(String, String)> = actions(&policy("iam-audit-trail-policy.json"))
+        .into_iter()
+        .filter(|a| a.starts_with("s3:"))
+        .map(|a| (DEV.to_string(), a))
+        .collect();
+    assert_eq!(s3, want, "S3 calls vs deploy/iam-audit-trail-policy.json");
+    let assumed: Vec<&Value> = log
+        .iter()
+        .filter(|e| {
+            e["op"] == "sts:AssumeRole" && e["detail"].as_str().unwrap_or("").contains(TRAIL_ROLE)
+        })
+        .collect();
+    assert_eq!(assumed.len(), 1, "{assumed:?}");
+
+    // With the caller's own credentials (no --cloudtrail-role), which no policy lets read the
+    // bucket: the IAM data is collected and every account is partial, naming the refused call.
+    let inv = moto.scan_expect(&keys, &args[..4], 3);
+    for a in [MGMT, PROD, DEV] {
+        let c = &account(&inv, a)["collection"];
+        assert_eq!(c["status"], "partial", "{a}: {c}");
+        assert_eq!(c["errors"][0]["source"], "cloudtrail", "{c}");
+        let message = c["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("ListObjectsV2 s3://org-trail/logs/AWSLogs/")
+                && message.contains("AccessDenied"),
+            "{message}"
+        );
+    }
+    let log = moto.take_calls();
+    let refused_s3: BTreeSet<String> = log
+        .iter()
+        .filter(|e| refused(e))
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["account"].as_str().unwrap(),
+                e["op"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        refused_s3,
+        BTreeSet::from([
+            format!("{MGMT} s3:HeadBucket"),
+            format!("{MGMT} s3:ListObjectsV2")
         ])
     );
 }

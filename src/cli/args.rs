@@ -140,9 +140,25 @@ pub struct ScanArgs {
     /// Accounts collected at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
-    /// Days of CloudTrail history (at most 90, the LookupEvents maximum).
+    /// Days of CloudTrail history: at most 90 with LookupEvents (its maximum); with
+    /// --cloudtrail-s3, as many as the trail's bucket keeps.
     #[arg(long, default_value_t = 90)]
     pub cloudtrail_days: u32,
+    /// Read CloudTrail from the organization trail's bucket instead of LookupEvents:
+    /// s3://BUCKET/PREFIX (the trail's S3 key prefix, before /AWSLogs/). Only the log files of
+    /// the days of --cloudtrail-days and of the IAM events region are read (see
+    /// --cloudtrail-regions), as the caller or as --cloudtrail-role.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    pub cloudtrail_s3: Option<String>,
+    /// Role ARN to read the trail's bucket with (e.g. in the log archive account), assumed
+    /// with --external-id and --session-name; default: the caller's own credentials.
+    #[arg(long, value_name = "ROLE-ARN", requires = "cloudtrail_s3", value_parser = parse_role_arn)]
+    pub cloudtrail_role: Option<String>,
+    /// Regions of the trail to read, comma-separated, or `all` (every region folder: sign-ins
+    /// recorded outside the IAM region) [default: the IAM events region, where IAM and root
+    /// sign-in events are recorded].
+    #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "cloudtrail_s3", value_parser = parse_trail_region)]
+    pub cloudtrail_regions: Vec<String>,
     /// Region where CloudTrail records IAM events (default: the IAM region of the caller's
     /// partition: us-east-1, us-gov-west-1 or cn-north-1); also the SDK's region when the
     /// environment and profile set none.
@@ -163,6 +179,37 @@ pub struct ScanArgs {
     pub endpoint_url: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// An IAM role ARN (`arn:PARTITION:iam::ACCOUNT:role/PATH/NAME`).
+fn parse_role_arn(s: &str) -> Result<String, String> {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5]
+            .strip_prefix("role/")
+            .is_some_and(|n| !n.is_empty());
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "`{s}` is not a role ARN (arn:aws:iam::123456789012:role/NAME)"
+        ))
+    }
+}
+
+/// A region name, or `all`.
+fn parse_trail_region(s: &str) -> Result<String, String> {
+    if s == "all" {
+        Ok(s.to_string())
+    } else {
+        parse_region(s)
+    }
 }
 
 /// An AWS region name (`us-east-1`, `us-gov-west-1`, `cn-north-1`, ...).

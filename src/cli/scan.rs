@@ -9,6 +9,7 @@ use chrono::{SubsecRound, Utc};
 use crate::cli::args::ScanArgs;
 use crate::cli::evaluate::{analyze, settings};
 use crate::cli::exit::Outcome;
+use crate::collect::options::TrailLocation;
 use crate::collect::{scan, ScanError, ScanOptions};
 use crate::error::Error;
 use crate::rules::RuleSet;
@@ -36,6 +37,12 @@ pub fn run(args: &ScanArgs, quiet: bool) -> Result<Outcome, Error> {
     }
     let s = settings(&args.common)?;
     let compiled = RuleSet::load(&s.rules)?.compile(&s.overrides)?;
+    let cloudtrail_s3 = args
+        .cloudtrail_s3
+        .as_deref()
+        .map(TrailLocation::parse)
+        .transpose()
+        .map_err(|e| Error::Usage(format!("--cloudtrail-s3: {e}")))?;
     let opts = ScanOptions {
         profile: args.profile.clone(),
         endpoint_url: args.endpoint_url.clone(),
@@ -46,13 +53,28 @@ pub fn run(args: &ScanArgs, quiet: bool) -> Result<Outcome, Error> {
         exclude_accounts: ids(&args.exclude_accounts)?,
         ou: args.ou.clone(),
         concurrency: args.concurrency.max(1),
-        cloudtrail_days: args.cloudtrail_days.clamp(1, 90),
+        // LookupEvents keeps 90 days; the trail's bucket what its lifecycle keeps.
+        cloudtrail_days: if cloudtrail_s3.is_some() {
+            args.cloudtrail_days.clamp(1, 36_500)
+        } else {
+            args.cloudtrail_days.clamp(1, 90)
+        },
+        cloudtrail_s3,
+        cloudtrail_role: args.cloudtrail_role.clone(),
+        cloudtrail_regions: args.cloudtrail_regions.clone(),
         region: args.region.clone(),
         report_deadline: std::time::Duration::from_secs(args.report_deadline.max(1)),
         account_deadline: std::time::Duration::from_secs(args.account_deadline.max(1)),
         call_timeout: std::time::Duration::from_secs(args.call_timeout.max(1)),
         ..ScanOptions::default()
     };
+    if opts.cloudtrail_s3.is_none() && args.cloudtrail_days > 90 {
+        tracing::warn!(
+            "--cloudtrail-days {}: LookupEvents keeps 90 days, so 90 are read; \
+             --cloudtrail-s3 reads more from the organization trail",
+            args.cloudtrail_days
+        );
+    }
     let as_of = Utc::now().trunc_subsecs(0);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

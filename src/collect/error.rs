@@ -53,6 +53,13 @@ pub enum CollectError {
         data_source: DataSource,
         call: String,
     },
+    /// The organization trail's bucket has no folder for the account (`--cloudtrail-s3`): its
+    /// events are not there, which is not the same as it having none.
+    #[error(
+        "no CloudTrail log files for account {account} under {location} (no {account}/ folder): \
+         the trail does not deliver this account's events to this bucket and prefix"
+    )]
+    NoTrailFolder { account: String, location: String },
     /// A request the SDK refused to build.
     #[error("{message}")]
     Request {
@@ -86,6 +93,7 @@ impl CollectError {
             CollectError::Call { data_source, .. }
             | CollectError::RepeatedPageToken { data_source, .. }
             | CollectError::Request { data_source, .. } => *data_source,
+            CollectError::NoTrailFolder { .. } => DataSource::Cloudtrail,
             CollectError::Deadline(_) => DataSource::Deadline,
         }
     }

@@ -7,6 +7,7 @@
 //! - [`iam`]: IAM users, keys, MFA, passwords, root, the credential report flow, and the
 //!   Organization's centralized root access features;
 //! - [`cloudtrail`]: CloudTrail LookupEvents;
+//! - [`cloudtrail_s3`]: CloudTrail from the organization trail's bucket (`--cloudtrail-s3`);
 //! - [`source`]: the per-account data source trait, what a source reads and fills;
 //! - [`needs`]: who makes each call and the IAM actions it needs;
 //! - [`options`]: the scan's options;
@@ -20,6 +21,8 @@
 pub mod access;
 #[cfg(feature = "aws")]
 pub mod cloudtrail;
+#[cfg(feature = "aws")]
+pub mod cloudtrail_s3;
 pub mod error;
 #[cfg(feature = "aws")]
 pub mod iam;

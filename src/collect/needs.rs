@@ -11,6 +11,11 @@ pub enum Principal {
     /// The audit role in each member account (deploy/iam-audit-role.yaml, whose inline policy
     /// is deploy/iam-audit-member-policy.json): every per-account data source's calls.
     AuditRole,
+    /// Who reads the organization trail's bucket (`scan --cloudtrail-s3`): the caller, or the
+    /// role given as `--cloudtrail-role` (deploy/iam-audit-trail-reader.yaml in the log archive
+    /// account, whose inline policy is deploy/iam-audit-trail-policy.json; attach that policy to
+    /// the caller to read with its own credentials).
+    TrailReader,
 }
 
 /// The IAM actions one part of the scan needs, and who needs them.

@@ -1,7 +1,10 @@
 //! The scan: who is calling, the Organization's accounts, then every per-account data source
 //! ([`ACCOUNT_SOURCES`]) in each selected account, `concurrency`
 //! accounts at a time, each within its deadline; and the [`Inventory`]. A failed account never
-//! stops the others: it is recorded in the account's collection status.
+//! stops the others: it is recorded in the account's collection status. With `--cloudtrail-s3`
+//! the organization trail's bucket ([`Trail`], opened once) replaces each account's
+//! LookupEvents source: read as the caller (or `--cloudtrail-role`), its failures recorded
+//! under the account's CloudTrail like the source's.
 
 use std::sync::Arc;
 
@@ -9,16 +12,22 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 
 use crate::collect::access::{assume, caller_identity, iam_events_region, load_config};
+use crate::collect::cloudtrail_s3::Trail;
 use crate::collect::error::{CollectError, ScanError};
 use crate::collect::iam::root_access_features;
 use crate::collect::needs::Principal;
 use crate::collect::options::ScanOptions;
 use crate::collect::org::{discover, OrgAccount};
 use crate::collect::source::{join_all, AccountContext, AccountSource, Collected};
-use crate::collect::{access, cloudtrail, iam, org};
+use crate::collect::{access, cloudtrail, cloudtrail_s3, iam, org};
 use crate::inventory::{
-    Account, AccountAccess, Collection, CollectionError, CollectionStatus, Inventory, SourceKind,
+    Account, AccountAccess, Collection, CollectionError, CollectionStatus, DataSource, Inventory,
+    SourceKind,
 };
+
+/// The organization trail, when the scan reads CloudTrail from it; an error when it could
+/// not be opened (every account's CloudTrail is then missing).
+type TrailState = Option<Arc<Result<Trail, CollectError>>>;
 
 /// Every per-account data source, in the order their results (and errors) are merged.
 pub static ACCOUNT_SOURCES: &[&dyn AccountSource] = &[&iam::Iam, &cloudtrail::CloudTrail];
@@ -26,10 +35,17 @@ pub static ACCOUNT_SOURCES: &[&dyn AccountSource] = &[&iam::Iam, &cloudtrail::Cl
 /// Organization-level work (discovery, role assumption, the centralized root access features)
 /// runs once per scan as the caller; its actions are declared beside it ([`org::NEEDS`],
 /// [`access::NEEDS`], [`iam::ORGANIZATION_FEATURES_NEEDS`]).
+/// Reading the organization trail (`--cloudtrail-s3`) needs [`cloudtrail_s3::NEEDS`] of
+/// whoever reads it ([`Principal::TrailReader`]).
 /// Every action the scan may call, with the principal that calls it (an action needed by both
 /// is listed for each). `sts:GetCallerIdentity` needs no permission and is not listed.
 pub fn required_actions() -> Vec<(Principal, &'static str)> {
-    let organization = [org::NEEDS, access::NEEDS, iam::ORGANIZATION_FEATURES_NEEDS];
+    let organization = [
+        org::NEEDS,
+        access::NEEDS,
+        iam::ORGANIZATION_FEATURES_NEEDS,
+        cloudtrail_s3::NEEDS,
+    ];
     let per_account = ACCOUNT_SOURCES.iter().map(|s| s.needs());
     organization
         .into_iter()
@@ -47,25 +63,40 @@ struct AccountResult {
 /// Runs every per-account source on one account concurrently (they are independent: IAM and
 /// CloudTrail calls overlap, CloudTrail mostly waiting on its rate limit) and merges their
 /// results in the list's order: complete without errors, failed when an essential source
-/// failed, else partial.
-async fn collect_account(cx: &AccountContext<'_>) -> AccountResult {
-    let mut parts: Vec<Collected> = ACCOUNT_SOURCES
+/// failed, else partial. With the organization trail, the account's files are read instead of
+/// the LookupEvents source, at the same time, and merged in its place.
+async fn collect_account(cx: &AccountContext<'_>, trail: &TrailState) -> AccountResult {
+    let sources: Vec<&dyn AccountSource> = ACCOUNT_SOURCES
         .iter()
-        .map(|_| Collected::default())
+        .copied()
+        .filter(|s| trail.is_none() || s.data_source() != DataSource::Cloudtrail)
         .collect();
-    let results = join_all(
-        ACCOUNT_SOURCES
-            .iter()
-            .zip(parts.iter_mut())
-            .map(|(source, out)| source.collect(cx, out))
-            .collect(),
-    )
-    .await;
+    let mut parts: Vec<Collected> = sources.iter().map(|_| Collected::default()).collect();
+    let from_trail = async {
+        match trail.as_deref() {
+            None => None,
+            Some(Ok(t)) => Some(
+                t.collect(cx.account, cx.ct_region, cx.since, cx.until)
+                    .await,
+            ),
+            Some(Err(e)) => Some(Err(e.clone())),
+        }
+    };
+    let (results, from_trail) = tokio::join!(
+        join_all(
+            sources
+                .iter()
+                .zip(parts.iter_mut())
+                .map(|(source, out)| source.collect(cx, out))
+                .collect(),
+        ),
+        from_trail
+    );
     let mut all = Collected::default();
     let mut collection = Collection::default();
     let mut essential_failed = false;
     let mut succeeded = Vec::new();
-    for ((source, part), result) in ACCOUNT_SOURCES.iter().zip(parts).zip(results) {
+    for ((source, part), result) in sources.iter().zip(parts).zip(results) {
         collection.notes.extend(part.notes);
         collection.credential_report_generated_at = collection
             .credential_report_generated_at
@@ -75,7 +106,7 @@ async fn collect_account(cx: &AccountContext<'_>) -> AccountResult {
                 all.users.extend(part.users);
                 all.root = all.root.or(part.root);
                 all.events.extend(part.events);
-                succeeded.push(source);
+                succeeded.push(*source);
             }
             Err(e) => {
                 // Recorded under the source's declared data source.
@@ -87,6 +118,16 @@ async fn collect_account(cx: &AccountContext<'_>) -> AccountResult {
                 });
             }
         }
+    }
+    match from_trail {
+        None => {}
+        Some(Ok(read)) => {
+            collection.notes.extend(read.notes);
+            all.events.extend(read.events);
+            // What the LookupEvents source completes: root's last sign-in.
+            succeeded.push(&cloudtrail::CloudTrail as &dyn AccountSource);
+        }
+        Some(Err(e)) => collection.errors.push(CollectionError::from(e)),
     }
     for source in succeeded {
         source.complete(&mut all);
@@ -110,6 +151,7 @@ async fn audit_account(
     caller: &AccountContext<'_>,
     access: AccountAccess,
     partition: &str,
+    trail: &TrailState,
 ) -> Result<AccountResult, CollectError> {
     let opts = caller.opts;
     let work = async {
@@ -122,7 +164,7 @@ async fn audit_account(
             config: &member,
             ..*caller
         };
-        Ok(collect_account(&cx).await)
+        Ok(collect_account(&cx, trail).await)
     };
     match tokio::time::timeout(opts.account_deadline, work).await {
         Ok(r) => r,
@@ -152,6 +194,18 @@ pub async fn scan(
     )
     .await?;
     let since = as_of - chrono::Duration::days(i64::from(opts.cloudtrail_days));
+    // The organization trail, opened once: its client, region and account folders.
+    let trail: TrailState = match &opts.cloudtrail_s3 {
+        None => None,
+        Some(location) => {
+            progress.set_message("opening the organization trail");
+            let opened = Trail::open(&config, opts, location, org.id.as_deref()).await;
+            if let Err(e) = &opened {
+                tracing::warn!("cannot read the organization trail {location}: {e}");
+            }
+            Some(Arc::new(opened))
+        }
+    };
     let selected: Vec<OrgAccount> = org
         .accounts
         .iter()
@@ -183,6 +237,7 @@ pub async fn scan(
         let partition = caller.partition.clone();
         let ct_region = ct_region.clone();
         let limit = limit.clone();
+        let trail = trail.clone();
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
             let access = if account.id == own {
@@ -198,7 +253,7 @@ pub async fn scan(
                 since,
                 until: as_of,
             };
-            let result = audit_account(&caller, access, &partition).await;
+            let result = audit_account(&caller, access, &partition, &trail).await;
             (account, access, result)
         });
     }
@@ -209,6 +264,9 @@ pub async fn scan(
     inv.organization_id = org.id.clone();
     inv.management_account_id = Some(org.management_account.clone()).filter(|m| !m.is_empty());
     inv.skipped = skipped;
+    if let Some(Ok(t)) = trail.as_deref() {
+        inv.notes.extend(t.notes.iter().cloned());
+    }
     // Centralized root access: asked as the caller (the management account or IAM's
     // delegated administrator can); else through the management account's audit role.
     // Optional: its absence is noted, never fatal.
@@ -290,6 +348,11 @@ mod tests {
             );
             assert!(!source.fills().is_empty(), "{:?}", source.data_source());
             assert_eq!(source.needs().principal, Principal::AuditRole);
+            // The one source the organization trail replaces is LookupEvents.
+            assert_eq!(
+                source.data_source() == DataSource::Cloudtrail,
+                source.fills().contains(&"events")
+            );
         }
         let actions = required_actions();
         assert!(!actions.is_empty());

@@ -514,6 +514,44 @@ def _cloudtrail_failures(h: Harness, ctx: dict[str, Any]) -> None:
     assert status == 400 and "ConsoleLogin" in answer["error"], answer
 
 
+@check("s3: an organization trail's gzip log files in CloudTrail's layout; S3 calls logged, denied, paged")
+def _trail(h: Harness, ctx: dict[str, Any]) -> None:
+    import gzip
+
+    written = h.ok("POST", "/iam-audit/trail", {"bucket": "smoke-trail", "prefix": "logs", "bucket_region": "eu-west-1",
+                                               "files": [{"account": PROD, "events": [
+                                                   {"name": "CreateUser", "time": "2024-03-01T12:00:00Z", "user": "x"},
+                                                   {"name": "GetUser", "time": "2024-03-01T12:01:00Z"}]},
+                                                   {"account": PROD, "delivered": "2024-03-01T13:00:00Z",
+                                                    "body": "not a log file"}]})
+    org_id = ctx["seeded"]["organization_id"]
+    key = written["objects"][0]["key"]
+    prefix = f"logs/AWSLogs/{org_id}/{PROD}/CloudTrail/us-east-1/2024/03/01/{PROD}_CloudTrail_us-east-1_20240301T1206Z_"
+    assert key.startswith(prefix) and key.endswith(".json.gz"), key
+    s3 = boto3.client("s3", endpoint_url=h.endpoint, region_name="eu-west-1", aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+                      aws_secret_access_key="secret",
+                      config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}, proxies={}))
+    assert s3.head_bucket(Bucket="smoke-trail")["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"] == "eu-west-1"
+    body = s3.get_object(Bucket="smoke-trail", Key=key)["Body"].read()
+    records = json.loads(gzip.decompress(body))["Records"]
+    assert [r["eventName"] for r in records] == ["CreateUser", "GetUser"], records
+    assert records[0]["recipientAccountId"] == PROD and records[0]["requestParameters"] == {"userName": "x"}
+    top = s3.list_objects_v2(Bucket="smoke-trail", Prefix="logs/AWSLogs/", Delimiter="/")
+    assert [p["Prefix"] for p in top["CommonPrefixes"]] == [f"logs/AWSLogs/{org_id}/"], top
+    # Pages of one key; a denied key; the call log names operations and what they name.
+    h.ok("POST", "/iam-audit/s3", {"max_keys": 1})
+    page = s3.list_objects_v2(Bucket="smoke-trail", Prefix=f"logs/AWSLogs/{org_id}/")
+    assert page["IsTruncated"] and len(page["Contents"]) == 1, page
+    h.ok("POST", "/iam-audit/faults", {"deny": {"match": "s3:GetObject", "detail": f"key=*{PROD}*"}})
+    assert error_code(lambda: s3.get_object(Bucket="smoke-trail", Key=key)) == ("AccessDenied", 403)
+    log = h.ok("GET", "/iam-audit/calls?log=1")["log"]
+    ops = [(e["op"], e.get("detail", "")) for e in log if e["op"].startswith("s3:")]
+    assert ("s3:GetObject", f"key={key}") in ops, ops
+    assert ("s3:ListObjectsV2", "prefix=logs/AWSLogs/,delimiter=/") in ops, ops
+    assert any(op == "s3:HeadBucket" for op, _ in ops), ops
+    h.ok("POST", "/iam-audit/reset")
+
+
 @check("faults: throttling (per protocol) then success; 5xx; deny; empty ListAccounts page; calls")
 def _faults(h: Harness, ctx: dict[str, Any]) -> None:
     h.ok("POST", "/iam-audit/reset")

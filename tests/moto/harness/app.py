@@ -25,14 +25,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 import moto
 from moto.core.responses import BaseResponse
 from moto.iam.models import get_account_id_from, iam_backends
 from moto.sts.models import sts_backends
 
-from . import access, changes, cloudtrail, org, patches, report, seed
+from . import access, changes, cloudtrail, org, patches, report, seed, trail
 from .faults import JSON_PAGED, Reply, error_reply, parse_faults, reply_for_rule
 from .state import STATE
 from .util import SpecError, decode_token, encode_token, nonce
@@ -71,6 +71,7 @@ class AwsRequest:
     body: bytes
     form: dict[str, str] = field(default_factory=dict)
     json: dict[str, Any] | None = None
+    detail: str | None = None  # S3: the key, or a listing's prefix (the call log's "detail")
 
     @property
     def op(self) -> str:
@@ -131,6 +132,9 @@ def identify(environ: dict[str, Any], body: bytes) -> AwsRequest:
             parts = environ.get("PATH_INFO", "").strip("/").split("/")
             operation = parts[3] if len(parts) == 4 and parts[2] == "operation" else "Unknown"
 
+    detail = None
+    if service == "s3":
+        operation, detail = _s3_operation(environ)
     if environ.get("HTTP_X_MOTO_ACCOUNT_ID"):
         account = environ["HTTP_X_MOTO_ACCOUNT_ID"]
     else:
@@ -145,7 +149,33 @@ def identify(environ: dict[str, Any], body: bytes) -> AwsRequest:
         body=body,
         form=form,
         json=payload,
+        detail=detail,
     )
+
+
+def _s3_operation(environ: dict[str, Any]) -> tuple[str, str | None]:
+    """The S3 (REST) operation of a path-style request, and what it names: `key=<key>` or a
+    listing's `prefix=<prefix>` (with `,delimiter=/`, `,start-after=...`)."""
+    method = environ.get("REQUEST_METHOD", "GET")
+    path = unquote(environ.get("PATH_INFO", "")).lstrip("/")
+    bucket, _, key = path.partition("/")
+    query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
+    if not bucket:
+        return ("ListBuckets" if method == "GET" else "Unknown"), None
+    if key:
+        ops = {"GET": "GetObject", "HEAD": "HeadObject", "PUT": "PutObject", "DELETE": "DeleteObject"}
+        return ops.get(method, "Unknown"), f"key={key}"
+    if method == "HEAD":
+        return "HeadBucket", None
+    if method == "PUT":
+        return "CreateBucket", None
+    if method == "GET":
+        if "location" in query:
+            return "GetBucketLocation", None
+        listing = [f"prefix={query.get('prefix', '')}"]
+        listing += [f"{k}={query[k]}" for k in ("delimiter", "start-after", "continuation-token") if k in query]
+        return ("ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"), ",".join(listing)
+    return "Unknown", None
 
 
 def _principal(req: AwsRequest) -> str:
@@ -206,13 +236,15 @@ class HarnessApp:
             detail = ",".join(f"{a.get('AttributeKey')}={a.get('AttributeValue')}" for a in attrs) or None
         elif req.op == "sts:AssumeRole":
             detail = f"RoleArn={req.form.get('RoleArn', '')},RoleSessionName={req.form.get('RoleSessionName', '')}"
+        elif req.detail:
+            detail = req.detail
         entry = STATE.record_call(req.op, req.account, req.region, detail)
 
         delay = STATE.latency_ms(req.op, req.account)
         if delay:
             time.sleep(delay / 1000.0)
 
-        rule = STATE.fire(req.op, req.account)
+        rule = STATE.fire(req.op, req.account, detail)
         if rule is not None and rule.kind != "empty_page":
             entry["fault"] = rule.kind
             reply = reply_for_rule(rule, req.service, req.op, req.account, _principal(req), f"{entry['seq']}")
@@ -231,6 +263,12 @@ class HarnessApp:
                                           key=str(entry["seq"]))
                 return self._send(denied or org.member_denied(str(entry["seq"])), start_response, entry)
 
+        if req.op == "s3:ListObjectsV2":
+            with STATE.lock:
+                max_keys = STATE.s3_max_keys
+            if max_keys and "max-keys=" not in environ.get("QUERY_STRING", ""):
+                # Not signed this way: only outside moto's authentication mode.
+                environ["QUERY_STRING"] = f"{environ.get('QUERY_STRING', '')}&max-keys={max_keys}".lstrip("&")
         if req.json is not None:
             self._restore_empty_token(req, environ)
         special = self._special(environ, req, entry, empty_page)
@@ -411,6 +449,16 @@ class HarnessApp:
                 for name, user in iam_backends[account]["global"].users.items()
             }
             return 200, {"account": account, "events": cloudtrail.add_events(account, data.get("events", []), key_ids)}
+        if route == ("POST", "/iam-audit/trail"):
+            with self.seed_lock:
+                return 200, trail.write(data)
+        if route == ("POST", "/iam-audit/s3"):
+            max_keys = data.get("max_keys") if isinstance(data, dict) else None
+            if max_keys is not None and (not isinstance(max_keys, int) or max_keys < 1):
+                raise SpecError("s3.max_keys: expected a positive integer or null")
+            with STATE.lock:
+                STATE.s3_max_keys = max_keys
+            return 200, {"max_keys": max_keys}
         if route == ("POST", "/iam-audit/faults"):
             rules, latencies = parse_faults(data)
             with STATE.lock:

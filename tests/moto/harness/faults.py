@@ -2,7 +2,8 @@
 AWS error wire formats, per protocol, that the AWS SDKs parse.
 
 A rule matches a request by `service:Operation` (fnmatch pattern, case-sensitive: "iam:List*",
-"*") and optionally by the account of the calling credentials. Rules with a count fire that many
+"*") and optionally by the account of the calling credentials and by the call log's `detail`
+(fnmatch: an S3 call's "key=..." or "prefix=...", a LookupEvents' "EventName=..."). Rules with a count fire that many
 times, then are spent; rules without a count fire until /iam-audit/reset.
 """
 
@@ -53,6 +54,7 @@ THROTTLE_CODES = {
     "sts": "Throttling",
     "organizations": "TooManyRequestsException",
     "cloudtrail": "ThrottlingException",
+    "s3": "SlowDown",
 }
 THROTTLE_MESSAGES = {
     "organizations": "You have sent too many requests in too short a period of time. The quota "
@@ -60,7 +62,9 @@ THROTTLE_MESSAGES = {
 }
 
 # The code of an AccessDenied per protocol (query: AccessDenied; JSON: AccessDeniedException).
-DENY_CODES = {"iam": "AccessDenied", "sts": "AccessDenied"}
+DENY_CODES = {"iam": "AccessDenied", "sts": "AccessDenied", "s3": "AccessDenied"}
+# restXml services (S3): <Error><Code>..</Code><Message>..</Message></Error>, 403 when denied.
+REST_XML = {"s3"}
 
 # The code of a 5xx per status.
 SERVER_ERROR_CODES = {500: "InternalFailure", 503: "ServiceUnavailable"}
@@ -77,12 +81,15 @@ class Rule:
     status: int | None = None
     code: str | None = None
     message: str | None = None
+    detail: str | None = None
     fired: int = field(default=0)
 
-    def matches(self, op: str, account: str | None) -> bool:
+    def matches(self, op: str, account: str | None, detail: str | None = None) -> bool:
         if self.count is not None and self.fired >= self.count:
             return False
         if self.account is not None and self.account != account:
+            return False
+        if self.detail is not None and not fnmatch.fnmatchcase(detail or "", self.detail):
             return False
         if self.kind == "empty_page" and op not in EMPTY_PAGE_OPS:
             return False
@@ -144,7 +151,7 @@ def _parse_rule(kind: str, item: Any) -> Rule:
         # GetCredentialReport ReportInProgress (404); forever unless a count is given.
         _only(item, {"account", "count"}, kind)
         item = {**item, "match": "iam:*CredentialReport"}
-    _only(item, {"match", "account", "count", "status", "code", "message"}, kind)
+    _only(item, {"match", "account", "count", "status", "code", "message", "detail"}, kind)
     count = item.get("count")
     if count is None and kind in ("throttle", "error5xx", "empty_page"):
         count = 1  # a transient fault is once unless told otherwise
@@ -165,6 +172,7 @@ def _parse_rule(kind: str, item: Any) -> Rule:
         status=status,
         code=item.get("code"),
         message=item.get("message"),
+        detail=item.get("detail"),
     )
 
 
@@ -204,7 +212,14 @@ def error_reply(service: str, status: int, code: str, message: str, request_key:
         header x-amzn-ErrorType: <code>, body {"__type": "<code>", "message": ".."}
     """
     request_id = stable_uuid("error", request_key)
-    if service in QUERY_NAMESPACES:
+    if service in REST_XML:
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
+            f"<RequestId>{request_id}</RequestId></Error>"
+        ).encode()
+        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
+    elif service in QUERY_NAMESPACES:
         fault = "Receiver" if status >= 500 else "Sender"
         body = (
             f'<ErrorResponse xmlns="{QUERY_NAMESPACES[service]}">'
@@ -249,7 +264,7 @@ def reply_for_rule(rule: Rule, service: str, op: str, account: str, principal: s
     if rule.kind == "throttle":
         code = rule.code or THROTTLE_CODES.get(service, "ThrottlingException")
         message = rule.message or THROTTLE_MESSAGES.get(service, "Rate exceeded")
-        return error_reply(service, rule.status or 400, code, message, key)
+        return error_reply(service, rule.status or (503 if service in REST_XML else 400), code, message, key)
     if rule.kind == "error5xx":
         status = rule.status or 500
         code = rule.code or SERVER_ERROR_CODES.get(status, "InternalFailure")
@@ -257,7 +272,7 @@ def reply_for_rule(rule: Rule, service: str, op: str, account: str, principal: s
         return error_reply(service, status, code, message, key)
     if rule.kind == "deny":
         code = rule.code or DENY_CODES.get(service, "AccessDeniedException")
-        status = rule.status or (403 if service in QUERY_NAMESPACES else 400)
+        status = rule.status or (403 if service in QUERY_NAMESPACES or service in REST_XML else 400)
         action = f"{service}:{op.split(':', 1)[-1]}"
         message = rule.message or (
             f"User: {principal} is not authorized to perform: {action} "

@@ -68,6 +68,7 @@ def install() -> None:
     _patch_account_summary()
     _patch_organizations_services()
     _patch_authorization_account()
+    _patch_s3_head_bucket_action()
 
 
 # --- 1. account ids ---------------------------------------------------------------------
@@ -315,3 +316,14 @@ def _patch_authorization_account() -> None:
             ActionAuthenticatorMixin.request_count += 1
 
     ActionAuthenticatorMixin._authenticate_and_authorize_action = _authenticate_and_authorize_action  # type: ignore[method-assign]
+
+
+# --- S3 HeadBucket's action -----------------------------------------------------------------
+
+
+def _patch_s3_head_bucket_action() -> None:
+    """moto's authorization checks HeadBucket as `s3:HeadBucket`, which is no IAM action: AWS
+    authorizes it as `s3:ListBucket`."""
+    from moto.s3 import responses as s3_responses
+
+    s3_responses.ACTION_MAP["BUCKET"]["HEAD"]["DEFAULT"] = "ListBucket"

@@ -30,6 +30,9 @@ class HarnessState:
             self.faults_fired: Counter[str] = Counter()
             self.log: list[dict[str, Any]] = []
             self.clock_zero = time.monotonic()
+            # S3 ListObjectsV2 pages of at most this many keys (None: moto's 1000), to make
+            # listings paginate (POST /iam-audit/s3).
+            self.s3_max_keys: int | None = None
 
     def record_call(self, op: str, account: str, region: str | None, detail: str | None) -> dict[str, Any]:
         """Count one AWS API call; returns its log entry (the middleware adds the status)."""
@@ -48,12 +51,12 @@ class HarnessState:
             self.log.append(entry)
             return entry
 
-    def fire(self, op: str, account: str) -> Rule | None:
+    def fire(self, op: str, account: str, detail: str | None = None) -> Rule | None:
         """The first fault rule matching this request, counted as fired; None if none."""
         with self.lock:
             for kind in KINDS:
                 for rule in self.rules:
-                    if rule.kind == kind and rule.matches(op, account):
+                    if rule.kind == kind and rule.matches(op, account, detail):
                         rule.fired += 1
                         self.faults_fired[f"{kind}:{op}"] += 1
                         return rule
