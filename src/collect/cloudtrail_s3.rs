@@ -32,7 +32,6 @@
 //! SSE-KMS are decrypted by S3 for a reader allowed `kms:Decrypt` on the key.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::io::BufReader;
 use std::sync::Arc;
 
 use aws_config::{Region, SdkConfig};
@@ -45,7 +44,7 @@ use crate::collect::error::{describe, CollectError};
 use crate::collect::needs::{Needs, Principal};
 use crate::collect::options::{ScanOptions, TrailLocation};
 use crate::collect::org::OrgAccount;
-use crate::input::cloudtrail::{read_stream, FileRead, Keep, Skipped};
+use crate::input::cloudtrail::{FileRead, Keep, Skipped};
 use crate::inventory::{DataSource, Event};
 
 /// Files of one account being fetched or waiting for the memory budget, at most.
@@ -569,23 +568,7 @@ async fn list_files(
 
 /// One object's records, gzip or not (told by content, as for files given to `evaluate`).
 fn read_object(body: &[u8], url: &str, account: &str, keep: &Keep) -> FileRead {
-    if body.starts_with(&[0x1f, 0x8b]) {
-        let decoder = flate2::bufread::MultiGzDecoder::new(body);
-        let mut out = read_stream(
-            BufReader::with_capacity(256 * 1024, decoder),
-            url,
-            Some(account),
-            keep,
-        );
-        for s in &mut out.skipped {
-            if s.reason.contains("stops being JSON") || s.reason.starts_with("cannot read") {
-                s.reason.push_str(" (a damaged or truncated gzip file?)");
-            }
-        }
-        out
-    } else {
-        read_stream(body, url, Some(account), keep)
-    }
+    crate::input::cloudtrail::read_bytes(body, url, Some(account), keep)
 }
 
 #[cfg(test)]

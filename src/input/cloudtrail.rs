@@ -931,11 +931,7 @@ fn read_file_with(
                 &origin,
             )
         };
-        for s in &mut out.skipped {
-            if s.reason.starts_with("cannot read") || s.reason.starts_with("the file ends") {
-                s.reason.push_str(" (a damaged or truncated gzip file?)");
-            }
-        }
+        gzip_hint(&mut out);
         out
     } else {
         read_source(&mut Source::new(reader), &origin)
@@ -945,6 +941,35 @@ fn read_file_with(
         bar.inc(meta.len().saturating_sub(read.load(Ordering::Relaxed)));
     }
     out
+}
+
+/// A gzip file that stops early is probably damaged or truncated: say so.
+fn gzip_hint(out: &mut FileRead) {
+    for s in &mut out.skipped {
+        if s.reason.starts_with("cannot read") || s.reason.starts_with("the file ends") {
+            s.reason.push_str(" (a damaged or truncated gzip file?)");
+        }
+    }
+}
+
+/// Reads one file held in memory (an S3 object's body), gzip or not (told by content).
+/// `file` names it in what is skipped; `account` is the account its key names.
+pub fn read_bytes(body: &[u8], file: &str, account: Option<&str>, keep: &Keep) -> FileRead {
+    let origin = Origin {
+        file,
+        account,
+        keep,
+    };
+    if body.starts_with(&[0x1f, 0x8b]) {
+        let mut out = read_source(
+            &mut Source::new(flate2::bufread::MultiGzDecoder::new(body)),
+            &origin,
+        );
+        gzip_hint(&mut out);
+        out
+    } else {
+        read_source(&mut Source::new(body), &origin)
+    }
 }
 
 /// Folders of an organization trail that hold no events (digests, Insights).
