@@ -197,6 +197,8 @@ impl RawConfig {
         });
         let sla_days = self.sla_days.map(|days| {
             let mut sla = SlaDays::default();
+            let spans: Vec<(String, Spanned<String>)> =
+                days.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             for (key, value) in days {
                 let Some(severity) = SLA_SEVERITIES.into_iter().find(|s| s.as_str() == key) else {
                     problems.at(
@@ -222,6 +224,30 @@ impl RawConfig {
                             value.value
                         ),
                     ),
+                }
+            }
+            // A less severe task is never due before a more severe one.
+            if let Some((more, less)) = sla.backwards() {
+                let given = |s: Severity| spans.iter().find(|(k, _)| k == s.as_str());
+                let (more_days, less_days) = (sla.days(more), sla.days(less));
+                let say = |s: Severity, d: Option<u32>| {
+                    let d = d.unwrap_or_default();
+                    if given(s).is_some() {
+                        format!("{} is {d} days", s.as_str())
+                    } else {
+                        format!("{} is {d} days (the default)", s.as_str())
+                    }
+                };
+                if let Some((_, at)) = given(less).or_else(|| given(more)) {
+                    problems.at(
+                        &at.referenced,
+                        format!(
+                            "sla_days: {} but {}: a less severe task would be due sooner \
+                             (each severity's days must be at least the more severe one's)",
+                            say(less, less_days),
+                            say(more, more_days)
+                        ),
+                    );
                 }
             }
             sla
@@ -289,6 +315,34 @@ mod tests {
         assert_eq!((sla.critical, sla.high, sla.low), (2, 30, 60));
         let empty = parse("{}\n").unwrap();
         assert!(empty.fail_on.is_none() && empty.formats.is_none() && empty.sla_days.is_none());
+    }
+
+    #[test]
+    fn a_less_severe_task_is_never_due_sooner() {
+        let err = parse("sla_days:\n  medium: 10\n").unwrap_err();
+        assert_eq!(
+            err,
+            [
+                "dir/c.yaml:2:11: sla_days: medium is 10 days but high is 30 days (the default): \
+              a less severe task would be due sooner (each severity's days must be at least \
+              the more severe one's)"
+            ]
+        );
+        let err = parse("sla_days:\n  high: 90\n").unwrap_err();
+        assert!(
+            err[0].starts_with(
+                "dir/c.yaml:2:9: sla_days: medium is 60 days (the default) but high is 90 days"
+            ),
+            "{err:?}"
+        );
+        // Equal days, or the defaults, are fine.
+        let c = parse("sla_days:\n  high: 60\n  low: 60\n").unwrap();
+        let sla = c.sla_days.unwrap();
+        assert_eq!(
+            (sla.critical, sla.high, sla.medium, sla.low),
+            (1, 60, 60, 60)
+        );
+        assert_eq!(SlaDays::default().backwards(), None);
     }
 
     #[test]

@@ -314,3 +314,50 @@ fn diff_lists_new_resolved_unchanged_and_metric_changes() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// The remediation list reads in priority order: by severity, then due date; with the default
+/// SLAs (critical 1, high 30, medium 60, low 90 days) a less severe task is never due earlier.
+#[test]
+fn remediation_list_is_in_severity_then_due_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    common::bin()
+        .args([
+            "evaluate",
+            common::EXAMPLE_JSON,
+            "--format",
+            "csv",
+            "--quiet",
+            "--out",
+        ])
+        .arg(tmp.path())
+        .assert()
+        .code(1);
+    let csv = std::fs::read_to_string(tmp.path().join("remediation_20260306_120000.csv")).unwrap();
+    let rank = |s: &str| match s {
+        "critical" => 0,
+        "high" => 1,
+        "medium" => 2,
+        "low" => 3,
+        other => panic!("severity {other}"),
+    };
+    let mut last = (0, String::new());
+    let mut seen = std::collections::BTreeSet::new();
+    for line in csv.lines().skip(1) {
+        let cells: Vec<&str> = line.splitn(4, ',').collect();
+        if !line.contains(",open,") {
+            continue;
+        }
+        let now = (rank(cells[1]), cells[2].to_string());
+        assert!(now >= last, "{line} listed after {last:?}");
+        let want = match cells[1] {
+            "critical" => "2026-03-07",
+            "high" => "2026-04-05",
+            "medium" => "2026-05-05",
+            _ => "2026-06-04",
+        };
+        assert_eq!(cells[2], want, "{line}");
+        seen.insert(cells[1].to_string());
+        last = now;
+    }
+    assert!(seen.contains("high") && seen.contains("medium"), "{seen:?}");
+}

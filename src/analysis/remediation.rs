@@ -29,7 +29,7 @@ fn d_high() -> u32 {
     30
 }
 fn d_medium() -> u32 {
-    14
+    60
 }
 fn d_low() -> u32 {
     90
@@ -47,6 +47,21 @@ impl Default for SlaDays {
 }
 
 impl SlaDays {
+    /// The first pair (more severe, less severe) where the less severe task would be due
+    /// sooner, if any.
+    pub fn backwards(&self) -> Option<(Severity, Severity)> {
+        let order = [
+            (Severity::Critical, self.critical),
+            (Severity::High, self.high),
+            (Severity::Medium, self.medium),
+            (Severity::Low, self.low),
+        ];
+        order
+            .windows(2)
+            .find(|w| w[1].1 < w[0].1)
+            .map(|w| (w[0].0, w[1].0))
+    }
+
     pub fn days(&self, s: Severity) -> Option<u32> {
         match s {
             Severity::Critical => Some(self.critical),
@@ -68,8 +83,8 @@ pub struct Task {
     pub finding: usize,
 }
 
-/// Tasks for the open findings, most urgent first (due date, then severity, then subject),
-/// then the waived ones (due when their waiver ends).
+/// Tasks for the open findings, most severe first, then by due date, then subject; then the
+/// waived ones (due when their waiver ends), in the same order.
 pub fn tasks(findings: &[Finding], as_of: &DateTime<Utc>, sla: &SlaDays) -> Vec<Task> {
     let mut out: Vec<Task> = findings
         .iter()
@@ -92,14 +107,14 @@ pub fn tasks(findings: &[Finding], as_of: &DateTime<Utc>, sla: &SlaDays) -> Vec<
         let (fa, fb) = (&findings[a.finding], &findings[b.finding]);
         (
             fa.status == Status::Waived,
-            a.due,
             std::cmp::Reverse(fa.severity),
+            a.due,
             fa.sort_key(),
         )
             .cmp(&(
                 fb.status == Status::Waived,
-                b.due,
                 std::cmp::Reverse(fb.severity),
+                b.due,
                 fb.sort_key(),
             ))
     });

@@ -703,7 +703,7 @@ fn remediation(h: &mut String, report: &RunReport) {
     let list = report.tasks();
     let _ = write!(
         h,
-        "<section id=\"remediation\"><h2>Remediation</h2><p>{} task(s), most urgent first; waived ones last, due when their waiver ends.</p>",
+        "<section id=\"remediation\"><h2>Remediation</h2><p>{} task(s), most severe first, then by due date; waived ones last, due when their waiver ends.</p>",
         list.len()
     );
     if !list.is_empty() {
