@@ -13,6 +13,7 @@ pub mod emit;
 pub mod engine;
 pub mod error;
 pub mod finding;
+pub mod history;
 pub mod input;
 pub mod inventory;
 pub mod rules;

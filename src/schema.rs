@@ -24,6 +24,10 @@ pub fn all() -> Vec<(&'static str, String)> {
             schema_of::<crate::wire::FindingsV1>(),
         ),
         (
+            "history-line.schema.json",
+            schema_of::<crate::wire::HistoryLineV1>(),
+        ),
+        (
             "pack.schema.json",
             schema_of::<crate::rules::pack::RawPack>(),
         ),

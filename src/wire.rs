@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -234,4 +235,42 @@ pub struct FindingV1 {
     /// The waiver that covers it (`status: waived`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiver: Option<WaiverV1>,
+}
+
+/// One line of a run history (`--history FILE`, JSON Lines): what `trend` and time-to-remediate
+/// need of one run, compactly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryLineV1 {
+    pub schema_version: u32,
+    pub as_of: DateTime<Utc>,
+    /// `scan`, `stock-csv`, `inventory-json`, `credential-report`, `combined`.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    /// Organization, production, non-production and per-account metrics.
+    pub metrics: OrgMetrics,
+    /// Open findings per severity.
+    pub open: SeverityCountsV1,
+    /// Open findings per rule id.
+    pub open_by_rule: BTreeMap<String, u64>,
+    /// Open findings not open in the previous line.
+    pub new: u64,
+    /// Findings open in the previous line and not now.
+    pub resolved: u64,
+    /// Findings marked remediated by this run.
+    pub remediated: u64,
+    /// Accounts audited completely or partly; account ids not (fully) audited; skipped.
+    pub coverage: HistoryCoverageV1,
+    /// When each open finding was first seen open: `{first-seen as_of: [finding ids]}`.
+    pub first_seen: BTreeMap<DateTime<Utc>, Vec<String>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryCoverageV1 {
+    pub audited: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incomplete: Vec<String>,
+    pub skipped: u64,
 }

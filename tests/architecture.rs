@@ -27,6 +27,8 @@ const LAYERS: &[&[&str]] = &[
     &["run"],
     // Emitters.
     &["emit"],
+    // The run history (appended after the outputs are written).
+    &["history"],
     // The config file (its `format`, `params`, `sla_days` name the layers below).
     &["config"],
     // The JSON Schemas of the file formats; the command line.

@@ -283,6 +283,13 @@ pub struct CommonArgs {
     /// Also put these in the SARIF file, comma-separated: info, waived [default: neither]
     #[arg(long, value_name = "LIST")]
     pub sarif_include: Option<String>,
+    /// Append one JSON line for this run to this history file (JSON Lines; created if
+    /// missing; safe with two runs at once): what `trend` and time-to-remediate read.
+    #[arg(long, value_name = "HISTORY.jsonl")]
+    pub history: Option<PathBuf>,
+    /// With --history: drop lines older than this many days before this run's as_of.
+    #[arg(long, value_name = "DAYS", requires = "history")]
+    pub history_keep: Option<u32>,
 }
 
 #[derive(Debug, Args)]

@@ -44,6 +44,8 @@ pub struct Settings {
     /// The waivers file's entries (read and checked up front), with `--waivers`.
     pub waivers: Option<Vec<crate::waivers::Located>>,
     pub sarif: crate::emit::SarifInclude,
+    /// `--history FILE` and `--history-keep DAYS`.
+    pub history: Option<(PathBuf, Option<u32>)>,
 }
 
 /// Parses `--fail-on critical|high|medium|low|none`.
@@ -122,6 +124,7 @@ pub fn settings(common: &CommonArgs) -> Result<Settings, Error> {
             Some(list) => crate::emit::SarifInclude::parse(list).map_err(Error::Usage)?,
             None => crate::emit::SarifInclude::default(),
         },
+        history: common.history.clone().map(|p| (p, common.history_keep)),
     })
 }
 
@@ -244,6 +247,10 @@ pub fn analyze(
         rss_mb = rss_mb(),
         "outputs written"
     );
+    if let Some((path, keep)) = &s.history {
+        crate::history::record(&report, path, *keep)?;
+        tracing::info!(history = %path.display(), "run recorded");
+    }
     Ok(Run {
         report,
         written,
