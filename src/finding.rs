@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -70,6 +70,75 @@ pub struct RuleInfo {
     pub scope: Scope,
     pub remediation: String,
     pub tags: Vec<String>,
+    /// The CloudTrail calls that fix what a finding of this rule is about (among
+    /// [`REMEDIATING_EVENTS`]): its `remediated_by`, else by scope — a key rule's key deleted,
+    /// deactivated or its user deleted; a user rule's user deleted; nothing for other scopes.
+    pub remediated_by: Vec<String>,
+}
+
+/// The calls a rule's `remediated_by` may name.
+pub const REMEDIATING_EVENTS: [&str; 5] = [
+    "DeleteAccessKey",
+    "UpdateAccessKey",
+    "DeleteLoginProfile",
+    "EnableMFADevice",
+    "DeleteUser",
+];
+
+/// What a rule of `scope` is fixed by when it does not say.
+pub fn default_remediated_by(scope: Scope) -> Vec<String> {
+    let names: &[&str] = match scope {
+        Scope::Key => &["DeleteAccessKey", "UpdateAccessKey", "DeleteUser"],
+        Scope::User => &["DeleteUser"],
+        _ => &[],
+    };
+    names.iter().map(|n| (*n).to_string()).collect()
+}
+
+/// The call that fixed what a finding is about, after the inventory saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemediatedBy {
+    /// When CloudTrail recorded the call.
+    pub time: DateTime<Utc>,
+    /// CloudTrail `eventName`: `DeleteAccessKey`, `UpdateAccessKey`, `DeleteLoginProfile`,
+    /// `EnableMFADevice` or `DeleteUser`.
+    pub event: String,
+    /// Who acted.
+    pub actor: String,
+    /// `userIdentity.type`, when the event has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_type: Option<String>,
+    /// `sourceIPAddress`, when the event has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
+}
+
+impl RemediatedBy {
+    pub fn of(e: &crate::inventory::Event) -> RemediatedBy {
+        RemediatedBy {
+            time: e.time,
+            event: e.name.clone(),
+            actor: e.actor.clone(),
+            actor_type: e.actor_type.clone(),
+            source_ip: e.source_ip.clone(),
+        }
+    }
+
+    /// `DeleteAccessKey by alice at 2026-03-05 10:00:00 UTC from 203.0.113.9` (plain text).
+    pub fn describe(&self) -> String {
+        let mut out = format!(
+            "{} by {} at {}",
+            self.event,
+            self.actor,
+            self.time.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+        if let Some(ip) = &self.source_ip {
+            out.push_str(" from ");
+            out.push_str(ip);
+        }
+        out
+    }
 }
 
 /// Evidence: a JSON object `{name the condition used: value}`, in the condition's order,
@@ -92,6 +161,8 @@ pub struct Finding {
     pub change: Option<Change>,
     /// The waiver in force that covers it (then `status` is `Waived`).
     pub waiver: Option<Arc<Located>>,
+    /// The call that fixed it since the inventory saw it (then `status` is `Remediated`).
+    pub remediated_by: Option<Arc<RemediatedBy>>,
 }
 
 impl Finding {
@@ -112,6 +183,7 @@ impl Finding {
             status: Status::Open,
             change: None,
             waiver: None,
+            remediated_by: None,
         }
     }
 

@@ -167,6 +167,7 @@ mod tests {
             scope: Scope::Key,
             remediation: "r".into(),
             tags: Vec::new(),
+            remediated_by: Vec::new(),
         });
         let subject = Subject {
             account_id: Some(account.into()),

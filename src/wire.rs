@@ -45,6 +45,8 @@ pub struct FindingsV1 {
 
 /// A waiver as the outputs show it: the entry of the waivers file and where it was written.
 pub type WaiverV1 = crate::finding::Located;
+/// The call that remediated a finding since the inventory saw it.
+pub type RemediatedByV1 = crate::finding::RemediatedBy;
 
 /// What the waivers file did in this run.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -235,6 +237,9 @@ pub struct FindingV1 {
     /// The waiver that covers it (`status: waived`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiver: Option<WaiverV1>,
+    /// The CloudTrail call that fixed it after the inventory saw it (`status: remediated`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediated_by: Option<RemediatedByV1>,
 }
 
 /// One line of a run history (`--history FILE`, JSON Lines): what `trend` and time-to-remediate

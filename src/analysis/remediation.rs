@@ -84,12 +84,13 @@ pub struct Task {
 }
 
 /// Tasks for the open findings, most severe first, then by due date, then subject; then the
-/// waived ones (due when their waiver ends), in the same order.
+/// waived ones (due when their waiver ends), in the same order; then the ones an event
+/// remediated since the inventory (listed so that the next run can confirm them).
 pub fn tasks(findings: &[Finding], as_of: &DateTime<Utc>, sla: &SlaDays) -> Vec<Task> {
     let mut out: Vec<Task> = findings
         .iter()
         .enumerate()
-        .filter(|(_, f)| matches!(f.status, Status::Open | Status::Waived))
+        .filter(|(_, f)| f.severity > Severity::Info)
         .filter_map(|(i, f)| {
             sla.days(f.severity).map(|d| Task {
                 priority: 0,
@@ -102,17 +103,22 @@ pub fn tasks(findings: &[Finding], as_of: &DateTime<Utc>, sla: &SlaDays) -> Vec<
             })
         })
         .collect();
-    // Open tasks first, then the waived ones.
+    // Open tasks first, then the waived ones, then the remediated ones.
+    let group = |s: Status| match s {
+        Status::Open => 0,
+        Status::Waived => 1,
+        Status::Remediated => 2,
+    };
     out.sort_by(|a, b| {
         let (fa, fb) = (&findings[a.finding], &findings[b.finding]);
         (
-            fa.status == Status::Waived,
+            group(fa.status),
             std::cmp::Reverse(fa.severity),
             a.due,
             fa.sort_key(),
         )
             .cmp(&(
-                fb.status == Status::Waived,
+                group(fb.status),
                 std::cmp::Reverse(fb.severity),
                 b.due,
                 fb.sort_key(),

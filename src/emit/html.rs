@@ -263,6 +263,13 @@ fn totals(h: &mut String, report: &RunReport, v: &View<'_>) {
         card(h, &open.get(s).to_string(), &format!("open {s}"));
     }
     card(h, &waived.to_string(), "waived");
+    if !v.remediated.is_empty() {
+        card(
+            h,
+            &v.remediated.len().to_string(),
+            "remediated since the inventory",
+        );
+    }
     if let Some(b) = v.baseline {
         card(h, &b.new.to_string(), "new since baseline");
         card(h, &b.resolved.len().to_string(), "resolved since baseline");
@@ -695,7 +702,13 @@ fn status_cell(f: &Finding) -> String {
         ),
         (Status::Waived, None) => "<span class=\"status-waived\">waived</span>".into(),
         (Status::Open, _) => "open".into(),
-        (Status::Remediated, _) => "remediated".into(),
+        (Status::Remediated, _) => match f.remediated_by.as_deref() {
+            Some(r) => format!(
+                "<span class=\"status-remediated\">remediated: {}</span>",
+                esc(&r.describe())
+            ),
+            None => "<span class=\"status-remediated\">remediated</span>".into(),
+        },
     }
 }
 
@@ -703,7 +716,7 @@ fn remediation(h: &mut String, report: &RunReport) {
     let list = report.tasks();
     let _ = write!(
         h,
-        "<section id=\"remediation\"><h2>Remediation</h2><p>{} task(s), most severe first, then by due date; waived ones last, due when their waiver ends.</p>",
+        "<section id=\"remediation\"><h2>Remediation</h2><p>{} task(s), most severe first, then by due date; then the waived ones, due when their waiver ends; last those CloudTrail shows remediated since the inventory (the next run confirms them).</p>",
         list.len()
     );
     if !list.is_empty() {
@@ -714,10 +727,10 @@ fn remediation(h: &mut String, report: &RunReport) {
         for t in list.iter().take(MAX_TASK_ROWS) {
             let f = report.task_finding(t);
             let s = &f.subject;
-            let class = if f.status == Status::Waived {
-                " class=\"waived\""
-            } else {
+            let class = if f.status == Status::Open {
                 ""
+            } else {
+                " class=\"waived\""
             };
             let _ = write!(
                 h,
@@ -755,10 +768,10 @@ fn findings(h: &mut String, report: &RunReport) {
         );
         for f in report.findings.iter().take(MAX_FINDING_ROWS) {
             let s = &f.subject;
-            let class = if f.status == Status::Waived {
-                " class=\"waived\""
-            } else {
+            let class = if f.status == Status::Open {
                 ""
+            } else {
+                " class=\"waived\""
             };
             let account = match (s.account_id.as_deref(), s.account_name.as_deref()) {
                 (Some(id), Some(name)) if !name.is_empty() => format!("{id} ({name})"),

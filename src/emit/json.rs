@@ -173,6 +173,8 @@ struct FindingOut<'a> {
     change: Option<Change>,
     #[serde(skip_serializing_if = "Option::is_none")]
     waiver: Option<&'a WaiverV1>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remediated_by: Option<&'a crate::wire::RemediatedByV1>,
 }
 
 /// Writes the findings file: the envelope pretty-printed, each finding on one line.
@@ -209,6 +211,7 @@ pub fn write_findings(
                 status: f.status,
                 change: f.change,
                 waiver: f.waiver.as_deref(),
+                remediated_by: f.remediated_by.as_deref(),
             },
         )?;
     }

@@ -1,12 +1,13 @@
 //! `report_<stamp>.md`: the run in GitHub-flavoured Markdown, for a job summary
 //! (`$GITHUB_STEP_SUMMARY`) or a pull-request comment: the gate, what could not be seen,
-//! findings by severity, MFA coverage per account, the key-age distribution and the most
-//! urgent open findings. Every value from the inventory is escaped, so a user name cannot
+//! findings by severity, MFA coverage per account, the key-age distribution, the most
+//! urgent open findings and those CloudTrail shows remediated since the inventory. Every value from the inventory is escaped, so a user name cannot
 //! add links, images, HTML or table cells.
 
 use std::fmt::Write as _;
 
 use crate::emit::emitter::{Emitter, OutputFile, OutputOptions};
+use crate::finding::RemediatedBy;
 use crate::run::view::Headline;
 use crate::run::RunReport;
 use crate::vocab::Change;
@@ -246,6 +247,41 @@ pub fn render(run: &RunReport) -> String {
                 s,
                 "\n{} more open finding(s) in the findings JSON and the HTML report.",
                 open_findings.len() - MAX_FINDING_ROWS
+            );
+        }
+    }
+    if !v.remediated.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Remediated since the inventory\n\nCloudTrail shows these fixed after the inventory saw them; they do not gate, and the next run confirms them.\n\n| severity | rule | account | user | key | fixed by |\n|---|---|---|---|---|---|"
+        );
+        for f in v
+            .remediated
+            .iter()
+            .take(MAX_FINDING_ROWS)
+            .map(|&i| &run.findings[i])
+        {
+            let sub = &f.subject;
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} |",
+                f.severity,
+                esc(&f.rule.id),
+                esc(sub.account_id.as_deref().unwrap_or("")),
+                esc(sub.username.as_deref().unwrap_or("")),
+                esc(sub.access_key_id.as_deref().unwrap_or("")),
+                esc(&f
+                    .remediated_by
+                    .as_deref()
+                    .map(RemediatedBy::describe)
+                    .unwrap_or_default())
+            );
+        }
+        if v.remediated.len() > MAX_FINDING_ROWS {
+            let _ = writeln!(
+                s,
+                "\n{} more remediated finding(s) in the findings JSON and the HTML report.",
+                v.remediated.len() - MAX_FINDING_ROWS
             );
         }
     }

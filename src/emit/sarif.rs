@@ -874,6 +874,7 @@ mod tests {
             scope: Scope::User,
             remediation: "Fix it".into(),
             tags: vec!["t".into()],
+            remediated_by: Vec::new(),
         })
     }
 

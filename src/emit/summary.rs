@@ -65,6 +65,13 @@ pub fn render(run: &RunReport, written: &[PathBuf], skipped: &[PathBuf]) -> Stri
             w.expiring.len()
         );
     }
+    if !v.remediated.is_empty() {
+        let _ = writeln!(
+            s,
+            "Remediated since the inventory (CloudTrail): {} finding(s) (they do not gate; the next run confirms them)",
+            v.remediated.len()
+        );
+    }
     if let Some(b) = v.baseline {
         let _ = writeln!(
             s,

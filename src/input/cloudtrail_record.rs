@@ -18,14 +18,19 @@ use crate::inventory::time::parse_time;
 
 use crate::inventory::Event;
 
-/// The events collected by default: the seed's five, plus the two the red flags and the root
-/// report need. `scan` looks them up; `evaluate` keeps them from CloudTrail files.
-pub const DEFAULT_EVENTS: [&str; 7] = [
+/// The events collected by default: the seed's five, the two the red flags and the root report
+/// need, and the changes that remediate a finding (a key deactivated, MFA enabled, console
+/// access given or changed). `scan` looks them up; `evaluate` keeps them from CloudTrail files.
+pub const DEFAULT_EVENTS: [&str; 11] = [
     "CreateUser",
     "DeleteUser",
     "CreateAccessKey",
     "DeleteAccessKey",
+    "UpdateAccessKey",
+    "CreateLoginProfile",
+    "UpdateLoginProfile",
     "DeleteLoginProfile",
+    "EnableMFADevice",
     "DeactivateMFADevice",
     "ConsoleLogin",
 ];
@@ -44,6 +49,12 @@ pub struct RecordDetails {
     pub actor: Option<String>,
     pub login_outcome: Option<String>,
     pub mfa_used: Option<bool>,
+    /// The IAM user the call acted on (see [`Record::to_event`]).
+    pub user_name: Option<String>,
+    /// The access key the call acted on (`requestParameters.accessKeyId`, or the created key).
+    pub access_key_id: Option<String>,
+    /// An `UpdateAccessKey`'s `requestParameters.status`: `Active` or `Inactive`.
+    pub key_status: Option<String>,
 }
 
 fn text(v: Option<&Value>) -> Option<String> {
@@ -173,8 +184,19 @@ pub fn details_of_json(json: &str) -> Option<RecordDetails> {
 impl Record<'_> {
     /// What CloudTrail recorded beside the event name.
     pub fn details(&self) -> RecordDetails {
-        let identity = value(self.user_identity);
-        let identity = identity.is_object().then_some(&identity);
+        self.details_with(
+            &value(self.user_identity),
+            &value(self.request_parameters),
+            &value(self.response_elements),
+        )
+    }
+
+    /// [`Record::details`] with `userIdentity`, `requestParameters` and `responseElements`
+    /// already parsed.
+    fn details_with(&self, identity: &Value, request: &Value, response: &Value) -> RecordDetails {
+        let name = self.event_name.as_deref().unwrap_or_default();
+        let identity_object = identity;
+        let identity = identity.is_object().then_some(identity);
         let actor_type = text(identity.and_then(|i| i.get("type")));
         let actor_arn = text(identity.and_then(|i| i.get("arn")));
         let actor = match actor_type.as_deref() {
@@ -190,7 +212,6 @@ impl Record<'_> {
                 )
             }),
         };
-        let response = value(self.response_elements);
         let login_outcome = text(response.get("ConsoleLogin"));
         let mfa_used = value(self.additional_event_data)
             .get("MFAUsed")
@@ -200,6 +221,28 @@ impl Record<'_> {
                 "No" => Some(false),
                 _ => None,
             });
+        // The affected user is the request's `userName`, else the one in the response (a
+        // `CreateAccessKey` without `userName` creates a key for the caller: the response's
+        // `accessKey.userName` says whose), else, for the calls whose user defaults to the
+        // caller (`DEFAULTS_TO_CALLER`), the caller itself when it is an IAM user or root.
+        let user_name = text(request.get("userName"))
+            .or_else(|| text(response.get("accessKey").and_then(|k| k.get("userName"))))
+            .or_else(|| text(response.get("user").and_then(|u| u.get("userName"))))
+            .or_else(|| {
+                if !DEFAULTS_TO_CALLER.contains(&name) {
+                    return None;
+                }
+                match actor_type.as_deref() {
+                    Some("Root") => Some("root".to_string()),
+                    Some("IAMUser") => text(identity_object.get("userName")),
+                    _ => None,
+                }
+            });
+        let access_key_id = text(request.get("accessKeyId"))
+            .or_else(|| text(response.get("accessKey").and_then(|k| k.get("accessKeyId"))));
+        let key_status = (name == "UpdateAccessKey")
+            .then(|| text(request.get("status")))
+            .flatten();
         RecordDetails {
             error_code: some(self.error_code.clone()),
             error_message: some(self.error_message.clone()),
@@ -211,6 +254,9 @@ impl Record<'_> {
             actor,
             login_outcome,
             mfa_used,
+            user_name,
+            access_key_id,
+            key_status,
         }
     }
 
@@ -246,27 +292,16 @@ impl Record<'_> {
             .or_else(|| fallback_account.map(str::to_string))
             .or_else(|| text(identity.get("accountId")))
             .ok_or("no recipientAccountId, and the file does not say its account")?;
-        let details = self.details();
+        let details = self.details_with(&identity, &request, &response);
         let actor = actor_of(&identity).unwrap_or_else(|| "N/A".to_string());
-        let user_name = text(request.get("userName"))
-            .or_else(|| text(response.get("accessKey").and_then(|k| k.get("userName"))))
-            .or_else(|| text(response.get("user").and_then(|u| u.get("userName"))))
-            .or_else(|| {
-                if !DEFAULTS_TO_CALLER.contains(&name.as_str()) {
-                    return None;
-                }
-                match details.actor_type.as_deref() {
-                    Some("Root") => Some("root".to_string()),
-                    Some("IAMUser") => text(identity.get("userName")),
-                    _ => None,
-                }
-            });
-        let key_id = text(request.get("accessKeyId"))
-            .or_else(|| text(response.get("accessKey").and_then(|k| k.get("accessKeyId"))));
         let mut resources: Vec<String> = Vec::new();
-        for r in [key_id, user_name, text(request.get("serialNumber"))]
-            .into_iter()
-            .flatten()
+        for r in [
+            details.access_key_id.clone(),
+            details.user_name.clone(),
+            text(request.get("serialNumber")),
+        ]
+        .into_iter()
+        .flatten()
         {
             if !resources.contains(&r) {
                 resources.push(r);
@@ -347,6 +382,9 @@ impl RecordDetails {
         event.actor_arn = self.actor_arn;
         event.login_outcome = self.login_outcome;
         event.mfa_used = self.mfa_used;
+        event.user_name = self.user_name;
+        event.access_key_id = self.access_key_id;
+        event.key_status = self.key_status;
         if event.actor.is_empty() || event.actor == "N/A" {
             if let Some(a) = self.actor {
                 event.actor = a;

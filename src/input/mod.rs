@@ -111,7 +111,9 @@ pub fn load(given: &Inputs) -> Result<Inventory, InputError> {
     let mut folder_notes: Vec<String> = Vec::new();
     for (path, in_folder) in expand(&given.inputs)? {
         let bytes = read_file(&path)?;
-        let kind = detect::detect(&bytes);
+        // Told from the start of the file: an inventory may be hundreds of megabytes, and
+        // is parsed once, by its reader.
+        let kind = detect::detect_start(&bytes[..bytes.len().min(detect::START)]);
         let json_named = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));
@@ -124,6 +126,27 @@ pub fn load(given: &Inputs) -> Result<Inventory, InputError> {
             }
             Kind::StockReport => {
                 parts.push((file_name(&path), stock_csv::read_report(&path, &bytes)?));
+            }
+            // A large JSON whose start does not tell: read as an inventory; if it is not one,
+            // the whole content says what it is.
+            Kind::OtherJson if bytes.len() >= detect::START => {
+                match json::read_inventory(&path, &bytes) {
+                    Ok(inv) => parts.push((file_name(&path), inv)),
+                    Err(e) => match detect::detect(&bytes) {
+                        Kind::CredentialReportJson => {
+                            reports.push(credential_report::read_file(&path, &bytes)?);
+                        }
+                        other if in_folder => folder_notes.push(warn(format!(
+                            "{}: skipped: {}",
+                            path.display(),
+                            other.describe()
+                        ))),
+                        Kind::InventoryJson | Kind::OtherJson => return Err(e),
+                        other => {
+                            return Err(InputError::new(&path, other.refusal(Position::Input)))
+                        }
+                    },
+                }
             }
             _ if in_folder => folder_notes.push(warn(format!(
                 "{}: skipped: {}",

@@ -536,9 +536,51 @@ pub struct Event {
     /// A `ConsoleLogin`'s `additionalEventData.MFAUsed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_used: Option<bool>,
+    /// The IAM user the call acted on (`requestParameters.userName`, the created key's user,
+    /// or the caller for the calls that default to it); `None` when the record does not say
+    /// (the stock events CSV: see [`Event::target_user`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    /// The access key the call acted on (`requestParameters.accessKeyId`, or the created key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    /// An `UpdateAccessKey`'s new status (`requestParameters.status`): `Active` or `Inactive`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_status: Option<String>,
+}
+
+/// Whether `s` has the shape of an access key id: `AKIA` (long-term) or `ASIA` (temporary)
+/// and 16 more upper-case letters and digits.
+pub fn looks_like_key_id(s: &str) -> bool {
+    s.len() == 20
+        && (s.starts_with("AKIA") || s.starts_with("ASIA"))
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 impl Event {
+    /// The access key the call acted on: [`Event::access_key_id`], else (events read from
+    /// the stock CSV, which has only `resources`) the resource shaped like a key id.
+    pub fn target_key(&self) -> Option<&str> {
+        self.access_key_id.as_deref().or_else(|| {
+            self.resources
+                .iter()
+                .map(String::as_str)
+                .find(|r| looks_like_key_id(r))
+        })
+    }
+
+    /// The IAM user the call acted on: [`Event::user_name`], else (the stock CSV) the first
+    /// resource that is neither a key id nor an ARN (an MFA device's serial number).
+    pub fn target_user(&self) -> Option<&str> {
+        self.user_name.as_deref().or_else(|| {
+            self.resources
+                .iter()
+                .map(String::as_str)
+                .find(|r| !r.is_empty() && !looks_like_key_id(r) && !r.starts_with("arn:"))
+        })
+    }
+
     /// The call failed: CloudTrail recorded an `errorCode`, or a console sign-in failed.
     pub fn failed(&self) -> bool {
         self.error_code.is_some() || self.login_outcome.as_deref() == Some("Failure")

@@ -1147,6 +1147,9 @@ mod tests {
             actor_arn: None,
             login_outcome: None,
             mfa_used: None,
+            user_name: None,
+            access_key_id: None,
+            key_status: None,
         });
         inv
     }

@@ -82,6 +82,15 @@ pub struct RawRule {
     /// E.g. `seed/high-risk`, `cis-aws-v7.0/2.10`, `aws-smm/phase-1/multi-factor-authentication`.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The CloudTrail calls that fix what a finding of this rule is about, acting on its key
+    /// or user after the inventory saw it: `DeleteAccessKey`, `UpdateAccessKey` (to
+    /// `Inactive`), `DeleteLoginProfile`, `EnableMFADevice`, `DeleteUser`. Such a finding is
+    /// reported `remediated` and does not gate. Default: a `key` rule's key deleted or
+    /// deactivated or its user deleted; a `user` rule's user deleted. Only for `key` and `user`
+    /// rules.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub remediated_by: Option<Spanned<Vec<String>>>,
 }
 
 /// A validated rule.
@@ -108,6 +117,8 @@ pub struct Rule {
     pub pack: String,
     /// Where the rule was read from (`builtin:stock/<id>.yaml` or a path).
     pub file: String,
+    /// The calls that fix its findings (see [`RawRule::remediated_by`]; the default filled in).
+    pub remediated_by: Vec<String>,
 }
 
 /// A validated pack.
@@ -134,6 +145,7 @@ impl Rule {
             scope: self.scope,
             remediation: self.remediation.clone(),
             tags: self.tags.clone(),
+            remediated_by: self.remediated_by.clone(),
         }
     }
 
@@ -447,6 +459,36 @@ fn validate_rule(
             "{display}:{condition_line}: `condition` must not be empty"
         ));
     }
+    let remediated_by = match r.remediated_by {
+        None => crate::finding::default_remediated_by(r.scope),
+        Some(v) => {
+            let at = format!(
+                "{display}:{}:{}",
+                v.referenced.line(),
+                v.referenced.column()
+            );
+            let mut names: Vec<String> = Vec::new();
+            for name in v.value {
+                if !crate::finding::REMEDIATING_EVENTS.contains(&name.as_str()) {
+                    problems.push(format!(
+                        "{at}: `remediated_by`: `{name}` is not a call that fixes a finding \
+                         (expected one of {})",
+                        crate::finding::REMEDIATING_EVENTS.join(", ")
+                    ));
+                } else if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            if !names.is_empty() && !matches!(r.scope, Scope::Key | Scope::User) {
+                problems.push(format!(
+                    "{at}: `remediated_by` applies to rules about a key or a user \
+                     (this rule's scope is `{}`); remove it",
+                    r.scope
+                ));
+            }
+            names
+        }
+    };
     let probe = Rule {
         id: String::new(),
         title: String::new(),
@@ -463,6 +505,7 @@ fn validate_rule(
         tags: Vec::new(),
         pack: String::new(),
         file: String::new(),
+        remediated_by: Vec::new(),
     };
     for (name, offset) in crate::rules::refs::param_ref_offsets(&condition) {
         if !declared.contains(name.as_str()) {
@@ -498,6 +541,7 @@ fn validate_rule(
             tags: r.tags,
             pack: pack.to_string(),
             file: display.to_string(),
+            remediated_by,
         })
     } else {
         Err(problems)

@@ -189,7 +189,8 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// The remediation tasks (every open or waived finding with an SLA, most urgent first),
+    /// The remediation tasks (every open, waived or remediated finding with an SLA, most
+    /// urgent first),
     /// computed the first time an output asks.
     pub fn tasks(&self) -> &[Task] {
         self.tasks.get_or_init(|| {
@@ -233,6 +234,9 @@ pub fn run(inv: Inventory, compiled: &CompiledRules, s: &RunSettings) -> RunRepo
         warn_waivers(&applied);
         applied
     });
+    // After the waivers: a finding an event fixed is reported `remediated` (the next run
+    // confirms it); a waived one stays waived.
+    crate::analysis::remediated::cross_reference(&mut findings, &inventory, s.as_of);
     let baseline = s
         .baseline
         .as_ref()

@@ -1,7 +1,7 @@
 //! What the people-facing outputs (the terminal summary, the Markdown summary, the HTML
 //! report) show, decided once: the gate's headline, the open counts, the rules table, what
 //! could not be collected or evaluated, what the waivers and the baseline did, the open
-//! findings worth a person's eyes. Each of the three renders the same [`View`] its own way.
+//! findings worth a person's eyes, the findings CloudTrail shows remediated since. Each of the three renders the same [`View`] its own way.
 
 use crate::engine::{NotEvaluable, RuleError};
 use crate::finding::Finding;
@@ -35,6 +35,8 @@ pub struct Counts {
     pub open_above_info: Vec<usize>,
     /// Some of those carries a baseline change (new or unchanged).
     pub open_above_info_have_change: bool,
+    /// Indexes of the findings an event remediated since the inventory, in report order.
+    pub remediated: Vec<usize>,
 }
 
 impl Counts {
@@ -46,6 +48,9 @@ impl Counts {
             if f.status == Status::Open && f.severity > Severity::Info {
                 c.open_above_info.push(i);
                 c.open_above_info_have_change |= f.change.is_some();
+            }
+            if f.status == Status::Remediated {
+                c.remediated.push(i);
             }
         }
         c
@@ -113,6 +118,9 @@ pub struct View<'r> {
     pub open_findings: &'r [usize],
     /// Some open finding carries a baseline change (new or unchanged).
     pub open_findings_have_change: bool,
+    /// Indexes (in the run's findings) of the findings a CloudTrail call remediated since the
+    /// inventory saw them, in report order: listed, not counted as open, never gating.
+    pub remediated: &'r [usize],
 }
 
 impl RunReport {
@@ -178,6 +186,7 @@ impl RunReport {
             baseline: self.baseline.as_ref(),
             open_findings: &counts.open_above_info,
             open_findings_have_change: counts.open_above_info_have_change,
+            remediated: &counts.remediated,
         }
     }
 
