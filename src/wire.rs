@@ -40,8 +40,15 @@ pub struct FindingsV1 {
     /// With `--baseline`: the comparison with the earlier run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineV1>,
+    /// With events: what they show of remediation over the event window (counts per account
+    /// and for the Organization, each user's offboarding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<ProgressV1>,
     pub findings: Vec<FindingV1>,
 }
+
+/// Remediation progress over the event window.
+pub type ProgressV1 = crate::analysis::progress::Progress;
 
 /// A waiver as the outputs show it: the entry of the waivers file and where it was written.
 pub type WaiverV1 = crate::finding::Located;

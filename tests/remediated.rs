@@ -122,7 +122,7 @@ fn the_seeds_offboarding_remediates_what_the_report_still_lists() {
 
     // SARIF leaves the remediated findings out; the remediation list says they are
     // remediated, last; the Markdown lists them with the event.
-    let sarif = read(dir.path(), "findings_20260306_120000.sarif");
+    let sarif = std::fs::read_to_string(dir.path().join("findings_20260306_120000.sarif")).unwrap();
     let results = serde_json::from_str::<Value>(&sarif).unwrap()["runs"][0]["results"]
         .as_array()
         .unwrap()
@@ -134,7 +134,7 @@ fn the_seeds_offboarding_remediates_what_the_report_still_lists() {
         .filter(|x| x["status"] == "remediated")
         .map(|x| x["id"].as_str().unwrap())
         .collect();
-    assert!(remediated_ids.len() >= 4, "{remediated_ids:?}");
+    assert_eq!(remediated_ids.len(), 3, "{remediated_ids:?}");
     for r in &results {
         let text = r.to_string();
         assert!(
@@ -156,13 +156,57 @@ fn the_seeds_offboarding_remediates_what_the_report_still_lists() {
         rows.iter().filter(|r| r.contains(",remediated,")).count(),
         remediated_ids.len()
     );
-    let md = read(dir.path(), "report_");
+    let md = read(dir.path(), "report_20260306_120000.md");
     assert!(md.contains("## Remediated since the inventory"), "{md}");
     assert!(
         md.contains("DeleteAccessKey by admin-user at 2026-03-01 10:30:00 UTC"),
         "{md}"
     );
+    // Remediation progress over the window, and the seed's offboarding sequence.
+    let p = &f["progress"];
+    assert_eq!(
+        p["organization"],
+        serde_json::json!({"keys_deleted": 1, "keys_deactivated": 1, "console_access_removed": 2,
+            "users_deleted": 1, "mfa_enabled": 0, "mfa_deactivated": 0})
+    );
+    assert_eq!(p["from"], "2026-03-01T10:30:00Z");
+    assert_eq!(p["to"], "2026-03-04T09:00:00Z");
+    let offboardings = p["offboardings"].as_array().unwrap();
+    assert_eq!(offboardings.len(), 2, "{offboardings:?}");
+    let carol = &offboardings[0];
+    assert_eq!(
+        (carol["username"].as_str(), carol["complete"].as_bool()),
+        (Some("carol"), Some(false))
+    );
+    let old = &offboardings[1];
+    assert_eq!(old["username"], "old-contractor");
+    let steps: Vec<&str> = old["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        ["DeleteAccessKey", "DeleteLoginProfile", "DeleteUser"]
+    );
+    assert_eq!(old["steps"][0]["access_key_id"], "AKIAIOSFODNN7EXAMPLE");
+    assert_eq!(old["complete"], true);
+    assert_eq!(old["in_order"], true);
+    // 2026-03-01 10:30 to 2026-03-02 14:20: 27 h 50 min.
+    assert_eq!(old["duration_hours"], 27.83);
+    assert!(md.contains("## Remediation progress"), "{md}");
+    assert!(
+        md.contains(
+            "DeleteAccessKey AKIAIOSFODNN7EXAMPLE 2026-03-01 10:30 by admin-user → \
+             DeleteLoginProfile 2026-03-01 10:31 by security-team → \
+             DeleteUser 2026-03-02 14:20 by security-team | 27.83 | yes | yes |"
+        ),
+        "{md}"
+    );
+
     let html = read(dir.path(), "report_20260306_120000.html");
+    assert!(html.contains("<section id=\"progress\">"));
     assert!(html.contains(
         "remediated: UpdateAccessKey by alice at 2026-03-04 08:00:00 UTC from 198.51.100.7"
     ));

@@ -123,3 +123,184 @@ fn listed_active(inv: &Inventory, account: &str, key: &str) -> bool {
         .flat_map(|u| &u.access_keys)
         .any(|k| k.id == key && k.status == KeyStatus::Active)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{default_remediated_by, RuleInfo, Subject};
+    use crate::inventory::{AccessKey, Account, SourceKind, User};
+    use crate::vocab::Scope;
+    use chrono::TimeZone;
+
+    const ACCOUNT: &str = "111111111111";
+    const KEY: &str = "AKIAEXAMPLEKEY000001";
+
+    fn at(day: u32, h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, day, h, 0, 0).unwrap()
+    }
+
+    fn inventory(key_status: KeyStatus, events: Vec<Event>) -> Inventory {
+        let mut inv = Inventory::new(SourceKind::InventoryJson);
+        let mut account = Account::new(ACCOUNT, "prod");
+        let mut user = User::named("alice");
+        user.access_keys.push(AccessKey {
+            id: KEY.into(),
+            status: key_status,
+            ..AccessKey::default()
+        });
+        account.users.push(user);
+        inv.accounts.push(account);
+        inv.events = events;
+        inv
+    }
+
+    fn event(time: DateTime<Utc>, name: &str) -> Event {
+        Event {
+            time,
+            name: name.into(),
+            actor: "admin".into(),
+            account_id: ACCOUNT.into(),
+            user_name: Some("alice".into()),
+            access_key_id: name.contains("AccessKey").then(|| KEY.to_string()),
+            key_status: (name == "UpdateAccessKey").then(|| "Inactive".to_string()),
+            ..Event::default()
+        }
+    }
+
+    fn finding(scope: Scope, severity: Severity, fixed_by: Option<&[&str]>) -> Finding {
+        let rule = Arc::new(RuleInfo {
+            id: "r".into(),
+            title: "t".into(),
+            severity,
+            scope,
+            remediation: String::new(),
+            tags: Vec::new(),
+            remediated_by: fixed_by.map_or_else(
+                || default_remediated_by(scope),
+                |n| n.iter().map(|s| (*s).to_string()).collect(),
+            ),
+        });
+        let evidence = serde_json::value::RawValue::from_string("{}".into()).unwrap();
+        Finding::new(
+            &rule,
+            Subject {
+                account_id: Some(ACCOUNT.into()),
+                username: Some("alice".into()),
+                access_key_id: (scope == Scope::Key).then(|| KEY.into()),
+                ..Subject::default()
+            },
+            String::new(),
+            evidence,
+        )
+    }
+
+    fn status(inv: &Inventory, mut f: Finding, as_of: DateTime<Utc>) -> (Status, Option<String>) {
+        cross_reference(std::slice::from_mut(&mut f), inv, as_of);
+        (f.status, f.remediated_by.map(|r| r.event.clone()))
+    }
+
+    #[test]
+    fn a_key_deleted_or_deactivated_fixes_the_keys_findings() {
+        let key = || finding(Scope::Key, Severity::High, None);
+        let deleted = inventory(KeyStatus::Active, vec![event(at(3, 9), "DeleteAccessKey")]);
+        assert_eq!(
+            status(&deleted, key(), at(6, 0)),
+            (Status::Remediated, Some("DeleteAccessKey".into()))
+        );
+        let off = inventory(KeyStatus::Active, vec![event(at(3, 9), "UpdateAccessKey")]);
+        assert_eq!(status(&off, key(), at(6, 0)).0, Status::Remediated);
+        // Listed inactive already: deactivating it again fixes nothing it is about.
+        let listed_off = inventory(
+            KeyStatus::Inactive,
+            vec![event(at(3, 9), "UpdateAccessKey")],
+        );
+        assert_eq!(status(&listed_off, key(), at(6, 0)).0, Status::Open);
+        // Made active again later.
+        let mut again = event(at(4, 9), "UpdateAccessKey");
+        again.key_status = Some("Active".into());
+        let back = inventory(
+            KeyStatus::Active,
+            vec![event(at(3, 9), "UpdateAccessKey"), again],
+        );
+        assert_eq!(status(&back, key(), at(6, 0)).0, Status::Open);
+    }
+
+    #[test]
+    fn only_a_call_after_the_inventory_saw_the_account_and_not_after_as_of() {
+        let key = || finding(Scope::Key, Severity::High, None);
+        let mut inv = inventory(KeyStatus::Active, vec![event(at(3, 9), "DeleteAccessKey")]);
+        inv.collected_at = Some(at(4, 0));
+        assert_eq!(
+            status(&inv, key(), at(6, 0)).0,
+            Status::Open,
+            "before collection"
+        );
+        inv.collected_at = Some(at(2, 0));
+        assert_eq!(status(&inv, key(), at(6, 0)).0, Status::Remediated);
+        // A cached credential report older than the collection: its time counts.
+        inv.collected_at = Some(at(5, 0));
+        inv.accounts[0].collection.credential_report_generated_at = Some(at(3, 8));
+        assert_eq!(status(&inv, key(), at(6, 0)).0, Status::Remediated);
+        // An event after as_of has not happened yet at as_of.
+        assert_eq!(status(&inv, key(), at(3, 8)).0, Status::Open);
+    }
+
+    #[test]
+    fn user_findings_are_fixed_only_by_the_calls_their_rule_names() {
+        let console = || {
+            finding(
+                Scope::User,
+                Severity::Critical,
+                Some(&["DeleteLoginProfile", "EnableMFADevice", "DeleteUser"]),
+            )
+        };
+        let removed = inventory(
+            KeyStatus::Active,
+            vec![event(at(3, 9), "DeleteLoginProfile")],
+        );
+        assert_eq!(
+            status(&removed, console(), at(6, 0)),
+            (Status::Remediated, Some("DeleteLoginProfile".into()))
+        );
+        // The default of a user rule: only the user's deletion.
+        let plain = finding(Scope::User, Severity::High, None);
+        assert_eq!(status(&removed, plain, at(6, 0)).0, Status::Open);
+        // Given back later; MFA enabled then removed again; a failed call.
+        let back = inventory(
+            KeyStatus::Active,
+            vec![
+                event(at(3, 9), "DeleteLoginProfile"),
+                event(at(3, 10), "CreateLoginProfile"),
+                event(at(3, 11), "EnableMFADevice"),
+                event(at(3, 12), "DeactivateMFADevice"),
+            ],
+        );
+        assert_eq!(status(&back, console(), at(6, 0)).0, Status::Open);
+        let mut failed = event(at(3, 9), "DeleteUser");
+        failed.error_code = Some("AccessDenied".into());
+        let denied = inventory(KeyStatus::Active, vec![failed]);
+        assert_eq!(status(&denied, console(), at(6, 0)).0, Status::Open);
+        // The earliest fix is the one reported.
+        let both = inventory(
+            KeyStatus::Active,
+            vec![
+                event(at(4, 9), "DeleteUser"),
+                event(at(3, 9), "EnableMFADevice"),
+            ],
+        );
+        assert_eq!(
+            status(&both, console(), at(6, 0)).1.as_deref(),
+            Some("EnableMFADevice")
+        );
+    }
+
+    #[test]
+    fn info_and_waived_findings_are_left_alone() {
+        let inv = inventory(KeyStatus::Active, vec![event(at(3, 9), "DeleteAccessKey")]);
+        let info = finding(Scope::Key, Severity::Info, None);
+        assert_eq!(status(&inv, info, at(6, 0)).0, Status::Open);
+        let mut waived = finding(Scope::Key, Severity::High, None);
+        waived.status = Status::Waived;
+        assert_eq!(status(&inv, waived, at(6, 0)).0, Status::Waived);
+    }
+}

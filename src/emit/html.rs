@@ -167,8 +167,12 @@ pub fn render(report: &RunReport) -> String {
     h.push_str(
         "<nav><a href=\"#totals\">Totals</a><a href=\"#coverage\">Coverage</a><a href=\"#severity\">By severity</a>\
          <a href=\"#accounts\">By account</a><a href=\"#mfa\">MFA coverage</a><a href=\"#key-age\">Key age</a>\
-         <a href=\"#outliers\">Outliers</a><a href=\"#remediation\">Remediation</a><a href=\"#findings\">Findings</a></nav>\n<main>\n",
+         <a href=\"#outliers\">Outliers</a><a href=\"#remediation\">Remediation</a>",
     );
+    if report.progress().is_some() {
+        h.push_str("<a href=\"#progress\">Progress</a>");
+    }
+    h.push_str("<a href=\"#findings\">Findings</a></nav>\n<main>\n");
     gate_banner(&mut h, &v);
     totals(&mut h, report, &v);
     coverage(&mut h, &v);
@@ -178,6 +182,9 @@ pub fn render(report: &RunReport) -> String {
     key_age(&mut h, m);
     outliers(&mut h, report);
     remediation(&mut h, report);
+    if let Some(p) = report.progress() {
+        progress(&mut h, p);
+    }
     findings(&mut h, report);
     h.push_str("</main>\n</body>\n</html>\n");
     h
@@ -749,6 +756,67 @@ fn remediation(h: &mut String, report: &RunReport) {
         }
         h.push_str("</table>");
         more(h, list.len(), MAX_TASK_ROWS, "the remediation CSV");
+    }
+    h.push_str("</section>\n");
+}
+
+fn progress(h: &mut String, p: &crate::analysis::progress::Progress) {
+    let counts = p.organization.named();
+    let window = match (p.from, p.to) {
+        (Some(from), Some(to)) => format!(
+            "Events from {} to {}.",
+            from.format("%Y-%m-%d %H:%M"),
+            to.format("%Y-%m-%d %H:%M")
+        ),
+        _ => "No events.".to_string(),
+    };
+    let _ = write!(
+        h,
+        "<section id=\"progress\"><h2>Remediation progress</h2><p>{}</p><div class=\"cards\">",
+        esc(&window)
+    );
+    for (what, n) in counts {
+        card(h, &n.to_string(), what);
+    }
+    h.push_str("</div>");
+    if !p.accounts.is_empty() {
+        h.push_str("<table><tr><th>account</th><th>name</th>");
+        for (what, _) in counts {
+            let _ = write!(h, "<th class=\"num\">{}</th>", esc(what));
+        }
+        h.push_str("</tr>");
+        for a in &p.accounts {
+            let _ = write!(
+                h,
+                "<tr><td class=\"mono\">{}</td><td>{}</td>",
+                esc(&a.account_id),
+                esc(&a.account_name)
+            );
+            for (_, n) in a.counts.named() {
+                let _ = write!(h, "<td class=\"num\">{n}</td>");
+            }
+            h.push_str("</tr>");
+        }
+        h.push_str("</table>");
+    }
+    if !p.offboardings.is_empty() {
+        h.push_str(
+            "<h3>Offboardings</h3><p>Keys first, then console access, then the user.</p>\
+             <table class=\"wide\"><tr><th>account</th><th>user</th><th>steps</th><th class=\"num\">hours</th><th>user deleted</th><th>in order</th></tr>",
+        );
+        for o in &p.offboardings {
+            let _ = write!(
+                h,
+                "<tr><td class=\"mono\">{}</td><td>{}</td><td class=\"msg\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&o.account_id),
+                esc(&o.username),
+                esc(&o.sequence()),
+                o.duration_hours,
+                if o.complete { "yes" } else { "no" },
+                if o.in_order { "yes" } else { "<b>no</b>" }
+            );
+        }
+        h.push_str("</table>");
     }
     h.push_str("</section>\n");
 }

@@ -137,6 +137,7 @@ pub fn envelope(run: &RunReport) -> FindingsV1 {
         },
         waivers: run.waivers.as_ref().map(waivers_v1),
         baseline: run.baseline.clone(),
+        progress: run.progress().cloned(),
         // Findings are streamed by `write_findings`, never copied into the envelope.
         findings: Vec::new(),
     }

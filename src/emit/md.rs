@@ -285,7 +285,66 @@ pub fn render(run: &RunReport) -> String {
             );
         }
     }
+    if let Some(p) = run.progress() {
+        progress(&mut s, p);
+    }
     s
+}
+
+fn progress(s: &mut String, p: &crate::analysis::progress::Progress) {
+    let window = match (p.from, p.to) {
+        (Some(from), Some(to)) => format!(
+            "Events from {} to {}",
+            from.format("%Y-%m-%d %H:%M"),
+            to.format("%Y-%m-%d %H:%M")
+        ),
+        _ => "No events".to_string(),
+    };
+    let counts = p.organization.named();
+    let _ = writeln!(
+        s,
+        "\n## Remediation progress\n\n{window}: {}.\n",
+        counts
+            .iter()
+            .map(|(what, n)| format!("{n} {what}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if !p.accounts.is_empty() {
+        let _ = writeln!(
+            s,
+            "| account | name | {} |\n|---|---|{}",
+            counts.map(|(what, _)| what).join(" | "),
+            "---:|".repeat(counts.len())
+        );
+        for a in &p.accounts {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} |",
+                esc(&a.account_id),
+                esc(&a.account_name),
+                a.counts.named().map(|(_, n)| n.to_string()).join(" | ")
+            );
+        }
+    }
+    if !p.offboardings.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n### Offboardings\n\nKeys first, then console access, then the user.\n\n| account | user | steps | hours | user deleted | in order |\n|---|---|---|---:|---|---|"
+        );
+        for o in &p.offboardings {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} |",
+                esc(&o.account_id),
+                esc(&o.username),
+                esc(&o.sequence()),
+                o.duration_hours,
+                if o.complete { "yes" } else { "no" },
+                if o.in_order { "yes" } else { "**no**" }
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
-//! The run stage: evaluate → waivers → baseline → gate. Every command that evaluates rules
-//! (`evaluate`, `scan`) calls [`run`], and every output is made from the one [`RunReport`] it
-//! returns: findings (unaudited accounts included, made by the one finding constructor),
+//! The run stage: evaluate → waivers → CloudTrail cross-reference → baseline → gate. Every
+//! command that evaluates rules (`evaluate`, `scan`) calls [`run`], and every output is made
+//! from the one [`RunReport`] it returns: findings (unaudited accounts included, made by the
+//! one finding constructor; those an event fixed since the inventory marked remediated),
 //! account coverage, rule runs, what could not be evaluated, metrics, remediation tasks,
-//! outliers, waiver and baseline state, and the gate decision. Emitters only translate it.
+//! remediation progress, outliers, waiver and baseline state, and the gate decision.
+//! Emitters only translate it.
 
 pub mod view;
 
@@ -13,10 +15,11 @@ use std::sync::{Arc, OnceLock};
 use chrono::{DateTime, Utc};
 
 use crate::analysis::metrics::{outlier_keys, Classifier, OrgMetrics, OutlierKey};
+use crate::analysis::progress::Progress;
 use crate::analysis::remediation::{SlaDays, Task};
 use crate::engine::{evaluate, EvalOptions, NotEvaluable, RuleError};
 use crate::finding::{Finding, Subject};
-use crate::inventory::{CollectionStatus, Inventory, SkippedAccount};
+use crate::inventory::{CollectionStatus, Field, Inventory, SkippedAccount};
 use crate::rules::pack::Rule;
 use crate::rules::CompiledRules;
 use crate::vocab::Severity;
@@ -186,6 +189,7 @@ pub struct RunReport {
     tasks: OnceLock<Vec<Task>>,
     outliers: OnceLock<Vec<OutlierKey>>,
     counts: OnceLock<view::Counts>,
+    progress: OnceLock<Option<Progress>>,
 }
 
 impl RunReport {
@@ -208,6 +212,18 @@ impl RunReport {
     /// every people-facing output share it).
     pub fn counts(&self) -> &view::Counts {
         self.counts.get_or_init(|| view::Counts::of(&self.findings))
+    }
+
+    /// What the events show of remediation (`None` when the input has no events), computed
+    /// the first time an output asks.
+    pub fn progress(&self) -> Option<&Progress> {
+        self.progress
+            .get_or_init(|| {
+                self.inventory
+                    .has(Field::Events)
+                    .then(|| crate::analysis::progress::progress(&self.inventory, self.as_of))
+            })
+            .as_ref()
     }
 
     /// The finding a task is about.
@@ -284,6 +300,7 @@ pub fn run(inv: Inventory, compiled: &CompiledRules, s: &RunSettings) -> RunRepo
         tasks: OnceLock::new(),
         outliers: OnceLock::new(),
         counts: OnceLock::new(),
+        progress: OnceLock::new(),
     }
 }
 
