@@ -18,7 +18,7 @@
 //!   smallest of n), both rounded to two decimals. Info findings have no deadline and are left
 //!   out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 
@@ -134,24 +134,21 @@ pub fn compute(lines: &[HistoryLineV1], by: By) -> TrendV1 {
     let mut period_samples = Samples::default();
     let mut previous: Option<&HistoryLineV1> = None;
     for line in &order {
-        let now: BTreeMap<&str, ()> = line.open_findings().iter().map(|f| (f.id, ())).collect();
+        let now: BTreeSet<&str> = line.open_findings().iter().map(|f| f.id).collect();
         let mut samples = Samples::default();
         let (new, resolved) = match previous {
             None => (now.len() as u64, 0),
             Some(p) => {
                 let before = p.open_findings();
-                let before_ids: BTreeMap<&str, ()> = before.iter().map(|f| (f.id, ())).collect();
+                let before_ids: BTreeSet<&str> = before.iter().map(|f| f.id).collect();
                 let mut resolved = 0;
                 for f in &before {
-                    if !now.contains_key(f.id) {
+                    if !now.contains(f.id) {
                         resolved += 1;
                         samples.add(f.severity, days_between(&f.first_seen, &line.as_of));
                     }
                 }
-                let new = now
-                    .keys()
-                    .filter(|id| !before_ids.contains_key(*id))
-                    .count();
+                let new = now.iter().filter(|id| !before_ids.contains(*id)).count();
                 (new as u64, resolved)
             }
         };
