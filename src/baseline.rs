@@ -5,13 +5,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use chrono::SecondsFormat;
 use serde::Serialize;
 
 use crate::analysis::metrics::Metrics;
 use crate::error::{Error, InputError};
 use crate::finding::Finding;
-use crate::vocab::Change;
-use crate::wire::{BaselineV1, FindingV1, FindingsV1, FINDINGS_SCHEMA_VERSION};
+use crate::inventory::SourceKind;
+use crate::vocab::{Change, Scope, Status};
+use crate::wire::{
+    AccountsV1, BaselineV1, FindingV1, FindingsV1, HistoryLineV1, SourceV1, SummaryV1, ToolV1,
+    FINDINGS_SCHEMA_VERSION,
+};
 
 /// Reads a findings JSON written by iam-audit (this format version).
 pub fn load(path: &Path) -> Result<FindingsV1, Error> {
@@ -43,6 +48,80 @@ pub fn load(path: &Path) -> Result<FindingsV1, Error> {
             .at(e.line() as u64, Some(e.column() as u64))
             .into()
     })
+}
+
+/// A run history's line as a baseline: its open findings (from `first_seen`) are the findings
+/// of the earlier run. A history keeps each finding's id, rule and severity, not its subject:
+/// the resolved ones carry their rule's title and scope when `rule` knows the rule id (the
+/// rules of this run), else the id, and a message that says so.
+pub fn from_history(
+    line: &HistoryLineV1,
+    rule: impl Fn(&str) -> Option<(String, Scope)>,
+) -> FindingsV1 {
+    let as_of = line.as_of.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let findings = line
+        .open_findings()
+        .into_iter()
+        .map(|f| {
+            let (title, scope) = rule(f.rule_id).unwrap_or_else(|| (f.rule_id.to_string(), Scope::Account));
+            FindingV1 {
+                id: f.id.to_string(),
+                rule_id: f.rule_id.to_string(),
+                title,
+                severity: f.severity,
+                scope,
+                account_id: None,
+                account_name: None,
+                username: None,
+                access_key_id: None,
+                message: format!(
+                    "open in the run history's line of {as_of} (first seen {}); the history keeps no subject",
+                    f.first_seen.to_rfc3339_opts(SecondsFormat::Secs, true)
+                ),
+                evidence: serde_json::Map::new(),
+                remediation: String::new(),
+                tags: Vec::new(),
+                status: Status::Open,
+                change: None,
+                waiver: None,
+                remediated_by: None,
+            }
+        })
+        .collect();
+    FindingsV1 {
+        schema_version: FINDINGS_SCHEMA_VERSION,
+        tool: ToolV1 {
+            name: "iam-audit".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        as_of,
+        source: SourceV1 {
+            kind: SourceKind::Combined,
+            files: Vec::new(),
+            unavailable: Vec::new(),
+        },
+        fail_on: "none".into(),
+        new_only: false,
+        accounts: AccountsV1 {
+            audited: Vec::new(),
+            incomplete: Vec::new(),
+            skipped: Vec::new(),
+        },
+        params: BTreeMap::new(),
+        summary: SummaryV1 {
+            findings_by_severity: line.open.clone(),
+            gating_findings: 0,
+            exit_code: 0,
+            rules: Vec::new(),
+            not_evaluable: Vec::new(),
+            rule_errors: Vec::new(),
+            metrics: line.metrics.clone(),
+        },
+        waivers: None,
+        baseline: None,
+        progress: None,
+        findings,
+    }
 }
 
 /// Marks each finding new or unchanged against `old`; returns the comparison (with the

@@ -115,16 +115,6 @@ pub struct RemediatedBy {
 }
 
 impl RemediatedBy {
-    pub fn of(e: &crate::inventory::Event) -> RemediatedBy {
-        RemediatedBy {
-            time: e.time,
-            event: e.name.clone(),
-            actor: e.actor.clone(),
-            actor_type: e.actor_type.clone(),
-            source_ip: e.source_ip.clone(),
-        }
-    }
-
     /// `DeleteAccessKey by alice at 2026-03-05 10:00:00 UTC from 203.0.113.9` (plain text).
     pub fn describe(&self) -> String {
         let mut out = format!(

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::error::{Error, InputError};
 use crate::run::RunReport;
 use crate::vocab::Status;
-use crate::wire::{HistoryCoverageV1, HistoryLineV1, SeverityCountsV1};
+use crate::wire::{FirstSeenV1, HistoryCoverageV1, HistoryLineV1, SeverityCountsV1};
 
 /// Version of the history line format.
 pub const HISTORY_SCHEMA_VERSION: u32 = 1;
@@ -63,6 +63,28 @@ pub fn read(path: &Path) -> Result<History, InputError> {
     Ok(out)
 }
 
+/// Whether the file at `path` is a run history (told by content: one of its first lines is a
+/// history line's JSON object). A findings JSON (one object over many lines, or one line
+/// with `tool`) is not.
+pub fn is_history(path: &Path) -> bool {
+    use std::io::BufRead;
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    std::io::BufReader::new(file)
+        .split(b'\n')
+        .map_while(Result::ok)
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .take(5)
+        .any(|l| {
+            serde_json::from_slice::<serde_json::Value>(&l).is_ok_and(|v| {
+                v.get("first_seen").is_some()
+                    && v.get("schema_version").is_some()
+                    && v.get("tool").is_none()
+            })
+        })
+}
+
 /// The line of `run`, given the history before it (its last line gives new, resolved and
 /// each open finding's first-seen time).
 pub fn line_of(run: &RunReport, before: &History) -> HistoryLineV1 {
@@ -73,15 +95,13 @@ pub fn line_of(run: &RunReport, before: &History) -> HistoryLineV1 {
         .max_by_key(|l| l.as_of);
     let mut first_seen_before: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
     if let Some(p) = previous {
-        for (t, ids) in &p.first_seen {
-            for id in ids {
-                first_seen_before.insert(id.as_str(), *t);
-            }
+        for f in p.open_findings() {
+            first_seen_before.insert(f.id, f.first_seen);
         }
     }
     let mut open = SeverityCountsV1::default();
     let mut open_by_rule: BTreeMap<String, u64> = BTreeMap::new();
-    let mut first_seen: BTreeMap<DateTime<Utc>, Vec<String>> = BTreeMap::new();
+    let mut first_seen = FirstSeenV1::new();
     let mut open_ids: BTreeSet<&str> = BTreeSet::new();
     let mut remediated = 0;
     for f in &run.findings {
@@ -94,14 +114,25 @@ pub fn line_of(run: &RunReport, before: &History) -> HistoryLineV1 {
                         .get(f.id.as_str())
                         .copied()
                         .unwrap_or(run.as_of);
-                    first_seen.entry(t).or_default().push(f.id.clone());
+                    first_seen
+                        .entry(f.severity)
+                        .or_default()
+                        .entry(f.rule.id.clone())
+                        .or_default()
+                        .entry(t)
+                        .or_default()
+                        .push(f.id.clone());
                 }
             }
             Status::Remediated => remediated += 1,
             Status::Waived => {}
         }
     }
-    for ids in first_seen.values_mut() {
+    for ids in first_seen
+        .values_mut()
+        .flat_map(BTreeMap::values_mut)
+        .flat_map(BTreeMap::values_mut)
+    {
         ids.sort();
     }
     let (new, resolved) = match previous {

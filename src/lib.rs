@@ -19,6 +19,7 @@ pub mod inventory;
 pub mod rules;
 pub mod run;
 pub mod schema;
+pub mod trend;
 pub mod vocab;
 pub mod waivers;
 pub mod wire;

@@ -27,6 +27,7 @@ pub fn all() -> Vec<(&'static str, String)> {
             "history-line.schema.json",
             schema_of::<crate::wire::HistoryLineV1>(),
         ),
+        ("trend.schema.json", schema_of::<crate::wire::TrendV1>()),
         (
             "pack.schema.json",
             schema_of::<crate::rules::pack::RawPack>(),

@@ -274,8 +274,47 @@ pub struct HistoryLineV1 {
     pub remediated: u64,
     /// Accounts audited completely or partly; account ids not (fully) audited; skipped.
     pub coverage: HistoryCoverageV1,
-    /// When each open finding was first seen open: `{first-seen as_of: [finding ids]}`.
-    pub first_seen: BTreeMap<DateTime<Utc>, Vec<String>>,
+    /// Every open finding, by severity and rule, grouped by when it was first seen open:
+    /// `{severity: {rule id: {first-seen as_of: [finding ids]}}}`. Each open finding's id,
+    /// severity, rule and first-seen time are recoverable from it (see
+    /// [`HistoryLineV1::open_findings`]): what time-to-remediate by severity and a baseline
+    /// from the history need.
+    pub first_seen: FirstSeenV1,
+}
+
+/// `{severity: {rule id: {first-seen as_of: [finding ids]}}}`.
+pub type FirstSeenV1 = BTreeMap<Severity, BTreeMap<String, BTreeMap<DateTime<Utc>, Vec<String>>>>;
+
+/// One open finding of a history line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenFindingV1<'a> {
+    pub id: &'a str,
+    pub severity: Severity,
+    pub rule_id: &'a str,
+    pub first_seen: DateTime<Utc>,
+}
+
+impl HistoryLineV1 {
+    /// The open findings of the line, as `first_seen` lists them (most severe first, then by
+    /// rule id, first-seen time and id).
+    pub fn open_findings(&self) -> Vec<OpenFindingV1<'_>> {
+        let mut out = Vec::new();
+        for (severity, rules) in self.first_seen.iter().rev() {
+            for (rule_id, times) in rules {
+                for (t, ids) in times {
+                    for id in ids {
+                        out.push(OpenFindingV1 {
+                            id,
+                            severity: *severity,
+                            rule_id,
+                            first_seen: *t,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -285,4 +324,83 @@ pub struct HistoryCoverageV1 {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub incomplete: Vec<String>,
     pub skipped: u64,
+}
+
+/// Version of the `trend --format json` output.
+pub const TREND_SCHEMA_VERSION: u32 = 1;
+
+/// `iam-audit trend --format json`: the run history per run, ISO week or calendar month.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrendV1 {
+    pub schema_version: u32,
+    /// `run`, `week` (ISO 8601 week, UTC) or `month` (calendar month, UTC).
+    pub by: String,
+    /// History lines read (damaged ones are skipped and not counted).
+    pub runs: u64,
+    /// One row per period with at least one run, oldest first. The last run of a period
+    /// represents it: its as_of, metrics and open findings.
+    pub periods: Vec<TrendPeriodV1>,
+    /// Time to remediate over the whole history, by severity.
+    pub time_to_remediate: TtrBySeverityV1,
+}
+
+/// One period of a trend.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrendPeriodV1 {
+    /// The run's as_of (`run`), `YYYY-Www` (`week`) or `YYYY-MM` (`month`).
+    pub period: String,
+    /// The as_of of the run that represents the period (its last).
+    pub as_of: DateTime<Utc>,
+    /// Runs in the period.
+    pub runs: u64,
+    /// MFA coverage of console users, percent cut to two decimals; absent without console users.
+    pub mfa_coverage_pct: MfaCoverageV1,
+    /// Console users in the organization.
+    pub console_users: u64,
+    /// Active keys in the organization by age in days.
+    pub active_keys_by_age: crate::analysis::metrics::AgeBuckets,
+    /// Active keys older than 365 days (the `365+` bucket).
+    pub keys_older_than_365_days: u64,
+    /// Open findings by severity.
+    pub open: SeverityCountsV1,
+    /// Findings open in a run of the period and not in the run before it, summed over the
+    /// period's runs (the first run of the history: all its open findings).
+    pub new: u64,
+    /// Findings open in a run and not in the next, when that next run is in the period.
+    pub resolved: u64,
+    /// Time to remediate of the findings resolved in the period, by severity.
+    pub time_to_remediate: TtrBySeverityV1,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaCoverageV1 {
+    pub organization: Option<f64>,
+    pub production: Option<f64>,
+}
+
+/// Time to remediate per severity (info findings have no remediation deadline: left out).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TtrBySeverityV1 {
+    pub critical: TtrV1,
+    pub high: TtrV1,
+    pub medium: TtrV1,
+    pub low: TtrV1,
+}
+
+/// Days from a finding's first-seen time to the as_of of the first run where it is no longer
+/// open.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TtrV1 {
+    /// Findings resolved.
+    pub resolved: u64,
+    /// Mean, in days, rounded to two decimals; absent when none was resolved.
+    pub mean_days: Option<f64>,
+    /// 90th percentile (nearest rank: the ⌈0.9·n⌉-th smallest), in days, rounded to two
+    /// decimals; absent when none was resolved.
+    pub p90_days: Option<f64>,
 }

@@ -21,8 +21,8 @@ const LAYERS: &[&[&str]] = &[
     &["analysis", "waivers", "input"],
     // Rule packs, their fields and scopes, the Rhai sandbox; the findings JSON wire types.
     &["rules", "wire"],
-    // Evaluation; baselines; collection from AWS.
-    &["engine", "baseline", "collect"],
+    // Evaluation; baselines; collection from AWS; the trend of a run history.
+    &["engine", "baseline", "collect", "trend"],
     // The run stage.
     &["run"],
     // Emitters.

@@ -66,7 +66,13 @@ pub fn cross_reference(findings: &mut [Finding], inv: &Inventory, as_of: DateTim
         }
         if let Some(e) = fix_of(f, inv, &life, as_of) {
             f.status = Status::Remediated;
-            f.remediated_by = Some(Arc::new(RemediatedBy::of(e)));
+            f.remediated_by = Some(Arc::new(RemediatedBy {
+                time: e.time,
+                event: e.name.clone(),
+                actor: e.actor.clone(),
+                actor_type: e.actor_type.clone(),
+                source_ip: e.source_ip.clone(),
+            }));
             marked += 1;
         }
     }

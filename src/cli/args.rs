@@ -30,6 +30,10 @@ pub enum Command {
     Scan(ScanArgs),
     /// Compare two runs' findings JSON: new, resolved, unchanged findings and metric changes.
     Diff(DiffArgs),
+    /// The run history (`--history FILE`) per run, week or month: MFA coverage, key ages, open
+    /// findings, new and resolved, time to remediate.
+    #[command(after_long_help = crate::cli::args::TREND_HELP)]
+    Trend(TrendArgs),
     /// Rule authoring: list, show, validate and test rule packs.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -48,6 +52,55 @@ pub struct DiffArgs {
     #[arg(long)]
     pub unchanged: bool,
 }
+
+#[derive(Debug, Args)]
+pub struct TrendArgs {
+    /// The history file that `--history` appends to (JSON Lines).
+    #[arg(value_name = "HISTORY.jsonl")]
+    pub history: PathBuf,
+    /// One row per run, per ISO week or per calendar month (UTC); the last run of a week or
+    /// month represents it.
+    #[arg(long, value_enum, default_value_t = TrendBy::Month)]
+    pub by: TrendBy,
+    /// table (aligned text), json (versioned, schemas/trend.schema.json) or md (a Markdown
+    /// table).
+    #[arg(long, value_enum, default_value_t = TrendFormat::Table)]
+    pub format: TrendFormat,
+    /// Write to this file (created 0600, atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `trend --by`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TrendBy {
+    Run,
+    Week,
+    Month,
+}
+
+/// `trend --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TrendFormat {
+    Table,
+    Json,
+    Md,
+}
+
+/// How `trend` computes its columns (the end of `trend --help`).
+pub const TREND_HELP: &str = "\
+Columns (of the run that represents each period: the last one):
+  MFA coverage of console users (organization, production), console users, active keys
+  by age (0-30, 31-90, 91-365, 365+ days; 365+ is the keys older than 365 days), open
+  findings by severity.
+New and resolved: between consecutive runs, summed over the runs of the period (the first
+run of the history: everything open is new).
+Time to remediate (days, by severity): a finding open in one run and not in the next was
+resolved at that next run's as_of; its time is that as_of minus its first-seen time. Mean
+and 90th percentile (nearest rank: the ceil(0.9 n)-th smallest), of the findings resolved
+in the period; the JSON also gives them over the whole history.
+Damaged history lines are skipped with a warning naming file:line. No line: exit 2.
+";
 
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
@@ -270,9 +323,10 @@ pub struct CommonArgs {
     /// without keys).
     #[arg(long)]
     pub stock_keys_only: bool,
-    /// Findings JSON of an earlier run: each finding is marked new or unchanged, and the
-    /// findings that are gone are listed as resolved.
-    #[arg(long, value_name = "OLD_findings.json")]
+    /// Findings JSON of an earlier run, or a run history (`--history` file, told by content:
+    /// its last line before this run's as_of is the baseline): each finding is marked new or
+    /// unchanged, and the findings that are gone are listed as resolved.
+    #[arg(long, value_name = "OLD_findings.json|HISTORY.jsonl")]
     pub baseline: Option<PathBuf>,
     /// Gate (--fail-on) only on findings that are new since --baseline.
     #[arg(long, requires = "baseline")]

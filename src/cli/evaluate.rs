@@ -206,6 +206,9 @@ pub fn analyze(
     );
     // The baseline is read before the work, so a wrong path fails fast.
     let baseline = match &s.baseline {
+        Some(p) if crate::history::is_history(p) => {
+            Some((p.clone(), baseline_from_history(p, as_of, compiled)?))
+        }
         Some(p) => Some((p.clone(), crate::baseline::load(p)?)),
         None => None,
     };
@@ -230,6 +233,13 @@ pub fn analyze(
         "rules evaluated"
     );
     let outcome = Outcome::from(&report.gate);
+    // The trend the HTML report draws: the history as it is and this run's line.
+    let history = match &s.history {
+        Some((path, keep)) if s.formats.iter().any(|f| f.name() == "html") => {
+            Some(history_with(&report, path, *keep)?)
+        }
+        _ => None,
+    };
     let started = std::time::Instant::now();
     let (written, skipped) = write_outputs(
         &report,
@@ -240,6 +250,7 @@ pub fn analyze(
             stock_keys_only: s.stock_keys_only,
             inputs,
             sarif: s.sarif,
+            history,
         },
     )?;
     tracing::info!(
@@ -257,6 +268,68 @@ pub fn analyze(
         skipped,
         outcome,
     })
+}
+
+/// The baseline of a run taken from a run history: its last line with an as_of before
+/// `as_of` (on a tie, the later in the file).
+fn baseline_from_history(
+    path: &std::path::Path,
+    as_of: DateTime<Utc>,
+    compiled: &crate::rules::CompiledRules,
+) -> Result<crate::wire::FindingsV1, Error> {
+    let history = crate::history::read(path)?;
+    for d in &history.damaged {
+        tracing::warn!(
+            "{}:{}: damaged history line skipped: {}",
+            path.display(),
+            d.line,
+            d.reason
+        );
+    }
+    let line = history
+        .lines
+        .iter()
+        .filter(|l| l.as_of < as_of)
+        .max_by_key(|l| l.as_of)
+        .ok_or_else(|| {
+            crate::error::InputError::new(
+                path,
+                format!(
+                    "the run history has no run before {} ({} line(s)) to take as the baseline: \
+                     run once without --baseline, or pass an earlier findings JSON",
+                    as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    history.lines.len()
+                ),
+            )
+        })?;
+    tracing::info!(history = %path.display(), as_of = %line.as_of, "baseline from the run history");
+    Ok(crate::baseline::from_history(line, |id| {
+        compiled
+            .rules
+            .iter()
+            .find(|r| r.rule.id == id)
+            .map(|r| (r.rule.title.clone(), r.rule.scope))
+    }))
+}
+
+/// The history's lines (within `--history-keep` of this run) with this run's own line, oldest
+/// first: what the HTML report draws.
+fn history_with(
+    report: &RunReport,
+    path: &std::path::Path,
+    keep: Option<u32>,
+) -> Result<Vec<crate::wire::HistoryLineV1>, Error> {
+    let before = crate::history::read(path)?;
+    let line = crate::history::line_of(report, &before);
+    let cutoff = keep.map(|d| report.as_of - chrono::Duration::days(i64::from(d)));
+    let mut lines: Vec<_> = before
+        .lines
+        .into_iter()
+        .filter(|l| cutoff.is_none_or(|c| l.as_of >= c))
+        .collect();
+    lines.push(line);
+    lines.sort_by_key(|l| l.as_of);
+    Ok(lines)
 }
 
 /// Prints the terminal summary of a run on stderr.

@@ -8,6 +8,7 @@ pub mod exit;
 pub mod rules;
 #[cfg(feature = "aws")]
 pub mod scan;
+pub mod trend;
 
 use clap::FromArgMatches;
 
@@ -38,6 +39,7 @@ pub fn main() -> std::process::ExitCode {
         #[cfg(feature = "aws")]
         Command::Scan(args) => scan::run(args, cli.quiet),
         Command::Diff(args) => diff::run(args),
+        Command::Trend(args) => trend::run(args),
         Command::Rules(command) => rules::run(command),
     };
     exit::report(outcome)

@@ -50,6 +50,9 @@ pub struct OutputOptions {
     pub inputs: Vec<PathBuf>,
     /// What the SARIF file includes beyond open findings above info.
     pub sarif: SarifInclude,
+    /// With `--history`: the history's lines and this run's, oldest first (the HTML report
+    /// draws the trend from them).
+    pub history: Option<Vec<crate::wire::HistoryLineV1>>,
 }
 
 /// `--sarif-include`: info findings and waived findings are left out of SARIF unless asked.

@@ -18,7 +18,9 @@ use crate::finding::Finding;
 use crate::finding::Located;
 use crate::run::view::{tally, Headline, SeverityCounts, View};
 use crate::run::RunReport;
+use crate::trend::{compute, By};
 use crate::vocab::{Change, Severity, Status};
+use crate::wire::HistoryLineV1;
 
 /// `--format html`: the report for people, one self-contained page.
 pub struct Html;
@@ -35,7 +37,7 @@ impl Emitter for Html {
     fn files<'a>(&self, run: &'a RunReport, opts: &'a OutputOptions) -> Vec<OutputFile<'a>> {
         vec![OutputFile::new(
             format!("report_{}.html", opts.stamp),
-            move |w| w.write_all(render(run).as_bytes()),
+            move |w| w.write_all(render(run, opts.history.as_deref()).as_bytes()),
         )]
     }
 }
@@ -133,8 +135,9 @@ svg text { font-family: system-ui, "DejaVu Sans", sans-serif; font-size: 12px; f
 @media print { nav { display: none; } body { background: #fff; } }
 "#;
 
-/// Renders the page.
-pub fn render(report: &RunReport) -> String {
+/// Renders the page; with the run history (`--history`, this run's line included), the trend
+/// section.
+pub fn render(report: &RunReport, history: Option<&[HistoryLineV1]>) -> String {
     let v = report.view();
     let as_of = report.as_of_text();
     let version = env!("CARGO_PKG_VERSION");
@@ -172,7 +175,12 @@ pub fn render(report: &RunReport) -> String {
     if report.progress().is_some() {
         h.push_str("<a href=\"#progress\">Progress</a>");
     }
-    h.push_str("<a href=\"#findings\">Findings</a></nav>\n<main>\n");
+    h.push_str("<a href=\"#findings\">Findings</a>");
+    let history = history.filter(|l| !l.is_empty());
+    if history.is_some() {
+        h.push_str("<a href=\"#trend\">Trend</a>");
+    }
+    h.push_str("</nav>\n<main>\n");
     gate_banner(&mut h, &v);
     totals(&mut h, report, &v);
     coverage(&mut h, &v);
@@ -186,6 +194,9 @@ pub fn render(report: &RunReport) -> String {
         progress(&mut h, p);
     }
     findings(&mut h, report);
+    if let Some(lines) = history {
+        trend(&mut h, lines);
+    }
     h.push_str("</main>\n</body>\n</html>\n");
     h
 }
@@ -877,6 +888,181 @@ fn findings(h: &mut String, report: &RunReport) {
             "the findings JSON",
         );
     }
+    h.push_str("</section>\n");
+}
+
+/// One series of a trend chart: its class, colour, label and a value per run (absent: no point).
+struct Series {
+    class: String,
+    color: &'static str,
+    label: String,
+    values: Vec<Option<f64>>,
+}
+
+/// A line chart, one point per run (x evenly spaced, oldest left), y from 0 to `max`.
+fn line_chart(
+    h: &mut String,
+    title: &str,
+    runs: &[String],
+    series: &[Series],
+    max: f64,
+    unit: &str,
+) {
+    let (w, ht, left, right, top, bottom) = (720.0, 240.0, 48.0, 150.0, 12.0, 34.0);
+    let (pw, ph) = (w - left - right, ht - top - bottom);
+    let n = runs.len();
+    let x = |i: usize| {
+        if n <= 1 {
+            left + pw / 2.0
+        } else {
+            left + pw * i as f64 / (n - 1) as f64
+        }
+    };
+    let max = if max > 0.0 { max } else { 1.0 };
+    let y = |v: f64| top + ph - ph * v / max;
+    let _ = write!(
+        h,
+        "<svg role=\"img\" width=\"{w}\" height=\"{ht}\" viewBox=\"0 0 {w} {ht}\"><title>{}</title>\
+         <line x1=\"{left}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#9ca3af\"/>\
+         <line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{b}\" stroke=\"#9ca3af\"/>\
+         <text x=\"4\" y=\"{yt:.1}\">{}{unit}</text><text x=\"4\" y=\"{b}\">0{unit}</text>",
+        esc(title),
+        number(max),
+        b = top + ph,
+        r = left + pw,
+        yt = top + 10.0,
+    );
+    if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
+        let _ = write!(
+            h,
+            "<text x=\"{left}\" y=\"{ly}\">{}</text>",
+            esc(first),
+            ly = ht - 8.0
+        );
+        if n > 1 {
+            let _ = write!(
+                h,
+                "<text x=\"{lx:.1}\" y=\"{ly}\" text-anchor=\"end\">{}</text>",
+                esc(last),
+                lx = left + pw,
+                ly = ht - 8.0
+            );
+        }
+    }
+    for (k, s) in series.iter().enumerate() {
+        let points: Vec<(usize, f64)> = s
+            .values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|v| (i, v)))
+            .collect();
+        if points.len() > 1 {
+            let path: Vec<String> = points
+                .iter()
+                .map(|(i, v)| format!("{:.1},{:.1}", x(*i), y(*v)))
+                .collect();
+            let _ = write!(
+                h,
+                "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
+                s.color,
+                path.join(" ")
+            );
+        }
+        for (i, v) in &points {
+            let _ = write!(
+                h,
+                "<circle class=\"{}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\" fill=\"{}\"><title>{}: {} {}{unit}</title></circle>",
+                esc(&s.class),
+                x(*i),
+                y(*v),
+                s.color,
+                esc(&runs[*i]),
+                esc(&s.label),
+                number(*v),
+            );
+        }
+        let ly = top + 14.0 + 18.0 * k as f64;
+        let _ = write!(
+            h,
+            "<rect x=\"{lx}\" y=\"{ry}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{tx}\" y=\"{ly}\">{}</text>",
+            s.color,
+            esc(&s.label),
+            lx = w - right + 16.0,
+            ry = ly - 10.0,
+            tx = w - right + 34.0,
+        );
+    }
+    h.push_str("</svg>");
+}
+
+/// A number as people read it: whole numbers without decimals.
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// The trend over the run history (`--history`): MFA coverage and open findings by severity,
+/// one point per run, this run the last.
+fn trend(h: &mut String, lines: &[HistoryLineV1]) {
+    let t = compute(lines, By::Run);
+    let runs: Vec<String> = t
+        .periods
+        .iter()
+        .map(|p| p.as_of.format("%Y-%m-%d %H:%M").to_string())
+        .collect();
+    let _ = write!(
+        h,
+        "<section id=\"trend\"><h2>Trend</h2><p>{} run(s) of the history, this one the last (see <code>iam-audit trend</code> for \
+         key ages, new and resolved findings and time to remediate).</p><h3>MFA coverage of console users</h3>",
+        t.runs
+    );
+    let mfa = [
+        Series {
+            class: "trend-mfa-org".into(),
+            color: "#15803d",
+            label: "organization".into(),
+            values: t
+                .periods
+                .iter()
+                .map(|p| p.mfa_coverage_pct.organization)
+                .collect(),
+        },
+        Series {
+            class: "trend-mfa-prod".into(),
+            color: "#7f1d1d",
+            label: "production".into(),
+            values: t
+                .periods
+                .iter()
+                .map(|p| p.mfa_coverage_pct.production)
+                .collect(),
+        },
+    ];
+    line_chart(h, "MFA coverage of console users", &runs, &mfa, 100.0, "%");
+    h.push_str("<h3>Open findings by severity</h3>");
+    let open: Vec<Series> = SEVERITIES
+        .iter()
+        .map(|s| Series {
+            class: format!("trend-open-{s}"),
+            color: color(*s),
+            label: s.to_string(),
+            values: t
+                .periods
+                .iter()
+                .map(|p| Some(p.open.get(*s) as f64))
+                .collect(),
+        })
+        .collect();
+    let max = t
+        .periods
+        .iter()
+        .flat_map(|p| SEVERITIES.iter().map(|s| p.open.get(*s)))
+        .max()
+        .unwrap_or(0) as f64;
+    line_chart(h, "Open findings by severity", &runs, &open, max, "");
     h.push_str("</section>\n");
 }
 
