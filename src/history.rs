@@ -38,18 +38,31 @@ pub struct History {
 ///
 /// The file exists but cannot be read.
 pub fn read(path: &Path) -> Result<History, InputError> {
-    let text = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::default()),
-        Err(e) => return Err(InputError::new(path, format!("cannot read: {e}"))),
-    };
+    Ok(parse(&read_bytes(path)?).0)
+}
+
+/// The bytes of the history at `path`; none when it does not exist.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, InputError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(InputError::new(path, format!("cannot read: {e}"))),
+    }
+}
+
+/// The history in `text`, and the `as_of` of each good line by its 0-based line index.
+fn parse(text: &[u8]) -> (History, BTreeMap<usize, DateTime<Utc>>) {
     let mut out = History::default();
+    let mut as_of = BTreeMap::new();
     for (i, line) in text.split(|b| *b == b'\n').enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         match serde_json::from_slice::<HistoryLineV1>(line) {
-            Ok(l) if l.schema_version == HISTORY_SCHEMA_VERSION => out.lines.push(l),
+            Ok(l) if l.schema_version == HISTORY_SCHEMA_VERSION => {
+                as_of.insert(i, l.as_of);
+                out.lines.push(l);
+            }
             Ok(l) => out.damaged.push(Damaged {
                 line: i + 1,
                 reason: format!("schema_version {} is not known", l.schema_version),
@@ -60,7 +73,7 @@ pub fn read(path: &Path) -> Result<History, InputError> {
             }),
         }
     }
-    Ok(out)
+    (out, as_of)
 }
 
 /// Whether the file at `path` is a run history (told by content: one of its first lines is a
@@ -198,7 +211,9 @@ fn io(path: &Path, what: &str, e: &std::io::Error) -> Error {
 pub fn record(run: &RunReport, path: &Path, keep_days: Option<u32>) -> Result<Vec<Damaged>, Error> {
     let lock = private_open(&lock_path(path)).map_err(|e| io(path, "cannot open its lock", &e))?;
     lock.lock().map_err(|e| io(path, "cannot lock", &e))?;
-    let before = read(path)?;
+    // Read once, under the lock: the previous line, the lines to prune, the last byte.
+    let old = read_bytes(path)?;
+    let (before, as_of_by_line) = parse(&old);
     for d in &before.damaged {
         tracing::warn!(
             "{}:{}: damaged history line skipped (kept in the file): {}",
@@ -218,14 +233,12 @@ pub fn record(run: &RunReport, path: &Path, keep_days: Option<u32>) -> Result<Ve
     if let Some(days) = keep_days {
         {
             let cutoff = run.as_of - Duration::days(i64::from(days));
-            let old = std::fs::read(path).unwrap_or_default();
             let mut kept = Vec::new();
-            for raw in old.split(|b| *b == b'\n') {
+            for (i, raw) in old.split(|b| *b == b'\n').enumerate() {
                 if raw.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                let drop =
-                    serde_json::from_slice::<HistoryLineV1>(raw).is_ok_and(|l| l.as_of < cutoff);
+                let drop = as_of_by_line.get(&i).is_some_and(|t| *t < cutoff);
                 if !drop {
                     kept.extend_from_slice(raw);
                     kept.push(b'\n');
@@ -239,10 +252,7 @@ pub fn record(run: &RunReport, path: &Path, keep_days: Option<u32>) -> Result<Ve
         {
             let mut f = private_open(path).map_err(|e| io(path, "cannot open", &e))?;
             // A last line cut short (a run killed mid-write) must not swallow this one.
-            let len = f.metadata().map_or(0, |m| m.len());
-            let ends_in_newline =
-                len == 0 || std::fs::read(path).is_ok_and(|b| b.last() == Some(&b'\n'));
-            if !ends_in_newline {
+            if old.last().is_some_and(|b| *b != b'\n') {
                 text.insert(0, '\n');
             }
             f.write_all(text.as_bytes())
