@@ -11,7 +11,7 @@ use common::{
     EXAMPLE_JSON, EXAMPLE_ROOT,
 };
 
-const STOCK_RULES: [&str; 20] = [
+const STOCK_RULES: [&str; 22] = [
     "console-without-mfa",
     "old-key-in-use",
     "unused-active-key",
@@ -32,7 +32,13 @@ const STOCK_RULES: [&str; 20] = [
     "console-with-mfa",
     "inactive-key-scheduled-deletion",
     "service-account-without-console",
+    "key-created-by-other",
+    "offboarding-keys-left-active",
 ];
+
+/// Stock rules the examples keep quiet on purpose: the seed's only offboarding (old-contractor)
+/// deleted the key a minute before removing console access, then deleted the user.
+const QUIET_ON_EXAMPLES: [&str; 1] = ["offboarding-keys-left-active"];
 
 #[test]
 fn example_inventory_fires_every_stock_rule_and_gates_on_critical() {
@@ -67,7 +73,11 @@ fn example_inventory_fires_every_stock_rule_and_gates_on_critical() {
         .map(|f| f["rule_id"].as_str().unwrap())
         .collect();
     for rule in STOCK_RULES {
-        assert!(fired.contains(rule), "{rule} did not fire on the example");
+        assert_eq!(
+            fired.contains(rule),
+            !QUIET_ON_EXAMPLES.contains(&rule),
+            "{rule} on the example"
+        );
     }
     // The seed's worked examples produce the findings the seed describes.
     let has = |rule: &str, user: &str| {
@@ -83,6 +93,8 @@ fn example_inventory_fires_every_stock_rule_and_gates_on_critical() {
     assert!(has("uniform-key-ages", "deploy-user"));
     assert!(has("shared-credentials", "shared-dev"));
     assert!(has("zombie-user", "john.smith"));
+    // The seed's new hire got its key from admin-user.
+    assert!(has("key-created-by-other", "new-hire"));
     assert_eq!(findings["accounts"]["incomplete"][0]["id"], "666666666666");
     assert_eq!(
         findings["params"]["unexpected-service"]["expected_services"][0],
@@ -459,6 +471,11 @@ fn example_csvs_fire_every_rule_they_can_and_list_the_rest() {
         if blind.contains(&rule) {
             assert!(
                 !fired.contains(rule) && not_evaluable.contains(rule),
+                "{rule}"
+            );
+        } else if QUIET_ON_EXAMPLES.contains(&rule) {
+            assert!(
+                !fired.contains(rule) && !not_evaluable.contains(rule),
                 "{rule}"
             );
         } else {

@@ -203,7 +203,7 @@ fn a_baseline_marks_new_and_unchanged_and_new_only_gates_on_new_findings() {
         err.contains("1 new finding(s) at or above high (--fail-on high --new-only)"),
         "{err}"
     );
-    assert!(err.contains(" 2 new, 28 unchanged, 2 resolved"), "{err}");
+    assert!(err.contains(" 2 new, 29 unchanged, 2 resolved"), "{err}");
     let f = findings(&new_out);
     assert_eq!(f["new_only"], true);
     assert_eq!(find(&f, "old-key-in-use", "batch-user")["change"], "new");
@@ -266,7 +266,7 @@ fn diff_lists_new_resolved_unchanged_and_metric_changes() {
     assert_eq!(o.status.code(), Some(0));
     let table = String::from_utf8(o.stdout).unwrap();
     assert!(
-        table.contains("Findings: 2 new, 2 resolved, 28 unchanged"),
+        table.contains("Findings: 2 new, 2 resolved, 29 unchanged"),
         "{table}"
     );
     assert!(
@@ -292,7 +292,7 @@ fn diff_lists_new_resolved_unchanged_and_metric_changes() {
     let d: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
         d["counts"],
-        json!({"new": 2, "resolved": 2, "unchanged": 28})
+        json!({"new": 2, "resolved": 2, "unchanged": 29})
     );
     let keys = d["metrics"]
         .as_array()

@@ -23,7 +23,7 @@ fn opts() -> EvalOptions {
 fn stock_pack_compiles_with_defaults() {
     let set = RuleSet::load(&[]).expect("stock pack loads");
     assert_eq!(set.packs[0].name, "stock");
-    assert_eq!(set.packs[0].rules.len(), 20);
+    assert_eq!(set.packs[0].rules.len(), 22);
     set.compile(&[]).unwrap_or_else(|e| panic!("{e}"));
 }
 
@@ -698,4 +698,129 @@ fn unknown_last_use_is_not_evaluable_never_never_used() {
     assert!(fields("unused-active-key").contains("key.last_used"));
     assert!(fields("zombie-user").contains("user.password_last_used"));
     assert!(fields("console-without-mfa").contains("user.password_last_used"));
+}
+
+/// Issue 12 item 3: who created a key, from where, in the messages of
+/// `new-key-unrecognized-user` and `key-created-by-other`; item 2: the offboarding message.
+#[test]
+fn provenance_and_offboarding_messages() {
+    let at = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 3, d, h, 0, 0).unwrap();
+    let mut inv = Inventory::new(SourceKind::InventoryJson);
+    let mut acct = Account::new("111111111111", "Dev");
+    let mut mallory = User::named("mallory");
+    mallory.access_keys.push(AccessKey {
+        id: "AKIAMALLORYNEWKEY001".into(),
+        created: at(6, 10),
+        ..Default::default()
+    });
+    let mut alice = User::named("alice");
+    alice.access_keys.push(AccessKey {
+        id: "AKIAALICENEWKEY00001".into(),
+        created: at(6, 11),
+        ..Default::default()
+    });
+    let mut bob = User::named("bob");
+    bob.access_keys.push(AccessKey {
+        id: "AKIABOBLEFTACTIVE001".into(),
+        created: Utc.with_ymd_and_hms(2025, 6, 1, 0, 0, 0).unwrap(),
+        last_used: Some(at(5, 0)),
+        ..Default::default()
+    });
+    acct.users = vec![alice, bob, mallory];
+    inv.accounts.push(acct);
+    let event = |time, name: &str, actor: &str, user: &str, key: Option<&str>| {
+        iam_audit::inventory::Event {
+            time,
+            name: name.into(),
+            actor: actor.into(),
+            account_id: "111111111111".into(),
+            account_name: "Dev".into(),
+            user_name: Some(user.into()),
+            access_key_id: key.map(str::to_string),
+            ..Default::default()
+        }
+    };
+    let mut created = event(
+        at(6, 10),
+        "CreateAccessKey",
+        "admin-user",
+        "mallory",
+        Some("AKIAMALLORYNEWKEY001"),
+    );
+    created.actor_type = Some("IAMUser".into());
+    created.source_ip = Some("203.0.113.7".into());
+    created.user_agent = Some("aws-cli/2.15.0".into());
+    inv.events = vec![
+        created,
+        event(
+            at(3, 12),
+            "DeleteLoginProfile",
+            "security-team",
+            "bob",
+            None,
+        ),
+    ];
+    inv.normalize();
+    let set = RuleSet::load(&[]).unwrap();
+    let compiled = set.compile(&[]).unwrap();
+    let report = evaluate(Arc::new(inv.clone()), &compiled, &opts());
+    let message = |rule: &str, user: &str| {
+        report
+            .findings
+            .iter()
+            .find(|f| f.rule.id == rule && f.subject.username.as_deref() == Some(user))
+            .map_or_else(
+                || panic!("no {rule} finding for {user}"),
+                |f| f.message.clone(),
+            )
+    };
+    assert_eq!(
+        message("new-key-unrecognized-user", "mallory"),
+        "Access key AKIAMALLORYNEWKEY001 was created 2026-03-06 10:00:00 for mallory in Dev \
+         (111111111111), who is not a known user; created by admin-user (IAMUser) from \
+         203.0.113.7 with aws-cli/2.15.0."
+    );
+    assert_eq!(
+        message("new-key-unrecognized-user", "alice"),
+        "Access key AKIAALICENEWKEY00001 was created 2026-03-06 11:00:00 for alice in Dev \
+         (111111111111), who is not a known user; created by an unknown caller (no \
+         CreateAccessKey event for it in the events read)."
+    );
+    assert_eq!(
+        message("key-created-by-other", "mallory"),
+        "Access key AKIAMALLORYNEWKEY001 of mallory in Dev (111111111111) was created by \
+         admin-user (IAMUser) from 203.0.113.7 with aws-cli/2.15.0 at 2026-03-06 10:00:00: \
+         neither the user nor a listed key creator."
+    );
+    assert_eq!(findings_of(&report, "key-created-by-other"), ["mallory"]);
+    assert_eq!(
+        message("offboarding-keys-left-active", "bob"),
+        "bob in Dev (111111111111) lost console access 2026-03-03 12:00:00 (72 hours ago, \
+         more than 24) but still has 1 Active access key(s)."
+    );
+
+    // Without events: the provenance and offboarding rules are not evaluable, the new-key
+    // rule still fires and says why it cannot name the creator.
+    inv.events.clear();
+    inv.unavailable.insert(Field::Events);
+    let report = evaluate(Arc::new(inv), &compiled, &opts());
+    let ne: Vec<&str> = report
+        .not_evaluable
+        .iter()
+        .map(|n| n.rule_id.as_str())
+        .collect();
+    assert!(ne.contains(&"key-created-by-other"), "{ne:?}");
+    assert!(ne.contains(&"offboarding-keys-left-active"), "{ne:?}");
+    assert!(!ne.contains(&"new-key-unrecognized-user"), "{ne:?}");
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.rule.id == "new-key-unrecognized-user")
+        .unwrap();
+    assert!(
+        f.message
+            .ends_with("created by an unknown caller (no CloudTrail events were read)."),
+        "{}",
+        f.message
+    );
 }

@@ -15,8 +15,8 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Position};
 
 use crate::inventory::time::{age_days, format_stock};
 use crate::inventory::{
-    AccessKey, CollectionStatus, Field, KeyStatus, Password, RootAccessFeatures, RootCredentials,
-    User,
+    AccessKey, CollectionStatus, Event, Field, KeyStatus, Password, RootAccessFeatures,
+    RootCredentials, User,
 };
 use crate::rules::record::{AccountRec, EvalCtx, EventRec, KeyRec, UserRec, UNAVAILABLE};
 
@@ -394,6 +394,97 @@ fn org_root_access(r: &AccountRec) -> RhaiResult<RootAccessFeatures> {
         .ok_or_else(|| unavailable(Field::OrgRootAccess.as_str()))
 }
 
+/// The successful `CreateAccessKey` event of the key (in its account), if the events have it;
+/// fields reading it need [`Field::Events`].
+fn creation(r: &KeyRec) -> Option<&Event> {
+    r.ctx
+        .lifecycle()
+        .key_created(&r.ctx.inv, &r.account().id, &r.key().id)
+}
+
+/// The key's user created it: an IAM user (or, where the record does not say the type, as on
+/// the stock events CSV, any caller) of the user's own name.
+fn created_by_self(e: &Event, user: &str) -> bool {
+    e.actor == user && matches!(e.actor_type.as_deref(), None | Some("IAMUser"))
+}
+
+/// Who created the key and from where, as a message says it.
+fn creation_text(r: &KeyRec) -> String {
+    if !r.ctx.inv.has(Field::Events) {
+        return "by an unknown caller (no CloudTrail events were read)".to_string();
+    }
+    let Some(e) = creation(r) else {
+        return "by an unknown caller (no CreateAccessKey event for it in the events read)"
+            .to_string();
+    };
+    let mut out = format!("by {}", e.actor);
+    match e.actor_type.as_deref() {
+        _ if created_by_self(e, &r.user().name) => out.push_str(" (the user itself)"),
+        Some(t) => {
+            out.push_str(" (");
+            out.push_str(t);
+            out.push(')');
+        }
+        None => {}
+    }
+    if let Some(ip) = &e.source_ip {
+        out.push_str(" from ");
+        out.push_str(ip);
+    }
+    if let Some(agent) = &e.user_agent {
+        out.push_str(" with ");
+        out.push_str(agent);
+    }
+    out
+}
+
+/// The user's last successful `DeleteLoginProfile` at or before `as_of` that no later
+/// `CreateLoginProfile` (at or before `as_of`) undid; fields reading it need [`Field::Events`].
+fn console_removed(r: &UserRec) -> Option<&Event> {
+    let ctx = &r.ctx;
+    ctx.lifecycle()
+        .user(&r.account().id, &r.user().name)
+        .iter()
+        .rev()
+        .map(|&e| &ctx.inv.events[e as usize])
+        .filter(|e| e.time <= ctx.as_of)
+        .find(|e| e.name == "DeleteLoginProfile" || e.name == "CreateLoginProfile")
+        .filter(|e| e.name == "DeleteLoginProfile")
+}
+
+/// The user's keys the inventory lists Active that no successful call at or before `as_of`
+/// deleted or deactivated: the last `DeleteAccessKey` or `UpdateAccessKey` of each key decides
+/// (a reactivation counts as active). Not evaluable (as `event.details`) when that call is an
+/// `UpdateAccessKey` whose new status the events do not record (the stock events CSV).
+fn keys_left_active(r: &UserRec) -> RhaiResult<usize> {
+    let ctx = &r.ctx;
+    let account = &r.account().id;
+    let mut n = 0;
+    for key in &r.user().access_keys {
+        if key.status != KeyStatus::Active {
+            continue;
+        }
+        let last = ctx
+            .lifecycle()
+            .key(account, &key.id)
+            .iter()
+            .rev()
+            .map(|&e| &ctx.inv.events[e as usize])
+            .filter(|e| e.time <= ctx.as_of)
+            .find(|e| e.name == "DeleteAccessKey" || e.name == "UpdateAccessKey");
+        let active = match last {
+            None => true,
+            Some(e) if e.name == "DeleteAccessKey" => false,
+            Some(e) => match e.key_status.as_deref().and_then(KeyStatus::parse) {
+                Some(status) => status == KeyStatus::Active,
+                None => return Err(unavailable(Field::EventDetails.as_str())),
+            },
+        };
+        n += usize::from(active);
+    }
+    Ok(n)
+}
+
 fn text(s: &str) -> Dynamic {
     Dynamic::from(s.to_string())
 }
@@ -547,6 +638,65 @@ pub static KEY: &[FieldDef<KeyRec>] = &[
     )
     .needs(Field::KeyLastUsedRegion),
     key_field(
+        "created_by",
+        Ty::OptText,
+        "who created the key: the actor of the successful `CreateAccessKey` event for this key id in its account (user name, role or `root`), `()` when the events have none (a key created before them) (every `created_by*` and `creation_*` field: not evaluable without events)",
+        |r| Ok(creation(r).map_or(Dynamic::UNIT, |e| text(&e.actor))),
+    )
+    .needs(Field::Events),
+    key_field(
+        "created_by_type",
+        Ty::OptText,
+        "the creator's `userIdentity.type` (`IAMUser`, `AssumedRole`, `Root`, ...), `()` when unknown (no `CreateAccessKey` event, or the stock events CSV, which does not record it; likewise below)",
+        |r| Ok(opt_str(creation(r).and_then(|e| e.actor_type.as_ref()))),
+    )
+    .needs(Field::Events),
+    key_field(
+        "created_by_arn",
+        Ty::OptText,
+        "the creator's `userIdentity.arn`, `()` when unknown",
+        |r| Ok(opt_str(creation(r).and_then(|e| e.actor_arn.as_ref()))),
+    )
+    .needs(Field::Events),
+    key_field(
+        "created_by_self",
+        Ty::OptBool,
+        "the key's own user created it (an `IAMUser` caller of the user's name; on the stock events CSV, which records no type, a caller of that name), `()` when there is no `CreateAccessKey` event",
+        |r| {
+            Ok(opt_bool(
+                creation(r).map(|e| created_by_self(e, &r.user().name)),
+            ))
+        },
+    )
+    .needs(Field::Events),
+    key_field(
+        "creation_source_ip",
+        Ty::OptText,
+        "the `CreateAccessKey` call's `sourceIPAddress`, `()` when unknown",
+        |r| Ok(opt_str(creation(r).and_then(|e| e.source_ip.as_ref()))),
+    )
+    .needs(Field::Events),
+    key_field(
+        "creation_user_agent",
+        Ty::OptText,
+        "the `CreateAccessKey` call's `userAgent`, `()` when unknown",
+        |r| Ok(opt_str(creation(r).and_then(|e| e.user_agent.as_ref()))),
+    )
+    .needs(Field::Events),
+    key_field(
+        "creation_event_time",
+        Ty::OptTime,
+        "when CloudTrail recorded the `CreateAccessKey` call, `()` when there is none",
+        |r| Ok(opt_time(creation(r).map(|e| &e.time))),
+    )
+    .needs(Field::Events),
+    key_field(
+        "creation",
+        Ty::Text,
+        "who created the key and from where, as text for messages: `by alice (the user itself) from 203.0.113.7 with aws-cli/2.15.0`, `by admin (IAMUser) ...`, or `by an unknown caller (...)` saying why (no events read, or none for this key); never not evaluable",
+        |r| Ok(Dynamic::from(creation_text(r))),
+    ),
+    key_field(
         "user",
         Ty::Record(RecordKind::User),
         "the key's user",
@@ -699,6 +849,31 @@ pub static USER: &[FieldDef<UserRec>] = &[
         Ok(int(active_count(r.user())))
     })
     .prefilter(Reader::User(|u, _| Some(Val::Num(active_count(u) as f64)))),
+    user_field(
+        "console_removed",
+        Ty::OptTime,
+        "when the user's console password was removed: the last successful `DeleteLoginProfile` at or before `as_of`, `()` when there is none or a later `CreateLoginProfile` gave it back (every `console_removed*` field and `keys_left_active`: not evaluable without events; events after `as_of` are ignored)",
+        |r| Ok(opt_time(console_removed(r).map(|e| &e.time))),
+    )
+    .needs(Field::Events),
+    user_field(
+        "console_removed_hours",
+        Ty::OptFloat,
+        "hours since `console_removed` (fractional), `()` when the console password was not removed",
+        |r| {
+            Ok(console_removed(r).map_or(Dynamic::UNIT, |e| {
+                Dynamic::from_float(r.ctx.days(&e.time) * 24.0)
+            }))
+        },
+    )
+    .needs(Field::Events),
+    user_field(
+        "keys_left_active",
+        Ty::Int,
+        "the user's keys the inventory lists Active that no successful `DeleteAccessKey` or `UpdateAccessKey` to `Inactive` at or before `as_of`, before or after the console removal, deleted or deactivated (the last such call of each key decides); not evaluable when that call is an `UpdateAccessKey` of unrecorded status (the stock events CSV)",
+        |r| Ok(int(keys_left_active(r)?)),
+    )
+    .needs(Field::Events),
     user_field(
         "account",
         Ty::Record(RecordKind::Account),

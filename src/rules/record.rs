@@ -2,11 +2,12 @@
 //! indices) registered as Rhai types, so a condition reads `key.age_days` without any
 //! per-record map being built. Their fields are declared in [`crate::rules::fields`].
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use rhai::{Array, Dynamic};
 
+use crate::analysis::lifecycle::Lifecycle;
 use crate::analysis::metrics::{Classifier, Metrics};
 use crate::inventory::time::age_days;
 use crate::inventory::{AccessKey, Account, Event, Inventory, User};
@@ -22,6 +23,9 @@ pub struct EvalCtx {
     pub as_of: DateTime<Utc>,
     pub production: Vec<bool>,
     pub metrics: Vec<Metrics>,
+    /// The events indexed by key and user, built by the first field that reads it (once per
+    /// run, whichever thread gets there first).
+    lifecycle: OnceLock<Lifecycle>,
 }
 
 impl EvalCtx {
@@ -38,7 +42,13 @@ impl EvalCtx {
             as_of,
             production,
             metrics,
+            lifecycle: OnceLock::new(),
         }
+    }
+
+    /// What the events say happened to each key and user (see [`Lifecycle`]).
+    pub(crate) fn lifecycle(&self) -> &Lifecycle {
+        self.lifecycle.get_or_init(|| Lifecycle::of(&self.inv))
     }
 
     pub(crate) fn days(&self, t: &DateTime<Utc>) -> f64 {
