@@ -1,6 +1,7 @@
 //! The example GitHub Actions workflow does what the README says: scheduled, OIDC, scan with
-//! a baseline, SARIF upload skipped (and said why) when coverage is incomplete, fails on
-//! critical findings. (`scripts/action-validator.sh` checks it against GitHub's schema.)
+//! a baseline and the run history kept between runs, the monthly trend in the job summary,
+//! SARIF upload skipped (and said why) when coverage is incomplete, fails on critical findings.
+//! (`scripts/action-validator.sh` checks it against GitHub's schema.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -52,12 +53,18 @@ fn the_example_workflow_is_wired_as_documented() {
         "--waivers waivers.yaml",
         "--external-id",
         ".accounts.incomplete | length",
+        // The run history, kept in the cached folder between runs.
+        "--history baseline/history.jsonl",
     ] {
         assert!(scan.contains(part), "scan step lacks `{part}`");
     }
     // The Markdown report becomes the job summary; every output is kept as an artifact.
     let summary = step(steps, "Job summary")["run"].as_str().unwrap();
     assert!(summary.contains("out/report_*.md") && summary.contains("$GITHUB_STEP_SUMMARY"));
+    // ... with the trend by month of the history this run appended to.
+    assert!(summary.contains("iam-audit trend baseline/history.jsonl --by month --format md"));
+    assert_eq!(step(steps, "Save the baseline")["with"]["path"], "baseline");
+    assert!(position("Save the baseline") > position("Scan"));
     assert!(position("Scan") < position("Job summary"));
     let kept = step(steps, "Keep the reports");
     assert!(uses(kept).starts_with("actions/upload-artifact@"));
