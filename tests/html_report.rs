@@ -458,6 +458,8 @@ fn long_lists_are_cut_and_say_where_the_rest_is_and_outliers_are_listed() {
         .filter(|x| x["status"] == "open" && x["severity"] != "info")
         .count();
     let section = &md[md.find("## Most severe open findings").unwrap()..];
+    // Up to the next section (remediation progress follows when the input has events).
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
     let rows = section
         .lines()
         .filter(|l| l.starts_with("| ") && !l.starts_with("| severity"))
@@ -518,5 +520,74 @@ fn the_markdown_summary_says_what_the_findings_json_says() {
                 .any(|l| l.contains(key));
             assert!(!listed, "{x}");
         }
+    }
+}
+
+/// What CloudTrail adds to the page, drawn by Chromium: remediated findings marked with the
+/// call that fixed them, the remediation progress with the seed's offboarding, and with
+/// `--history` the trend of the runs (a line per series through one point per run).
+#[test]
+fn remediated_findings_progress_and_the_trend_are_on_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("history.jsonl");
+    let mut page = PathBuf::new();
+    for (i, as_of) in ["2026-02-06 12:00:00", "2026-03-06 12:00:00"]
+        .iter()
+        .enumerate()
+    {
+        let out = dir.path().join(format!("run{i}"));
+        let o = bin()
+            .args(["evaluate", "tests/data/remediated/report.csv"])
+            .args(["--events", "tests/data/remediated/events.csv"])
+            .args(["--events", "tests/data/remediated/cloudtrail.json"])
+            .args([
+                "--format",
+                "html,json",
+                "--fail-on",
+                "none",
+                "--as-of",
+                as_of,
+            ])
+            .arg("--history")
+            .arg(&history)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        page = the_file(&out, "report_", ".html");
+    }
+    let dom = dom(&page);
+    // The fix of each remediated finding, on its row.
+    for text in [
+        "remediated: DeleteAccessKey by admin-user at 2026-03-01 10:30:00 UTC",
+        "remediated: DeleteLoginProfile by security-team at 2026-03-01 10:31:00 UTC",
+        "remediated: UpdateAccessKey by alice at 2026-03-04 08:00:00 UTC from 198.51.100.7",
+    ] {
+        assert!(dom.contains(text), "{text}");
+    }
+    // The progress section with the seed's offboarding, in order.
+    let progress = &dom[dom.find("<section id=\"progress\">").unwrap()..];
+    let progress = &progress[..progress.find("</section>").unwrap()];
+    assert!(progress.contains("old-contractor"));
+    assert!(progress.contains(
+        "DeleteAccessKey AKIAIOSFODNN7EXAMPLE 2026-03-01 10:30 by admin-user → \
+         DeleteLoginProfile 2026-03-01 10:31 by security-team → \
+         DeleteUser 2026-03-02 14:20 by security-team"
+    ));
+    // The trend: two runs, a line through two points for each drawn series.
+    let trend = &dom[dom.find("<section id=\"trend\">").unwrap()..];
+    let trend = &trend[..trend.find("</section>").unwrap()];
+    assert!(trend.contains("2 run(s) of the history"));
+    let lines = trend.matches("<polyline").count();
+    assert!(lines >= 3, "{trend}");
+    for points in trend.split("points=\"").skip(1) {
+        let points = &points[..points.find('"').unwrap()];
+        assert_eq!(points.split(' ').count(), 2, "{points}");
     }
 }
