@@ -221,7 +221,8 @@ pub struct ScanArgs {
     /// calls.
     #[arg(long, default_value_t = 120)]
     pub report_deadline: u64,
-    /// Seconds one account may take in all; past it the account is reported as not audited.
+    /// Seconds each data source of one account (and the role assumption) may take; past it that
+    /// source is reported as not finished and what the others read is kept.
     #[arg(long, default_value_t = 900)]
     pub account_deadline: u64,
     /// Seconds one attempt of an AWS call may take (a call with its retries: six times that).

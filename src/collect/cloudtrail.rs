@@ -11,6 +11,7 @@ use crate::collect::error::CollectError;
 use crate::collect::needs::{Needs, Principal};
 use crate::collect::options::ScanOptions;
 use crate::collect::org::OrgAccount;
+use crate::collect::pages::Pages;
 use crate::collect::source::chrono_time;
 use crate::collect::source::{AccountContext, AccountSource, Collected, SourceFuture};
 use crate::inventory::{DataSource, Event};
@@ -100,6 +101,7 @@ pub(crate) async fn collect_events(
                 message: e.to_string(),
             })?;
         let mut token: Option<String> = None;
+        let mut pages = Pages::new(DataSource::Cloudtrail, format!("LookupEvents {name}"));
         loop {
             tokio::time::sleep_until(next_slot).await;
             next_slot = tokio::time::Instant::now() + interval;
@@ -142,17 +144,7 @@ pub(crate) async fn collect_events(
                 }
                 events.push(event);
             }
-            let next = out
-                .next_token()
-                .map(str::to_string)
-                .filter(|t| !t.is_empty());
-            if next.is_some() && next == token {
-                return Err(CollectError::RepeatedPageToken {
-                    data_source: DataSource::Cloudtrail,
-                    call: format!("LookupEvents {name}"),
-                });
-            }
-            token = next;
+            token = pages.next(out.next_token())?;
             if token.is_none() {
                 break;
             }

@@ -44,6 +44,7 @@ use crate::collect::error::{describe, CollectError};
 use crate::collect::needs::{Needs, Principal};
 use crate::collect::options::{ScanOptions, TrailLocation};
 use crate::collect::org::OrgAccount;
+use crate::collect::pages::Pages;
 use crate::input::cloudtrail::{FileRead, Keep, Skipped};
 use crate::inventory::{DataSource, Event};
 
@@ -196,6 +197,10 @@ impl Trail {
     async fn folders(&self, prefix: &str) -> Result<Vec<String>, CollectError> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = Pages::new(
+            DataSource::Cloudtrail,
+            format!("ListObjectsV2 {}", self.location.url(prefix)),
+        );
         loop {
             let page = {
                 let _slot = self.requests.acquire().await;
@@ -218,11 +223,10 @@ impl Trail {
                     .filter_map(|p| p.strip_prefix(prefix))
                     .map(|p| p.trim_end_matches('/').to_string()),
             );
-            let next = page.next_continuation_token().map(str::to_string);
-            if next.is_none() || next == token {
+            token = pages.next(page.next_continuation_token())?;
+            if token.is_none() {
                 break;
             }
-            token = next;
         }
         Ok(out)
     }
@@ -534,6 +538,10 @@ async fn list_files(
 ) -> Result<Vec<(String, i64)>, CollectError> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
+    let mut pages = Pages::new(
+        DataSource::Cloudtrail,
+        format!("ListObjectsV2 s3://{bucket}/{prefix}"),
+    );
     loop {
         let page = {
             let _slot = requests.acquire().await;
@@ -551,17 +559,10 @@ async fn list_files(
             let key = o.key()?;
             (!key.ends_with('/')).then(|| (key.to_string(), o.size().unwrap_or(0)))
         }));
-        let next = page.next_continuation_token().map(str::to_string);
-        if next.is_none() {
+        token = pages.next(page.next_continuation_token())?;
+        if token.is_none() {
             break;
         }
-        if next == token {
-            return Err(CollectError::RepeatedPageToken {
-                data_source: DataSource::Cloudtrail,
-                call: format!("ListObjectsV2 s3://{bucket}/{prefix}"),
-            });
-        }
-        token = next;
     }
     Ok(out)
 }

@@ -47,9 +47,17 @@ pub enum CollectError {
         call: String,
         message: String,
     },
-    /// A paginated call answered the same page token twice.
-    #[error("{call}: the service answered the same page token twice; stopped to avoid a loop")]
+    /// A paginated call answered a page token it had answered before (any cycle), or none
+    /// for a truncated page: its listing cannot be followed to the end.
+    #[error("{call}: the service answered a page token it had answered before ({token}): stopped, the listing is incomplete")]
     RepeatedPageToken {
+        data_source: DataSource,
+        call: String,
+        token: String,
+    },
+    /// An IAM listing said it was truncated and gave no marker to go on with.
+    #[error("{call}: the service said the listing goes on but gave no marker: stopped, the listing is incomplete")]
+    TruncatedWithoutMarker {
         data_source: DataSource,
         call: String,
     },
@@ -66,9 +74,13 @@ pub enum CollectError {
         data_source: DataSource,
         message: String,
     },
-    /// The account was not finished within its deadline.
-    #[error("not finished within {} s", .0.as_secs())]
-    Deadline(Duration),
+    /// A data source of an account (or the role assumption into it) was not finished within
+    /// the deadline: what the other sources collected is kept.
+    #[error("not finished within {} s", .after.as_secs())]
+    Deadline {
+        data_source: DataSource,
+        after: Duration,
+    },
 }
 
 impl CollectError {
@@ -92,9 +104,10 @@ impl CollectError {
             CollectError::AssumeRole { .. } => DataSource::AssumeRole,
             CollectError::Call { data_source, .. }
             | CollectError::RepeatedPageToken { data_source, .. }
+            | CollectError::TruncatedWithoutMarker { data_source, .. }
             | CollectError::Request { data_source, .. } => *data_source,
             CollectError::NoTrailFolder { .. } => DataSource::Cloudtrail,
-            CollectError::Deadline(_) => DataSource::Deadline,
+            CollectError::Deadline { data_source, .. } => *data_source,
         }
     }
 }

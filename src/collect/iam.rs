@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::collect::error::{describe, CollectError, ReportError};
 use crate::collect::needs::{Needs, Principal};
 use crate::collect::options::ScanOptions;
+use crate::collect::pages::Pages;
 use crate::collect::source::chrono_time;
 use crate::collect::source::{AccountContext, AccountSource, Collected, SourceFuture};
 use crate::input::credential_report::{self, ListedKey};
@@ -152,29 +153,45 @@ pub(crate) async fn collect_iam(
 
     // Users with ids, ARNs, tags and creation dates, in one paginated call.
     let mut details = Vec::new();
-    let mut pages = iam
-        .get_account_authorization_details()
-        .filter(EntityType::User)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            CollectError::call(DataSource::Iam, "GetAccountAuthorizationDetails", &e)
-        })?;
+    let mut pages = Pages::new(DataSource::Iam, "GetAccountAuthorizationDetails");
+    let mut marker = None;
+    loop {
+        let page = iam
+            .get_account_authorization_details()
+            .filter(EntityType::User)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| {
+                CollectError::call(DataSource::Iam, "GetAccountAuthorizationDetails", &e)
+            })?;
         details.extend(page.user_detail_list().iter().cloned());
+        marker = pages.next_marker(page.is_truncated(), page.marker())?;
+        if marker.is_none() {
+            break;
+        }
     }
 
     // Virtual MFA devices: everything else a user has is hardware or FIDO.
     let mut virtual_serials = BTreeSet::new();
     let mut root_has_virtual = false;
-    let mut pages = iam.list_virtual_mfa_devices().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| CollectError::call(DataSource::Iam, "ListVirtualMFADevices", &e))?;
+    let mut pages = Pages::new(DataSource::Iam, "ListVirtualMFADevices");
+    let mut marker = None;
+    loop {
+        let page = iam
+            .list_virtual_mfa_devices()
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| CollectError::call(DataSource::Iam, "ListVirtualMFADevices", &e))?;
         for d in page.virtual_mfa_devices() {
             virtual_serials.insert(d.serial_number().to_string());
             // The root user's virtual device is listed with the root ARN as its user.
             root_has_virtual |= d.user().is_some_and(|u| u.arn().ends_with(":root"));
+        }
+        marker = pages.next_marker(page.is_truncated(), page.marker())?;
+        if marker.is_none() {
+            break;
         }
     }
 
@@ -231,14 +248,24 @@ pub(crate) async fn collect_iam(
     // (a call per 100 users), as it is now.
     let mut password_used: HashMap<String, Option<DateTime<Utc>>> = HashMap::new();
     if !vouched {
-        let mut pages = iam.list_users().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| CollectError::call(DataSource::Iam, "ListUsers", &e))?;
+        let mut pages = Pages::new(DataSource::Iam, "ListUsers");
+        let mut marker = None;
+        loop {
+            let page = iam
+                .list_users()
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| CollectError::call(DataSource::Iam, "ListUsers", &e))?;
             for u in page.users() {
                 password_used.insert(
                     u.user_name().to_string(),
                     u.password_last_used().and_then(chrono_time),
                 );
+            }
+            marker = pages.next_marker(page.is_truncated(), page.marker())?;
+            if marker.is_none() {
+                break;
             }
         }
     }
@@ -339,15 +366,19 @@ pub(crate) async fn collect_iam(
 /// Every access key of one user (ListAccessKeys, paginated).
 async fn list_keys(iam: &aws_sdk_iam::Client, name: &str) -> Result<Vec<ListedKey>, CollectError> {
     let mut listed = Vec::new();
-    let mut pages = iam
-        .list_access_keys()
-        .user_name(name)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            CollectError::call(DataSource::Iam, format!("ListAccessKeys {name}"), &e)
-        })?;
+    let mut pages = Pages::new(DataSource::Iam, format!("ListAccessKeys {name}"));
+    let mut marker = None;
+    loop {
+        let page = iam
+            .list_access_keys()
+            .user_name(name)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| {
+                CollectError::call(DataSource::Iam, format!("ListAccessKeys {name}"), &e)
+            })?;
+        marker = pages.next_marker(page.is_truncated(), page.marker())?;
         for k in page.access_key_metadata() {
             let status = match k.status().map(aws_sdk_iam::types::StatusType::as_str) {
                 Some("Active") => KeyStatus::Active,
@@ -363,6 +394,9 @@ async fn list_keys(iam: &aws_sdk_iam::Client, name: &str) -> Result<Vec<ListedKe
                     created,
                 });
             }
+        }
+        if marker.is_none() {
+            break;
         }
     }
     Ok(listed)

@@ -979,6 +979,7 @@ async fn lookup_events_keep_what_cloudtrail_recorded_of_a_failed_call() {
         ou_ids: vec![],
         tags: std::collections::BTreeMap::default(),
         notes: vec![],
+        ou_unknown: false,
     };
     let opts = ScanOptions {
         event_names: vec!["DeactivateMFADevice".into()],
@@ -1498,6 +1499,7 @@ fn management() -> OrgAccount {
         ou_ids: vec![],
         tags: std::collections::BTreeMap::default(),
         notes: vec![],
+        ou_unknown: false,
     }
 }
 
@@ -1574,9 +1576,126 @@ async fn lookup_events_stops_on_a_repeated_token() {
     assert_eq!(err.data_source(), DataSource::Cloudtrail);
     assert_eq!(
         err.to_string(),
-        "LookupEvents CreateUser: the service answered the same page token twice; stopped to avoid a loop"
+        "LookupEvents CreateUser: the service answered a page token it had answered before (t1): stopped, the listing is incomplete"
     );
     for (i, r) in rules.iter().enumerate() {
         assert_eq!(r.num_calls(), 1, "rule {i}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page tokens that come back: never a complete listing, never a loop
+
+#[tokio::test]
+async fn authorization_details_answering_the_marker_it_was_given_is_an_error_not_an_end() {
+    // The SDK's paginator ends quietly here, taking the first page for every user.
+    let pages = [
+        gaad_rule(
+            None,
+            vec![detail("u1", "AIDAU1", "2025-01-01 00:00:00")],
+            Some("m1"),
+        ),
+        gaad_rule(Some("m1"), vec![], Some("m1")),
+    ];
+    let refs: Vec<&Rule> = pages.iter().collect();
+    let (result, _) = collect(&refs, &opts()).await;
+    let err = result.expect_err("a marker answered twice is an error");
+    assert_eq!(err.data_source(), DataSource::Iam);
+    assert_eq!(
+        err.to_string(),
+        "GetAccountAuthorizationDetails: the service answered a page token it had answered before (m1): stopped, the listing is incomplete"
+    );
+}
+
+#[tokio::test]
+async fn a_cycle_of_page_tokens_is_an_error_not_a_loop() {
+    // m1 → m2 → m1: the SDK's paginator would follow it for ever.
+    let pages = [
+        gaad_rule(None, vec![], Some("m1")),
+        gaad_rule(Some("m1"), vec![], Some("m2")),
+        gaad_rule(Some("m2"), vec![], Some("m1")),
+    ];
+    let refs: Vec<&Rule> = pages.iter().collect();
+    let (result, _) = tokio::time::timeout(Duration::from_secs(20), collect(&refs, &opts()))
+        .await
+        .expect("ends");
+    let err = result.expect_err("a cycle is an error");
+    assert!(err.to_string().contains("(m1)"), "{err}");
+    for (i, p) in pages.iter().enumerate() {
+        assert_eq!(p.num_calls(), 1, "page {i}");
+    }
+}
+
+#[tokio::test]
+async fn lookup_events_stops_on_a_cycle_of_tokens() {
+    let rules = [
+        lookup("CreateUser", None, vec![], Some("t1")),
+        lookup("CreateUser", Some("t1"), vec![], Some("t2")),
+        lookup("CreateUser", Some("t2"), vec![], Some("t1")),
+    ];
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let ct = ct_client(&refs);
+    let account = management();
+    let opts = ScanOptions {
+        event_names: vec!["CreateUser".into()],
+        ..opts()
+    };
+    let err = cloudtrail::collect_events(&ct, &account, &opts, t("2025-12-06 12:00:00"), t(AS_OF))
+        .await
+        .expect_err("a cycle is an error");
+    assert_eq!(err.data_source(), DataSource::Cloudtrail);
+    assert!(err.to_string().contains("(t1)"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Discovery: one account that cannot be placed is that account's note
+
+#[tokio::test]
+async fn an_account_whose_parents_cannot_be_read_is_noted_and_the_others_placed() {
+    use aws_sdk_organizations::types::ParentType::Root;
+    let denied = mock!(aws_sdk_organizations::Client::list_parents)
+        .match_requests(|r| r.child_id() == Some("222222222222"))
+        .sequence()
+        .http_status(
+            400,
+            Some(
+                r#"{"__type":"AccessDeniedException","Message":"You don't have permissions to access this resource."}"#
+                    .to_string(),
+            ),
+        )
+        .build();
+    let rules = [
+        describe_org(),
+        accounts_page(
+            None,
+            vec![
+                org_account("111111111111", "management"),
+                org_account("222222222222", "staging"),
+            ],
+            None,
+        ),
+        parent("111111111111", "r-root", Root),
+        tags("111111111111", None, &[("env", "prod")], None),
+        denied,
+        tags("222222222222", None, &[("env", "staging")], None),
+    ];
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let org = org::discover(&org_client(&refs), 2)
+        .await
+        .expect("discovery goes on past one account");
+    let ids: Vec<&str> = org.accounts.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["111111111111", "222222222222"]);
+    assert_eq!(org.accounts[0].ou_path, ["Root"]);
+    assert!(org.accounts[0].notes.is_empty());
+    let staging = &org.accounts[1];
+    assert!(staging.ou_path.is_empty());
+    assert!(staging.ou_unknown);
+    assert_eq!(staging.tags.get("env").map(String::as_str), Some("staging"));
+    assert_eq!(staging.notes.len(), 1, "{:?}", staging.notes);
+    assert!(
+        staging.notes[0].contains("OU path could not be read")
+            && staging.notes[0].contains("AccessDenied"),
+        "{:?}",
+        staging.notes
+    );
 }

@@ -35,6 +35,8 @@ pub mod options;
 #[cfg(feature = "aws")]
 pub mod org;
 #[cfg(feature = "aws")]
+pub mod pages;
+#[cfg(feature = "aws")]
 pub mod scan;
 #[cfg(feature = "aws")]
 pub mod source;

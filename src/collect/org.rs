@@ -8,6 +8,8 @@ use tokio::sync::Semaphore;
 
 use crate::collect::error::{describe, ScanError};
 use crate::collect::needs::{Needs, Principal};
+use crate::collect::pages::Pages;
+use crate::inventory::DataSource;
 
 /// What discovery calls, as the caller (the management account or a delegated administrator).
 pub const NEEDS: Needs = Needs {
@@ -32,6 +34,8 @@ pub struct OrgAccount {
     pub tags: BTreeMap<String, String>,
     /// What discovery could not read about the account.
     pub notes: Vec<String>,
+    /// Its OU path could not be read (a note says why): `--ou` cannot tell whether it is in.
+    pub ou_unknown: bool,
 }
 
 /// The Organization: its id, the management account and every account.
@@ -63,9 +67,18 @@ pub async fn discover(
         })
         .unwrap_or_default();
     let mut accounts = Vec::new();
-    let mut pages = org.list_accounts().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| err(describe(&e)))?;
+    let mut pages = Pages::new(DataSource::Organizations, "ListAccounts");
+    let mut token = None;
+    loop {
+        let page = org
+            .list_accounts()
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| err(describe(&e)))?;
+        token = pages
+            .next(page.next_token())
+            .map_err(|e| err(e.to_string()))?;
         for a in page.accounts() {
             accounts.push(OrgAccount {
                 id: a.id().unwrap_or_default().to_string(),
@@ -78,7 +91,11 @@ pub async fn discover(
                 ou_ids: Vec::new(),
                 tags: BTreeMap::new(),
                 notes: Vec::new(),
+                ou_unknown: false,
             });
+        }
+        if token.is_none() {
+            break;
         }
     }
     // OU paths and tags, `concurrency` accounts at a time; each OU's name is asked once.
@@ -100,8 +117,10 @@ pub async fn discover(
     }
     while let Some(done) = tasks.join_next().await {
         let (index, placed) = done.map_err(|e| err(format!("discovery task failed: {e}")))?;
-        let (path, ids, tags, notes) = placed?;
+        let (path, ids, tags, notes) = placed;
         let account = &mut accounts[index];
+        account.ou_unknown = path.is_none();
+        let (path, ids) = path.zip(ids).unwrap_or_default();
         account.ou_path = path;
         account.ou_ids = ids;
         account.tags = tags;
@@ -117,10 +136,11 @@ pub async fn discover(
 
 type OuNames = std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<String>>>>;
 
-/// An account's OU path (names, ids), tags, and notes on what could not be read.
+/// An account's OU path (names, ids: `None` when it could not be read), tags, and notes on
+/// what could not be read.
 type Placed = (
-    Vec<String>,
-    Vec<String>,
+    Option<Vec<String>>,
+    Option<Vec<String>>,
     BTreeMap<String, String>,
     Vec<String>,
 );
@@ -130,7 +150,33 @@ async fn place_account(
     org: &aws_sdk_organizations::Client,
     ou_names: &OuNames,
     account: &str,
-) -> Result<Placed, ScanError> {
+) -> Placed {
+    let mut notes = Vec::new();
+    // An account that cannot be placed is still audited: its note says what is unknown.
+    let (path, ids) = match ou_path(org, ou_names, account).await {
+        Ok((path, ids)) => (Some(path), Some(ids)),
+        Err(e) => {
+            notes.push(format!(
+                "the account's OU path could not be read ({}): OU-based selection (--ou) cannot place it",
+                match e {
+                    ScanError::Discovery(m) => m,
+                    other => other.to_string(),
+                }
+            ));
+            (None, None)
+        }
+    };
+    let (tags, tag_notes) = account_tags(org, account).await;
+    notes.extend(tag_notes);
+    (path, ids, tags, notes)
+}
+
+/// An account's OU path: names and ids, root first.
+async fn ou_path(
+    org: &aws_sdk_organizations::Client,
+    ou_names: &OuNames,
+    account: &str,
+) -> Result<(Vec<String>, Vec<String>), ScanError> {
     use aws_sdk_organizations::types::ParentType;
     let err = |e: String| ScanError::Discovery(e);
     let mut child = account.to_string();
@@ -181,17 +227,28 @@ async fn place_account(
     }
     path.reverse();
     ids.reverse();
+    Ok((path, ids))
+}
+
+/// An account's tags, and a note when they could not all be read.
+async fn account_tags(
+    org: &aws_sdk_organizations::Client,
+    account: &str,
+) -> (BTreeMap<String, String>, Vec<String>) {
     let mut tags = BTreeMap::new();
-    let mut pages = org
-        .list_tags_for_resource()
-        .resource_id(account)
-        .into_paginator()
-        .send();
+    let mut pages = Pages::new(DataSource::Organizations, "ListTagsForResource");
+    let mut token = None;
     let mut notes = Vec::new();
-    while let Some(page) = pages.next().await {
+    loop {
         // An account whose tags cannot be read is still audited, but the gap is said: a
         // production tag may be missing from the classification.
-        let page = match page {
+        let page = match org
+            .list_tags_for_resource()
+            .resource_id(account)
+            .set_next_token(token)
+            .send()
+            .await
+        {
             Ok(p) => p,
             Err(e) => {
                 notes.push(format!(
@@ -204,6 +261,18 @@ async fn place_account(
         for t in page.tags() {
             tags.insert(t.key().to_string(), t.value().to_string());
         }
+        token = match pages.next(page.next_token()) {
+            Ok(t) => t,
+            Err(e) => {
+                notes.push(format!(
+                    "the account's tags could not all be read ({e}); tag-based classification may miss it"
+                ));
+                None
+            }
+        };
+        if token.is_none() {
+            break;
+        }
     }
-    Ok((path, ids, tags, notes))
+    (tags, notes)
 }

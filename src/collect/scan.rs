@@ -18,7 +18,7 @@ use crate::collect::iam::root_access_features;
 use crate::collect::needs::Principal;
 use crate::collect::options::ScanOptions;
 use crate::collect::org::{discover, OrgAccount};
-use crate::collect::source::{join_all, AccountContext, AccountSource, Collected};
+use crate::collect::source::{join_all, AccountContext, AccountSource, Collected, SourceFuture};
 use crate::collect::{access, cloudtrail, cloudtrail_s3, iam, org};
 use crate::inventory::{
     Account, AccountAccess, Collection, CollectionError, CollectionStatus, DataSource, Inventory,
@@ -72,12 +72,19 @@ async fn collect_account(cx: &AccountContext<'_>, trail: &TrailState) -> Account
         .filter(|s| trail.is_none() || s.data_source() != DataSource::Cloudtrail)
         .collect();
     let mut parts: Vec<Collected> = sources.iter().map(|_| Collected::default()).collect();
+    // Each data source has the deadline to itself: a slow CloudTrail costs the account its
+    // events, never the IAM data collected meanwhile.
+    let deadline = cx.opts.account_deadline;
     let from_trail = async {
         match trail.as_deref() {
             None => None,
             Some(Ok(t)) => Some(
-                t.collect(cx.account, cx.ct_region, cx.since, cx.until)
-                    .await,
+                within(
+                    deadline,
+                    DataSource::Cloudtrail,
+                    t.collect(cx.account, cx.ct_region, cx.since, cx.until),
+                )
+                .await,
             ),
             Some(Err(e)) => Some(Err(e.clone())),
         }
@@ -87,7 +94,13 @@ async fn collect_account(cx: &AccountContext<'_>, trail: &TrailState) -> Account
             sources
                 .iter()
                 .zip(parts.iter_mut())
-                .map(|(source, out)| source.collect(cx, out))
+                .map(|(source, out)| {
+                    Box::pin(within(
+                        deadline,
+                        source.data_source(),
+                        source.collect(cx, out),
+                    )) as SourceFuture<'_>
+                })
                 .collect(),
         ),
         from_trail
@@ -154,22 +167,35 @@ async fn audit_account(
     trail: &TrailState,
 ) -> Result<AccountResult, CollectError> {
     let opts = caller.opts;
-    let work = async {
-        let member = if access == AccountAccess::Caller {
-            caller.config.clone()
-        } else {
-            assume(caller.config, &caller.account.id, partition, opts).await?
-        };
-        let cx = AccountContext {
-            config: &member,
-            ..*caller
-        };
-        Ok(collect_account(&cx, trail).await)
+    let member = if access == AccountAccess::Caller {
+        caller.config.clone()
+    } else {
+        within(
+            opts.account_deadline,
+            DataSource::AssumeRole,
+            assume(caller.config, &caller.account.id, partition, opts),
+        )
+        .await?
     };
-    match tokio::time::timeout(opts.account_deadline, work).await {
-        Ok(r) => r,
-        Err(_) => Err(CollectError::Deadline(opts.account_deadline)),
-    }
+    let cx = AccountContext {
+        config: &member,
+        ..*caller
+    };
+    Ok(collect_account(&cx, trail).await)
+}
+
+/// `work`, or the deadline error of `source` when it is not done within `deadline`.
+async fn within<T>(
+    deadline: std::time::Duration,
+    source: DataSource,
+    work: impl std::future::Future<Output = Result<T, CollectError>>,
+) -> Result<T, CollectError> {
+    tokio::time::timeout(deadline, work)
+        .await
+        .unwrap_or(Err(CollectError::Deadline {
+            data_source: source,
+            after: deadline,
+        }))
 }
 
 /// Scans the Organization: returns the inventory (failed accounts included, with reasons).
@@ -214,13 +240,28 @@ pub async fn scan(
         .filter(|a| {
             opts.ou
                 .as_ref()
-                .is_none_or(|ou| a.ou_ids.contains(ou) || a.ou_path.contains(ou))
+                .is_none_or(|ou| a.ou_unknown || a.ou_ids.contains(ou) || a.ou_path.contains(ou))
         })
         .cloned()
         .collect();
     let limit = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     let mut skipped = Vec::new();
+    let (selected, unplaced): (Vec<OrgAccount>, Vec<OrgAccount>) = selected
+        .into_iter()
+        .partition(|a| opts.ou.is_none() || !a.ou_unknown);
+    for account in unplaced {
+        // With --ou, an account whose OU path could not be read is neither audited nor
+        // silently dropped: it is listed as left out, with the reason.
+        skipped.push(crate::inventory::SkippedAccount {
+            id: account.id.clone(),
+            name: account.name.clone(),
+            reason: format!(
+                "OU unknown, so --ou cannot select it: {}",
+                account.notes.first().map_or("", String::as_str)
+            ),
+        });
+    }
     for account in selected {
         if account.status != "ACTIVE" {
             // Suspended or closed accounts cannot be audited: listed, not failed.

@@ -305,8 +305,10 @@ pub enum DataSource {
     Iam,
     /// The IAM credential report.
     CredentialReport,
-    /// CloudTrail LookupEvents.
+    /// CloudTrail events (LookupEvents, or the organization trail's files).
     Cloudtrail,
+    /// Organizations discovery: the account list, OU paths, tags.
+    Organizations,
 
     /// The account's deadline expired.
     Deadline,
@@ -319,6 +321,7 @@ impl DataSource {
             DataSource::Iam => "iam",
             DataSource::CredentialReport => "credential-report",
             DataSource::Cloudtrail => "cloudtrail",
+            DataSource::Organizations => "organizations",
             DataSource::Deadline => "deadline",
         }
     }
