@@ -212,6 +212,9 @@ pub fn analyze(
         Some(p) => Some((p.clone(), crate::baseline::load(p)?)),
         None => None,
     };
+    // The baseline is an input too: an output at its path is not written over it.
+    let mut inputs = inputs;
+    inputs.extend(s.baseline.clone());
     let started = std::time::Instant::now();
     let report = crate::run::run(
         inv,

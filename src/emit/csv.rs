@@ -6,7 +6,7 @@ use std::io::Write;
 
 use crate::emit::emitter::{Emitter, OutputFile, OutputOptions};
 use crate::inventory::stock_csv::{
-    neutralize, write_events, write_report, write_root, WriteOptions,
+    safe_cell, write_events, write_report, write_root, WriteOptions,
 };
 use crate::inventory::Field;
 use crate::run::RunReport;
@@ -97,7 +97,8 @@ pub fn write_remediation(run: &RunReport, w: &mut dyn Write) -> std::io::Result<
             status,
             waiver.as_str(),
         ];
-        csv.write_record(row.iter().map(|c| neutralize(c).into_owned()))?;
+        // Trimmed and neutralised as the stock writer does: no formula, even after spaces.
+        csv.write_record(row.iter().map(|c| safe_cell(c).into_owned()))?;
     }
     csv.flush()
 }

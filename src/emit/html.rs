@@ -3,7 +3,10 @@
 //! distribution, outliers, the remediation list and the findings, with what the run could not
 //! see. Charts are inline SVG. The page has no script and loads nothing: its
 //! Content-Security-Policy forbids both, so a hostile user name or tag cannot run or fetch
-//! anything even if it slipped past the escaping.
+//! anything even if it slipped past the escaping. A second policy (a browser enforces every
+//! policy of a page) sets `base-uri 'none'` and `form-action 'none'`, which `default-src`
+//! does not cover: injected markup could neither re-base the page's relative links nor make
+//! a form that submits anywhere.
 //!
 //! Long lists are cut (most urgent first) and say where the rest is: the page stays small on
 //! a large Organization, the CSV and JSON outputs stay complete.
@@ -148,6 +151,7 @@ pub fn render(report: &RunReport, history: Option<&[HistoryLineV1]>) -> String {
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"base-uri 'none'; form-action 'none'\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"generator\" content=\"iam-audit {version}\">\n\
          <title>iam-audit report · as of {as_of}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",

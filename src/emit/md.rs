@@ -1,12 +1,17 @@
 //! `report_<stamp>.md`: the run in GitHub-flavoured Markdown, for a job summary
 //! (`$GITHUB_STEP_SUMMARY`) or a pull-request comment: the gate, what could not be seen,
 //! findings by severity, MFA coverage per account, the key-age distribution, the most
-//! urgent open findings and those CloudTrail shows remediated since the inventory. Every value from the inventory is escaped, so a user name cannot
-//! add links, images, HTML or table cells.
+//! urgent open findings and those CloudTrail shows remediated since the inventory.
+//!
+//! Nothing from the inputs becomes markup: every value (names, ids, messages, reasons, the
+//! baseline's `as_of`) is escaped ([`esc`]): no link, image, HTML, table cell, autolink or
+//! GitHub math (`$`), and control characters are written out. An identifier shown as code
+//! (the SARIF help's rule id and tags) is a code span nothing can close early ([`code`]).
 
 use std::fmt::Write as _;
 
 use crate::emit::emitter::{Emitter, OutputFile, OutputOptions};
+use crate::emit::text::{is_control, visible_char};
 use crate::finding::RemediatedBy;
 use crate::run::view::Headline;
 use crate::run::RunReport;
@@ -35,9 +40,15 @@ impl Emitter for Md {
 /// Open findings listed (most severe first); the findings JSON has them all.
 pub const MAX_FINDING_ROWS: usize = 50;
 
-/// Escapes text for a Markdown table cell: no markup, no HTML, no link, no cell break, one line.
-/// GitHub's autolinks (`www.`, `scheme://`, `name@host`) are broken by escaping the `.` after
-/// `www`, the `:` before `//` and every `@`.
+/// A `$` GitHub does not take for a math delimiter. A backslash does not stop GitHub math
+/// (`\$x\$` still renders as LaTeX); a `$` in an element of its own does, as GitHub's
+/// documentation advises.
+const DOLLAR: &str = "<span>$</span>";
+
+/// Escapes text for a Markdown table cell: no markup, no HTML, no link, no cell break, no
+/// math, one line. GitHub's autolinks (`www.`, `scheme://`, `name@host`) are broken by
+/// escaping the `.` after `www`, the `:` before `//` and every `@`; every `$` is
+/// [`DOLLAR`]; control characters are written out (`\x1b`).
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let chars: Vec<char> = s.chars().collect();
@@ -53,6 +64,12 @@ pub fn esc(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
             '\n' | '\r' | '\t' => out.push(' '),
+            '$' => out.push_str(DOLLAR),
+            c if is_control(c) => {
+                let mut v = String::new();
+                visible_char(c, &mut v);
+                out.push_str(&v.replace('\\', "\\\\"));
+            }
             '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '|' | '!' | '~' => {
                 out.push('\\');
                 out.push(c);
@@ -65,6 +82,41 @@ pub fn esc(s: &str) -> String {
         }
     }
     out
+}
+
+/// An identifier as a code span, shown verbatim: its content is never markup, so it needs no
+/// escaping but this. The fence is one backtick longer than the longest run of backticks it
+/// holds (a backtick cannot close it early); a space pads content that starts or ends with a
+/// backtick or a `$` (GitHub's `` $`math`$ `` delimiters) or with spaces at both ends
+/// (CommonMark strips one from each); `|` is `\|` (the table splits cells before it sees
+/// code spans); line breaks are spaces and other control characters are written out. An
+/// empty identifier is an empty cell.
+pub fn code(s: &str) -> String {
+    if s.is_empty() {
+        return String::new();
+    }
+    let mut body = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        match c {
+            '\n' | '\r' | '\t' => body.push(' '),
+            '|' => body.push_str("\\|"),
+            c if is_control(c) => visible_char(c, &mut body),
+            c => body.push(c),
+        }
+    }
+    let mut longest = 0;
+    let mut run = 0;
+    for c in body.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    let edge = |c: char| c == '`' || c == '$';
+    let pad = body.starts_with(edge)
+        || body.ends_with(edge)
+        || (body.starts_with(' ') && body.ends_with(' ') && body.trim() != "");
+    let space = if pad { " " } else { "" };
+    format!("{fence}{space}{body}{space}{fence}")
 }
 
 fn pct(p: Option<f64>) -> String {
@@ -154,7 +206,7 @@ pub fn render(run: &RunReport) -> String {
         let _ = writeln!(
             s,
             "Since the baseline (as of {}): {} new, {} unchanged, {} resolved.\n",
-            b.as_of,
+            esc(&b.as_of),
             b.new,
             b.unchanged,
             b.resolved.len()
@@ -349,7 +401,7 @@ fn progress(s: &mut String, p: &crate::analysis::progress::Progress) {
 
 #[cfg(test)]
 mod tests {
-    use super::esc;
+    use super::{code, esc};
 
     #[test]
     fn cells_carry_no_markup_html_link_or_cell_break() {
@@ -363,5 +415,43 @@ mod tests {
         assert_eq!(esc("see WWW.x"), "see WWW\\.x");
         assert_eq!(esc("maria@corp"), "maria\\@corp");
         assert_eq!(esc("2.5 days: ok"), "2.5 days: ok");
+    }
+
+    #[test]
+    fn cells_carry_no_math_and_show_control_characters() {
+        // A backslash does not stop GitHub math; a `$` in its own element does.
+        assert_eq!(
+            esc("$\\color{red}{X}$"),
+            "<span>$</span>\\\\color{red}{X}<span>$</span>"
+        );
+        assert_eq!(
+            esc("$$x$$"),
+            "<span>$</span><span>$</span>x<span>$</span><span>$</span>"
+        );
+        // Control characters are written out, their backslash escaped (it renders as `\x1b`).
+        assert_eq!(esc("a\u{1b}[2Jb\u{7}"), "a\\\\x1b\\[2Jb\\\\x07");
+        assert_eq!(esc("r\u{9b}\u{202e}"), "r\\\\u{9b}\\\\u{202e}");
+        // What the input writes cannot close our span.
+        assert_eq!(esc("</span>$"), "&lt;/span&gt;<span>$</span>");
+    }
+
+    #[test]
+    fn identifiers_are_code_spans_nothing_can_break_out_of() {
+        assert_eq!(code("deploy-user"), "`deploy-user`");
+        assert_eq!(code("[x](https://e.example)"), "`[x](https://e.example)`");
+        assert_eq!(code("$\\frac{1}{2}$"), "` $\\frac{1}{2}$ `");
+        assert_eq!(code(".."), "`..`");
+        assert_eq!(code(""), "");
+        // A backtick needs a longer fence; one at an edge needs a space.
+        assert_eq!(code("tick`s"), "``tick`s``");
+        assert_eq!(code("a``b`"), "``` a``b` ```");
+        assert_eq!(code("`"), "`` ` ``");
+        // Spaces at both ends survive CommonMark's stripping of one.
+        assert_eq!(code(" x "), "`  x  `");
+        assert_eq!(code(" x"), "` x`");
+        // One cell, one line, no control characters.
+        assert_eq!(code("a|b"), "`a\\|b`");
+        assert_eq!(code("a\nb\rc"), "`a b c`");
+        assert_eq!(code("e\u{1b}[31m"), "`e\\x1b[31m`");
     }
 }

@@ -1,6 +1,7 @@
 //! Emitters: translate a [`RunReport`] into files, one [`Emitter`] per format (the contract
 //! in [`emitter`]), listed in [`EMITTERS`]; [`write_outputs`] writes the requested formats'
-//! files in parallel, each atomically and privately ([`files`]).
+//! files in parallel, each atomically and privately ([`files`]). [`text`] writes out the
+//! control characters of what the text outputs print from the inputs.
 
 pub mod csv;
 pub mod emitter;
@@ -10,6 +11,7 @@ pub mod json;
 pub mod md;
 pub mod sarif;
 pub mod summary;
+pub mod text;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -3,7 +3,10 @@
 //! IAM findings have no file, so every result points at a relative pseudo-path per identity,
 //! `aws/<account_id>/iam/user/<username>[/access-key/<key_id>]`, line 1 (GitHub rejects a
 //! whole upload if one result lacks `artifactLocation.uri` + `region.startLine`, and any URI
-//! with a scheme such as `arn:`). `partialFingerprints.primaryLocationLineHash` is set here
+//! with a scheme such as `arn:`). A name that is a dot segment (`.` and `..` are valid IAM user
+//! names) gets a segment no URL resolver removes ([`location_uri`]), and every message text
+//! escapes `\`, `[` and `]` ([`message_text`]), so a name cannot become an embedded link
+//! (SARIF §3.11.6). `partialFingerprints.primaryLocationLineHash` is set here
 //! from the finding's id (upload-sarif computes one only for real files), so an alert keeps
 //! its identity across runs and across inputs (scan, stock CSV or inventory JSON).
 //!
@@ -31,6 +34,7 @@ use serde_sarif::sarif::{
 };
 
 use crate::emit::emitter::{Emitter, OutputFile, OutputOptions, SarifInclude};
+use crate::emit::md::code;
 use crate::engine::{NotEvaluable, RuleError};
 use crate::finding::{Finding, Subject};
 use crate::inventory::{CollectionStatus, SkippedAccount};
@@ -102,10 +106,47 @@ fn level_str(s: Severity) -> &'static str {
     }
 }
 
-/// A result's pseudo-path: the location its rule's scope declares
-/// ([`crate::rules::scopes`]).
-pub use crate::rules::scopes::location_uri;
 use crate::rules::scopes::segment;
+
+/// A result's pseudo-path: the location its rule's scope declares
+/// ([`crate::rules::scopes::location_uri`]), with no dot segment ([`no_dot_segments`]).
+pub fn location_uri(scope: Scope, subject: &Subject) -> String {
+    no_dot_segments(&crate::rules::scopes::location_uri(scope, subject))
+}
+
+/// The pseudo-path `uri` with every segment a URL resolver would take for `.` or `..` made
+/// an ordinary segment. Percent-encoding the dots is not enough: RFC 3986 normalization
+/// decodes `%2E` (an unreserved character) and the WHATWG URL standard (browsers, `new URL`)
+/// takes `%2e` for a dot, so `…/user/%2E%2E` would resolve to `…/`, the user of another
+/// finding's path gone. Such a segment gets a `%00` after its dots (as an empty name is
+/// `%00`): no IAM or CloudTrail name holds a NUL, and `.` and `..` stay distinct.
+pub fn no_dot_segments(uri: &str) -> String {
+    uri.split('/')
+        .map(|seg| {
+            let dots = seg.to_ascii_lowercase().replace("%2e", ".");
+            if dots == "." || dots == ".." {
+                format!("{}%00", "%2E".repeat(dots.len()))
+            } else {
+                seg.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// A plain-text message (SARIF §3.11.6): `\`, `[` and `]` escaped with a backslash, so that
+/// no text from the inputs (a user name `[x](https://…)`, an error message) is taken for an
+/// embedded link by a viewer, and a viewer that unescapes them shows the text as it was.
+pub fn message_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 4);
+    for c in text.chars() {
+        if matches!(c, '\\' | '[' | ']') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
 
 /// `partialFingerprints.primaryLocationLineHash`: 16 hex digits of the finding id, then
 /// `:1` (GitHub's `hash:occurrence` form). The id depends only on rule and identity.
@@ -241,8 +282,8 @@ impl<'a> RuleMeta<'a> {
         let _ = writeln!(s, "|---|---|---|---|");
         let _ = writeln!(
             s,
-            "| `{}` | {} | {} | {} |",
-            self.id,
+            "| {} | {} | {} | {} |",
+            code(self.id),
             self.severity,
             self.scope,
             self.pack.map_or_else(|| "—".into(), markdown_escape)
@@ -259,7 +300,8 @@ impl<'a> RuleMeta<'a> {
             }
         }
         if !self.tags.is_empty() {
-            let tags: Vec<String> = self.tags.iter().map(|t| format!("`{t}`")).collect();
+            // A pack's tags are free text: each a code span nothing in it can close.
+            let tags: Vec<String> = self.tags.iter().map(|t| code(t)).collect();
             let _ = writeln!(s, "\nTags: {}", tags.join(" "));
         }
         s
@@ -402,7 +444,11 @@ fn notification(
                 .build(),
         )
         .level(json!(level))
-        .message(Message::builder().text(sentence(&text)).build())
+        .message(
+            Message::builder()
+                .text(message_text(&sentence(&text)))
+                .build(),
+        )
         .build();
     n.associated_rule = rule.map(|(id, index)| {
         ReportingDescriptorReference::builder()
@@ -745,7 +791,11 @@ fn finding_result(f: &Finding, rule_index: usize) -> SarifResult {
         .rule_id(f.rule.id.as_str())
         .rule_index(rule_index as i64)
         .level(level(f.severity))
-        .message(Message::builder().text(sentence(&f.message)).build())
+        .message(
+            Message::builder()
+                .text(message_text(&sentence(&f.message)))
+                .build(),
+        )
         .locations(vec![location(location_uri(f.rule.scope, &f.subject))])
         .partial_fingerprints(BTreeMap::from([(
             LINE_HASH_KEY.to_string(),
@@ -955,7 +1005,25 @@ mod tests {
             username: Some("..".into()),
             ..Subject::default()
         };
-        assert_eq!(location_uri(Scope::User, &dots), "aws/1/iam/user/%2E%2E");
+        assert_eq!(location_uri(Scope::User, &dots), "aws/1/iam/user/%2E%2E%00");
+        let dot = Subject {
+            username: Some(".".into()),
+            access_key_id: Some("AKIA1".into()),
+            ..dots.clone()
+        };
+        assert_eq!(
+            location_uri(Scope::Key, &dot),
+            "aws/1/iam/user/%2E%00/access-key/AKIA1"
+        );
+        // Three dots are a name, not a dot segment.
+        let three = Subject {
+            username: Some("...".into()),
+            ..dots.clone()
+        };
+        assert_eq!(
+            location_uri(Scope::User, &three),
+            "aws/1/iam/user/%2E%2E%2E"
+        );
         let group = Subject {
             username: Some("deploy-user".into()),
             scope_key: Some("username:deploy-user".into()),
@@ -1003,5 +1071,41 @@ mod tests {
         assert_eq!(sentence("x"), "x.");
         assert_eq!(sentence("x. "), "x.");
         assert_eq!(pascal("console-without-mfa"), "ConsoleWithoutMfa");
+    }
+
+    #[test]
+    fn segments_that_resolve_as_dots_get_a_nul() {
+        for (uri, want) in [
+            ("aws/1/iam/user/%2E%2E", "aws/1/iam/user/%2E%2E%00"),
+            (
+                "aws/1/iam/user/%2e/access-key/K",
+                "aws/1/iam/user/%2E%00/access-key/K",
+            ),
+            ("aws/1/iam/user/.%2e", "aws/1/iam/user/%2E%2E%00"),
+            ("aws/1/iam/user/..", "aws/1/iam/user/%2E%2E%00"),
+            ("aws/1/iam/user/%2E%2E%2E", "aws/1/iam/user/%2E%2E%2E"),
+            ("aws/1/iam/user/a.b", "aws/1/iam/user/a.b"),
+            ("aws/1/iam/user/%00", "aws/1/iam/user/%00"),
+        ] {
+            assert_eq!(no_dot_segments(uri), want, "{uri}");
+        }
+    }
+
+    #[test]
+    fn message_text_escapes_what_would_be_an_embedded_link() {
+        assert_eq!(
+            message_text("[x](https://e.example)"),
+            "\\[x\\](https://e.example)"
+        );
+        assert_eq!(message_text("a\\b"), "a\\\\b");
+        assert_eq!(message_text("\\[0\\]"), "\\\\\\[0\\\\\\]");
+        assert_eq!(message_text("plain (text)."), "plain (text).");
+        let log = build_log(&input(&[finding(&rule("r", Severity::High), "[u](v)")], 5));
+        let text = log.runs[0].results.as_ref().unwrap()[0]
+            .message
+            .text
+            .clone()
+            .unwrap();
+        assert_eq!(text, "\\[u\\](v) is bad.");
     }
 }

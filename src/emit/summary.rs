@@ -1,9 +1,12 @@
 //! The terminal summary (printed on stderr by the binary): findings per rule and severity,
-//! what could not be evaluated or collected, the outputs and the gate.
+//! what could not be evaluated or collected, the outputs and the gate. Everything it prints
+//! from the inputs (names, reasons, rule error text, paths) has its control characters
+//! written out ([`visible`]), so a name cannot send escape sequences to the terminal.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use crate::emit::text::visible;
 use crate::run::RunReport;
 
 /// Renders the summary table.
@@ -24,7 +27,7 @@ pub fn render(run: &RunReport, written: &[PathBuf], skipped: &[PathBuf]) -> Stri
     let width = v
         .rules
         .iter()
-        .map(|r| r.run.rule.id.len())
+        .map(|r| visible(&r.run.rule.id).chars().count())
         .max()
         .unwrap_or(4)
         .max(4);
@@ -44,7 +47,7 @@ pub fn render(run: &RunReport, written: &[PathBuf], skipped: &[PathBuf]) -> Stri
         let _ = writeln!(
             s,
             "  {:<width$}  {:<8}  {:>8}{note}",
-            r.rule.id,
+            visible(&r.rule.id),
             r.rule.severity.as_str(),
             r.findings
         );
@@ -76,8 +79,8 @@ pub fn render(run: &RunReport, written: &[PathBuf], skipped: &[PathBuf]) -> Stri
         let _ = writeln!(
             s,
             "Since the baseline ({}, as of {}): {} new, {} unchanged, {} resolved",
-            b.file,
-            b.as_of,
+            visible(&b.file),
+            visible(&b.as_of),
             b.new,
             b.unchanged,
             b.resolved.len()
@@ -103,7 +106,12 @@ pub fn render(run: &RunReport, written: &[PathBuf], skipped: &[PathBuf]) -> Stri
         for n in v.not_evaluable {
             let what = n.extent();
             let fields: Vec<&str> = n.fields.iter().map(String::as_str).collect();
-            let _ = writeln!(s, "  {}: {what}; needs {}", n.rule_id, fields.join(", "));
+            let _ = writeln!(
+                s,
+                "  {}: {what}; needs {}",
+                visible(&n.rule_id),
+                visible(&fields.join(", "))
+            );
         }
         if v.stock_csv_hint {
             let _ = writeln!(
@@ -115,13 +123,25 @@ pub fn render(run: &RunReport, written: &[PathBuf], skipped: &[PathBuf]) -> Stri
     if !v.incomplete.is_empty() {
         let _ = writeln!(s, "\nAccounts not fully audited:");
         for a in v.incomplete {
-            let _ = writeln!(s, "  {} {}: {}", a.id, a.name, a.reasons.join("; "));
+            let _ = writeln!(
+                s,
+                "  {} {}: {}",
+                visible(&a.id),
+                visible(&a.name),
+                visible(&a.reasons.join("; "))
+            );
         }
     }
     if !v.skipped.is_empty() {
         let _ = writeln!(s, "\nAccounts skipped (not active):");
         for a in v.skipped {
-            let _ = writeln!(s, "  {} {}: {}", a.id, a.name, a.reason);
+            let _ = writeln!(
+                s,
+                "  {} {}: {}",
+                visible(&a.id),
+                visible(&a.name),
+                visible(&a.reason)
+            );
         }
     }
     if !v.rule_errors.is_empty() {
@@ -132,17 +152,27 @@ pub fn render(run: &RunReport, written: &[PathBuf], skipped: &[PathBuf]) -> Stri
             } else {
                 String::new()
             };
-            let _ = writeln!(s, "  {} on {}: {}{more}", e.rule_id, e.record, e.message);
+            let _ = writeln!(
+                s,
+                "  {} on {}: {}{more}",
+                visible(&e.rule_id),
+                visible(&e.record),
+                visible(&e.message)
+            );
         }
     }
     if !written.is_empty() {
         let _ = writeln!(s, "\nWrote:");
         for p in written {
-            let _ = writeln!(s, "  {}", p.display());
+            let _ = writeln!(s, "  {}", visible(&p.display().to_string()));
         }
     }
     for p in skipped {
-        let _ = writeln!(s, "Not overwritten (it is an input): {}", p.display());
+        let _ = writeln!(
+            s,
+            "Not overwritten (it is an input): {}",
+            visible(&p.display().to_string())
+        );
     }
     let gate = match run.gate.fail_on {
         Some(sev) => format!(

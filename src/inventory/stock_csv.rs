@@ -135,6 +135,13 @@ pub fn neutralize(cell: &str) -> Cow<'_, str> {
     }
 }
 
+/// A cell as every CSV writer of the crate writes it: trimmed, then [`neutralize`]d. Trimming
+/// first matters: spreadsheets skip leading spaces, so ` =HYPERLINK(…)` is a formula that a
+/// guard looking only at the first character would let through.
+pub fn safe_cell(text: &str) -> Cow<'_, str> {
+    neutralize(text.trim())
+}
+
 /// The inverse of [`neutralize`], used by readers: strips a leading `'` only when it is
 /// followed by a formula trigger (possibly after more `'`). `unneutralize(neutralize(s)) == s`
 /// for every `s`.
@@ -175,7 +182,7 @@ impl<W: Write> StockWriter<W> {
     }
 
     fn row<'a>(&mut self, cells: impl IntoIterator<Item = &'a str>) -> std::io::Result<()> {
-        let cells: Vec<Cow<'_, str>> = cells.into_iter().map(|c| neutralize(c.trim())).collect();
+        let cells: Vec<Cow<'_, str>> = cells.into_iter().map(safe_cell).collect();
         self.csv.write_record(cells.iter().map(|c| c.as_bytes()))?;
         Ok(())
     }
