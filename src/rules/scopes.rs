@@ -169,7 +169,9 @@ fn identity_path(s: &Subject, root_actor: bool) -> String {
 }
 
 /// One path segment, percent-encoded so that any IAM or CloudTrail name stays one segment of
-/// a relative URI reference (`/` and `%` are encoded; `.` and `..` cannot climb).
+/// a relative URI reference (`/` and `%` are encoded; a name of dots is percent-encoded, which
+/// RFC 3986 normalisation and WHATWG URL parsers still read as a dot segment: the SARIF emitter
+/// appends `%00` to such a segment so that `.` and `..` cannot climb).
 pub fn segment(s: &str) -> String {
     if s.is_empty() {
         return "%00".into();
