@@ -73,7 +73,16 @@ struct AccountJson {
 pub fn read(path: &Path) -> Result<OrgAccounts, InputError> {
     let bytes =
         std::fs::read(path).map_err(|e| InputError::new(path, format!("cannot read: {e}")))?;
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    parse(path, &bytes)
+}
+
+/// [`read`] of bytes already read from `path`.
+///
+/// # Errors
+///
+/// As [`read`].
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<OrgAccounts, InputError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let list: ListJson = serde_json::from_slice(bytes).map_err(|e| {
         InputError::new(
             path,
