@@ -511,10 +511,12 @@ fn run<'i, T: Sync>(
                 let mut bound: Option<&ParamsRec> = None;
                 let record = guarded(item);
                 for (slot, (index, rule)) in rules.iter().enumerate() {
+                    // Counted even when the rule was stopped, so the count does not depend
+                    // on when, in this parallel run, it went over its budget.
+                    counts[slot] += 1;
                     if budget.is_stopped(*index) {
                         continue;
                     }
-                    counts[slot] += 1;
                     let verdict = match (&rule.prefilter, record) {
                         (Some(pf), Some((user, key))) => pf.check(user, key, as_of),
                         _ => Verdict::Undecided,

@@ -502,6 +502,16 @@ fn a_rule_over_its_run_budget_is_stopped() {
             .any(|f| f["rule_id"] == case),
         "a stopped rule's findings are left out"
     );
+    // Its count of records does not depend on when it was stopped.
+    let counts = findings["summary"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule_id"] == case)
+        .unwrap()
+        .clone();
+    assert_eq!(counts["evaluations"], EXAMPLE_USERS);
+    assert_eq!(counts["findings"], 0);
     // The budget from the config file; a flag wins over it.
     let config = pack.outside().join("iam-audit.yaml");
     std::fs::write(&config, "rule_budget_ops: 50_000\n").unwrap();
