@@ -31,8 +31,17 @@ pub const TARGETS: &[(&str, &[&str])] = &[
         ],
     ),
     ("credential_report", &["tests/data/credential_reports"]),
-    ("cloudtrail", &["tests/data/cloudtrail", "tests/data/remediated/cloudtrail.json"]),
-    ("inventory_json", &["examples/inventory_20260306_120000.json"]),
+    (
+        "cloudtrail",
+        &[
+            "tests/data/cloudtrail",
+            "tests/data/remediated/cloudtrail.json",
+        ],
+    ),
+    (
+        "inventory_json",
+        &["examples/inventory_20260306_120000.json"],
+    ),
     ("detect", &["examples", "tests/data/credential_reports"]),
     ("rule", &["rules/stock", "rules/cis-aws"]),
     ("fixture", &["rules/stock/tests", "rules/cis-aws/tests"]),

@@ -59,6 +59,10 @@ pub struct RawConfig {
     #[serde(default)]
     #[schemars(with = "Option<SlaDays>")]
     pub sla_days: Option<BTreeMap<String, Spanned<String>>>,
+    /// Rhai operations one rule may spend over the whole run (default 1,000,000,000).
+    #[serde(default)]
+    #[schemars(with = "Option<std::num::NonZeroU64>")]
+    pub rule_budget_ops: Option<Spanned<String>>,
 }
 
 /// A validated config file. Paths in it are resolved against the file's folder; `None`
@@ -78,6 +82,8 @@ pub struct Config {
     pub out: Option<PathBuf>,
     pub waivers: Option<PathBuf>,
     pub sla_days: Option<SlaDays>,
+    /// Operations one rule may spend over a run.
+    pub rule_budget_ops: Option<u64>,
 }
 
 // The schema of a config is the schema of the file it is read from.
@@ -252,6 +258,11 @@ impl RawConfig {
             }
             sla
         });
+        let rule_budget_ops = self.rule_budget_ops.and_then(|b| {
+            crate::rules::script::parse_rule_budget_ops(&b.value)
+                .map_err(|e| problems.at(&b.referenced, format!("rule_budget_ops: {e}")))
+                .ok()
+        });
         if !problems.list.is_empty() {
             return Err(ConfigError {
                 problems: problems.list,
@@ -279,6 +290,7 @@ impl RawConfig {
             out: self.out.map(|o| base.join(o)),
             waivers: self.waivers.map(|w| base.join(w)),
             sla_days,
+            rule_budget_ops,
         })
     }
 }
@@ -315,6 +327,24 @@ mod tests {
         assert_eq!((sla.critical, sla.high, sla.low), (2, 30, 60));
         let empty = parse("{}\n").unwrap();
         assert!(empty.fail_on.is_none() && empty.formats.is_none() && empty.sla_days.is_none());
+    }
+
+    #[test]
+    fn rule_budget_ops_is_validated_at_its_line() {
+        let c = parse("rule_budget_ops: 5000000\n").unwrap();
+        assert_eq!(c.rule_budget_ops, Some(5_000_000));
+        assert_eq!(parse("fail_on: high\n").unwrap().rule_budget_ops, None);
+        for (value, needle) in [
+            ("0", "a budget of 0 would stop every rule"),
+            ("99999999999999999", "above the largest budget"),
+            ("many", "not a whole number of operations"),
+        ] {
+            let err = parse(&format!("rule_budget_ops: {value}\n")).unwrap_err();
+            assert!(
+                err[0].starts_with("dir/c.yaml:1:18: rule_budget_ops: ") && err[0].contains(needle),
+                "{err:?}"
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! sorted, so the output never depends on scheduling.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -73,6 +74,8 @@ pub struct RuleRun {
     pub rule_id: String,
     pub evaluations: u64,
     pub findings: u64,
+    /// Rhai operations the rule spent (records a prefilter decided cost none).
+    pub operations: u64,
 }
 
 /// The result of an evaluation.
@@ -99,6 +102,42 @@ struct Partial {
     errors: Vec<(usize, String, String)>,
     /// (rule index, evaluations)
     evaluations: Vec<(usize, u64)>,
+}
+
+/// Each rule's operations over the whole run, against the budget (`--rule-budget-ops`):
+/// the per-evaluation limits bound one record, this bounds the run.
+struct Budget {
+    limit: u64,
+    spent: Vec<AtomicU64>,
+    /// The rule went over the budget: none of its remaining evaluations run.
+    stopped: Vec<AtomicBool>,
+}
+
+impl Budget {
+    fn new(rules: usize, limit: u64) -> Budget {
+        Budget {
+            limit,
+            spent: (0..rules).map(|_| AtomicU64::new(0)).collect(),
+            stopped: (0..rules).map(|_| AtomicBool::new(false)).collect(),
+        }
+    }
+
+    /// Operations a batch spends before it adds them to the rule's total: few shared writes,
+    /// and an overrun of at most this much per worker thread.
+    fn flush_every(&self) -> u64 {
+        (self.limit / 64).clamp(1, 1 << 20)
+    }
+
+    fn add(&self, rule: usize, ops: u64) {
+        let total = self.spent[rule].fetch_add(ops, Ordering::Relaxed) + ops;
+        if total > self.limit {
+            self.stopped[rule].store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn is_stopped(&self, rule: usize) -> bool {
+        self.stopped[rule].load(Ordering::Relaxed)
+    }
 }
 
 impl Partial {
@@ -128,6 +167,7 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
         rules.sort_by_key(|(_, r)| Arc::as_ptr(&r.p.0) as usize);
         rules
     };
+    let budget = Budget::new(compiled.rules.len(), compiled.rule_budget_ops());
     let mut total = Partial::default();
     for scope in RuleScope::ALL {
         let rules = by_scope(scope);
@@ -147,7 +187,7 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
             RuleScope::Key => {
                 let ids: Vec<(u32, u32, u32)> = key_ids(&inv);
                 run(
-                    compiled,
+                    (compiled, &budget),
                     &rules,
                     &ids,
                     |&(a, u, k)| key_record(&ctx, a, u, k),
@@ -162,7 +202,7 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
             RuleScope::User => {
                 let ids: Vec<(u32, u32)> = user_ids(&inv);
                 run(
-                    compiled,
+                    (compiled, &budget),
                     &rules,
                     &ids,
                     |&(a, u)| user_record(&ctx, a, u),
@@ -174,7 +214,7 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
             RuleScope::Username => {
                 let groups = username_groups(&inv);
                 run(
-                    compiled,
+                    (compiled, &budget),
                     &rules,
                     &groups,
                     |(name, members)| group_record(&ctx, name, members),
@@ -186,7 +226,7 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
             RuleScope::Account => {
                 let ids: Vec<u32> = (0..inv.accounts.len() as u32).collect();
                 run(
-                    compiled,
+                    (compiled, &budget),
                     &rules,
                     &ids,
                     |&a| account_record(&ctx, a),
@@ -220,7 +260,7 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
                         continue;
                     }
                     part = part.merge(run(
-                        compiled,
+                        (compiled, &budget),
                         &group,
                         ids,
                         |&e| event_record(&ctx, &index, e),
@@ -239,6 +279,7 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
         inv,
         compiled,
         total,
+        &budget,
         (production, account_metrics),
         opts.as_of,
     )
@@ -439,7 +480,7 @@ fn describe(subject: &Subject) -> String {
 }
 
 fn run<'i, T: Sync>(
-    compiled: &CompiledRules,
+    (compiled, budget): (&CompiledRules, &Budget),
     rules: &[(usize, &CompiledRule)],
     items: &[T],
     make: impl Fn(&T) -> Vars + Sync,
@@ -453,6 +494,15 @@ fn run<'i, T: Sync>(
         .map(|chunk| {
             let mut out = Partial::default();
             let mut counts = vec![0u64; rules.len()];
+            // Operations spent and not yet added to the budget, per rule of `rules`.
+            let mut unspent = vec![0u64; rules.len()];
+            let flush_every = budget.flush_every();
+            let mut spend = |slot: usize, index: usize, ops: u64| {
+                unspent[slot] += ops;
+                if unspent[slot] >= flush_every {
+                    budget.add(index, std::mem::take(&mut unspent[slot]));
+                }
+            };
             let mut scope = Scope::new();
             let mut evaluator = Evaluator::new(engine, 2 * rules.len());
             for item in chunk {
@@ -461,7 +511,12 @@ fn run<'i, T: Sync>(
                 let mut bound: Option<&ParamsRec> = None;
                 let record = guarded(item);
                 for (slot, (index, rule)) in rules.iter().enumerate() {
+                    // Counted even when the rule was stopped, so the count does not depend
+                    // on when, in this parallel run, it went over its budget.
                     counts[slot] += 1;
+                    if budget.is_stopped(*index) {
+                        continue;
+                    }
                     let verdict = match (&rule.prefilter, record) {
                         (Some(pf), Some((user, key))) => pf.check(user, key, as_of),
                         _ => Verdict::Undecided,
@@ -486,7 +541,9 @@ fn run<'i, T: Sync>(
                     let result = if verdict == Verdict::True {
                         Ok(Dynamic::TRUE)
                     } else {
-                        evaluator.eval(2 * slot, &mut scope, &rule.condition)
+                        let result = evaluator.eval(2 * slot, &mut scope, &rule.condition);
+                        spend(slot, *index, evaluator.last_operations());
+                        result
                     };
                     match result.map(|d| d.as_bool().map_err(std::string::ToString::to_string)) {
                         Ok(Ok(true)) => {
@@ -498,6 +555,7 @@ fn run<'i, T: Sync>(
                                 &mut scope,
                                 subject(item),
                             ));
+                            spend(slot, *index, evaluator.last_operations());
                         }
                         Ok(Ok(false)) => {}
                         Ok(Err(ty)) => out.errors.push((
@@ -516,6 +574,9 @@ fn run<'i, T: Sync>(
                     }
                     scope.rewind(with_p);
                 }
+            }
+            for (slot, (index, _)) in rules.iter().enumerate() {
+                budget.add(*index, unspent[slot]);
             }
             out.evaluations = rules.iter().map(|(i, _)| *i).zip(counts).collect();
             out
@@ -570,7 +631,11 @@ fn build_finding(
     let mut value_of = |ast: &rhai::AST| -> Option<Dynamic> {
         match next.as_mut() {
             Some(it) => it.next(),
-            None => engine.eval_ast_with_scope::<Dynamic>(scope, ast).ok(),
+            None => crate::rules::script::catch_rule_panic(|| {
+                engine.eval_ast_with_scope::<Dynamic>(scope, ast).ok()
+            })
+            .ok()
+            .flatten(),
         }
     };
     let mut message = String::new();
@@ -639,10 +704,39 @@ fn clip(s: &mut String, max: usize) {
 fn finish(
     inv: Arc<Inventory>,
     compiled: &CompiledRules,
-    total: Partial,
+    mut total: Partial,
+    budget: &Budget,
     (production, account_metrics): (Vec<bool>, Vec<Metrics>),
     as_of: DateTime<Utc>,
 ) -> Report {
+    // A rule over its budget was stopped part-way, at a point that depends on scheduling:
+    // what it produced is left out whole (the output never depends on scheduling), and the
+    // rule is reported.
+    let over: Vec<usize> = (0..compiled.rules.len())
+        .filter(|&i| budget.is_stopped(i))
+        .collect();
+    if !over.is_empty() {
+        let ids: BTreeSet<&str> = over
+            .iter()
+            .map(|&i| compiled.rules[i].rule.id.as_str())
+            .collect();
+        total.findings.retain(|f| !ids.contains(f.rule.id.as_str()));
+        total.unavailable.retain(|(i, _)| !over.contains(i));
+        total.errors.retain(|(i, _, _)| !over.contains(i));
+        for &i in &over {
+            let rule = &compiled.rules[i].rule;
+            total.errors.push((
+                i,
+                "all records".to_string(),
+                format!(
+                    "{}: the rule exceeded its budget of {} operations for the run \
+                     (--rule-budget-ops, config rule_budget_ops): its remaining evaluations \
+                     were stopped and its findings are left out",
+                    rule.file, budget.limit
+                ),
+            ));
+        }
+    }
     let mut findings = total.findings;
     findings.par_sort_unstable_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings.dedup_by(|a, b| a.id == b.id);
@@ -650,10 +744,12 @@ fn finish(
     let mut runs: Vec<RuleRun> = compiled
         .rules
         .iter()
-        .map(|r| RuleRun {
+        .zip(&budget.spent)
+        .map(|(r, spent)| RuleRun {
             rule_id: r.rule.id.clone(),
             evaluations: 0,
             findings: 0,
+            operations: spent.load(Ordering::Relaxed),
         })
         .collect();
     for (i, n) in total.evaluations {

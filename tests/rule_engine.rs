@@ -130,13 +130,13 @@ fn temp_pack(rules: &[(&str, &str, &str)]) -> tempfile::TempDir {
 
 #[test]
 fn huge_evidence_values_are_left_out_with_their_size() {
-    // An inventory (JSON input is free-form) with a 60 KB tag value: the rule's evidence
+    // An inventory (JSON input is free-form) with a 15 KB tag value: the rule's evidence
     // (the fields its condition reads) keeps the user's name and notes the tags' size.
     let dir = temp_pack(&[("tagged", "user", "user.name != \"\" && user.tags.len() > 0")]);
     let mut inv = one_user_inventory();
     inv.accounts[0].users[0]
         .tags
-        .insert("note".into(), "y".repeat(60_000));
+        .insert("note".into(), "y".repeat(15_000));
     let set = RuleSet::load(&[dir.path().display().to_string()]).unwrap();
     let compiled = set.compile(&[]).unwrap();
     let report = evaluate(Arc::new(inv), &compiled, &opts());
@@ -151,7 +151,7 @@ fn huge_evidence_values_are_left_out_with_their_size() {
         serde_json::from_str(report.findings[0].evidence.get()).unwrap();
     assert_eq!(evidence["user.name"], "old-timer");
     assert_eq!(
-        evidence["user.tags"], "(60011 bytes of JSON left out)",
+        evidence["user.tags"], "(15011 bytes of JSON left out)",
         "{evidence}"
     );
 }
@@ -494,6 +494,208 @@ fn prefilters_never_change_a_result() {
             }
         }
     }
+}
+
+/// Conditions generated from every kind of operator Rhai has, around the simple tests a
+/// prefilter reads, with and without the prefilters: the results must be the same. A
+/// prefilter may only decide what Rhai would decide, so operators that bind looser than `&&`
+/// (`||`, `|`, `^`), `&` (which does not short-circuit), statements, and brackets, quotes or
+/// operators inside comments must never let it cut a record short.
+#[test]
+fn prefilters_never_change_a_result_of_generated_conditions() {
+    // Tests a prefilter can read (some read a field unknown for some records).
+    let simple = [
+        "key.status == \"Active\"",
+        "key.status != \"Inactive\"",
+        "key.age_days > 30",
+        "key.age_days <= 90",
+        "key.age_days >= p.n",
+        "key.never_used",
+        "!key.never_used",
+        "user.password_enabled",
+        "!user.password_enabled",
+        "key.days_since_used != ()",
+        "key.days_since_used <= 30",
+        "key.service == \"s3\"",
+    ];
+    // Tests only Rhai runs: arithmetic, bit and range operators, `??`, `in`, method calls,
+    // and one that always fails.
+    let other = [
+        "key.age_days + 1 > 31",
+        "key.age_days - 1.0 < 6",
+        "key.age_days * 2 >= 60",
+        "key.age_days / 2 < 45",
+        "key.age_days % 7 == 0",
+        "key.age_days ** 1 > 100",
+        "(1 << 3) == 8",
+        "(16 >> 2) == key.age_days",
+        "(key.service ?? \"none\") == \"s3\"",
+        "\"s3\" in [\"s3\", key.service]",
+        "30 in 0..key.age_days",
+        "user.has_tag(\"iam-audit:delete-after\")",
+        "user.name.starts_with(\"svc\")",
+        "[1][5] > 0",
+        "true",
+        "false",
+    ];
+    let joins = [" && ", " || ", " & ", " | ", " ^ ", " == ", " != "];
+    let comments = [
+        "/* ( */",
+        "/* ) */",
+        "/* \" */",
+        "/* || */",
+        "/* /* ) */ */",
+        "// )\n",
+    ];
+    let mut state = 11u64;
+    let mut next = |n: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((state >> 33) % n as u64) as usize
+    };
+    // Written out: each shape a prefilter once got wrong.
+    let mut conditions: Vec<String> = vec![
+        "key.never_used && key.age_days > 30 | true".into(),
+        "key.never_used && key.age_days > 30 ^ true".into(),
+        "key.status == \"Active\" && key.age_days > 30 & [1][5] > 0".into(),
+        "key.never_used && key.age_days > 3 /* ( */ || true /* ) */".into(),
+        "key.never_used && key.age_days > 3 /* \" */ || true /* \" */".into(),
+        "key.never_used && (key.age_days > 3 /* ) */ || true)".into(),
+    ];
+    while conditions.len() < 160 {
+        let terms = 2 + next(3);
+        let mut c = String::new();
+        for t in 0..terms {
+            if t > 0 {
+                // Mostly `&&`, so that prefilters are found.
+                c.push_str(if next(2) == 0 {
+                    " && "
+                } else {
+                    joins[next(joins.len())]
+                });
+            }
+            if next(6) == 0 {
+                c.push_str(comments[next(comments.len())]);
+                c.push(' ');
+            }
+            let term = if t == 0 || next(2) == 0 {
+                simple[next(simple.len())]
+            } else {
+                other[next(other.len())]
+            };
+            match next(8) {
+                0 => c.push_str(&format!("({term})")),
+                1 => c.push_str(&format!("!({term})")),
+                _ => c.push_str(term),
+            }
+        }
+        if next(10) == 0 {
+            c = format!("if {} {{ return false; }} {c}", simple[next(simple.len())]);
+        }
+        conditions.push(c);
+    }
+    let rules: Vec<(String, String)> = conditions
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("gen-{i:03}"), c.clone()))
+        .collect();
+    let specs: Vec<(&str, &str, &str)> = rules
+        .iter()
+        .map(|(id, c)| (id.as_str(), "key", c.as_str()))
+        .collect();
+    let dir = temp_pack(&specs);
+    let set = RuleSet::load(&[dir.path().display().to_string()]).unwrap();
+    let with = set.compile(&[]).unwrap();
+    let mut without = set.compile(&[]).unwrap();
+    let guarded = with.rules.iter().filter(|r| r.prefilter.is_some()).count();
+    assert!(
+        guarded >= 40,
+        "too few prefilters to mean anything: {guarded}"
+    );
+    for r in &mut without.rules {
+        r.prefilter = None;
+    }
+    for unknown in [false, true] {
+        let inv = Arc::new(random_inventory(400, &[], unknown));
+        let a = evaluate(inv.clone(), &with, &opts());
+        let b = evaluate(inv, &without, &opts());
+        for (i, (ra, rb)) in a.runs.iter().zip(&b.runs).enumerate() {
+            assert_eq!(
+                ra.findings, rb.findings,
+                "`{}`: {} finding(s) with its prefilter {:?}, {} without",
+                conditions[i], ra.findings, with.rules[i].prefilter, rb.findings
+            );
+        }
+        let per_rule = |r: &iam_audit::engine::Report| {
+            let mut out = std::collections::BTreeMap::<String, Vec<String>>::new();
+            for f in &r.findings {
+                out.entry(f.rule.id.clone()).or_default().push(f.id.clone());
+            }
+            for n in &r.not_evaluable {
+                out.entry(n.rule_id.clone())
+                    .or_default()
+                    .push(format!("not evaluable: {}", n.extent()));
+            }
+            for e in &r.rule_errors {
+                out.entry(e.rule_id.clone())
+                    .or_default()
+                    .push(format!("error: {} {} (+{})", e.record, e.message, e.more));
+            }
+            out
+        };
+        let (pa, pb) = (per_rule(&a), per_rule(&b));
+        for (id, cond) in &rules {
+            assert_eq!(
+                pa.get(id),
+                pb.get(id),
+                "`{cond}` (unknown last uses: {unknown})"
+            );
+        }
+    }
+}
+
+/// What the stock and cis-aws packs spend, per record, on the example inventory and on a
+/// generated one: the default run budget must be far out of their reach at the scale of a
+/// 10,000-account organization (100 users of 2 keys each per account).
+#[test]
+fn default_rule_budget_is_out_of_reach_of_the_builtin_packs() {
+    let set = RuleSet::load(&["builtin:stock".to_string(), "builtin:cis-aws".to_string()]).unwrap();
+    let compiled = set.compile(&[]).unwrap();
+    assert_eq!(
+        compiled.rule_budget_ops(),
+        iam_audit::rules::script::DEFAULT_RULE_BUDGET_OPS
+    );
+    let text = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/inventory_20260306_120000.json"
+    ))
+    .unwrap();
+    let example =
+        iam_audit::inventory::json::read_inventory(std::path::Path::new("x.json"), &text).unwrap();
+    // Per record of the inventory (users and keys): a `username` rule's one evaluation covers
+    // every user of the name, so its cost grows with the users, not with its evaluations.
+    let mut most_per_record = 0.0f64;
+    for inv in [example, random_inventory(2000, &[], true)] {
+        let records = (inv.user_count() + inv.key_count()) as f64;
+        let report = evaluate(Arc::new(inv), &compiled, &opts());
+        assert!(report.rule_errors.is_empty(), "{:?}", report.rule_errors);
+        for run in &report.runs {
+            let per = run.operations as f64 / records;
+            println!(
+                "{}: {} operations, {per:.1} per record",
+                run.rule_id, run.operations
+            );
+            most_per_record = most_per_record.max(per);
+        }
+    }
+    println!("most: {most_per_record:.1} operations per record");
+    let records = 10_000.0 * (100.0 + 200.0);
+    assert!(
+        most_per_record * records * 10.0 < iam_audit::rules::script::DEFAULT_RULE_BUDGET_OPS as f64,
+        "{most_per_record:.1} operations per record: the default budget is within 10x of a \
+         10,000-account run"
+    );
 }
 
 fn inv_keys_unknown(inv: &Inventory) -> std::collections::BTreeSet<&str> {

@@ -345,6 +345,14 @@ pub struct CommonArgs {
     /// With --history: drop lines older than this many days before this run's as_of.
     #[arg(long, value_name = "DAYS", requires = "history")]
     pub history_keep: Option<u32>,
+    /// Rhai operations one rule may spend over the whole run; a rule over it is stopped and
+    /// reported as a rule error (exit 2) [default: 1000000000]
+    #[arg(long, value_name = "N", value_parser = parse_rule_budget_ops)]
+    pub rule_budget_ops: Option<u64>,
+}
+
+fn parse_rule_budget_ops(s: &str) -> Result<u64, String> {
+    crate::rules::script::parse_rule_budget_ops(s)
 }
 
 #[derive(Debug, Args)]

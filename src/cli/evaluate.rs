@@ -46,6 +46,8 @@ pub struct Settings {
     pub sarif: crate::emit::SarifInclude,
     /// `--history FILE` and `--history-keep DAYS`.
     pub history: Option<(PathBuf, Option<u32>)>,
+    /// Operations one rule may spend over the run (`--rule-budget-ops`, `rule_budget_ops`).
+    pub rule_budget_ops: u64,
 }
 
 /// Parses `--fail-on critical|high|medium|low|none`.
@@ -125,6 +127,10 @@ pub fn settings(common: &CommonArgs) -> Result<Settings, Error> {
             None => crate::emit::SarifInclude::default(),
         },
         history: common.history.clone().map(|p| (p, common.history_keep)),
+        rule_budget_ops: common
+            .rule_budget_ops
+            .or_else(|| cfg.and_then(|c| c.rule_budget_ops))
+            .unwrap_or(crate::rules::script::DEFAULT_RULE_BUDGET_OPS),
     })
 }
 
@@ -215,6 +221,7 @@ pub fn analyze(
     // The baseline is an input too: an output at its path is not written over it.
     let mut inputs = inputs;
     inputs.extend(s.baseline.clone());
+    compiled.set_rule_budget_ops(s.rule_budget_ops);
     let started = std::time::Instant::now();
     let report = crate::run::run(
         inv,

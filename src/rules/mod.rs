@@ -278,7 +278,11 @@ impl RuleSet {
             }
         }
         if problems.is_empty() {
-            Ok(CompiledRules { engine, rules })
+            Ok(CompiledRules {
+                engine,
+                rules,
+                rule_budget_ops: std::sync::atomic::AtomicU64::new(script::DEFAULT_RULE_BUDGET_OPS),
+            })
         } else {
             Err(PackError { problems }.into())
         }
@@ -289,4 +293,22 @@ impl RuleSet {
 pub struct CompiledRules {
     pub engine: Engine,
     pub rules: Vec<CompiledRule>,
+    /// Operations each rule may spend over a whole evaluation (`--rule-budget-ops`). Set by
+    /// the command that runs them, which holds the rules shared (`scan` and `evaluate`).
+    rule_budget_ops: std::sync::atomic::AtomicU64,
+}
+
+impl CompiledRules {
+    /// Operations each rule may spend over a whole evaluation.
+    pub fn rule_budget_ops(&self) -> u64 {
+        self.rule_budget_ops
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sets the operations each rule may spend over a whole evaluation (validated by
+    /// [`script::parse_rule_budget_ops`] where it is read).
+    pub fn set_rule_budget_ops(&self, ops: u64) {
+        self.rule_budget_ops
+            .store(ops.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
 }

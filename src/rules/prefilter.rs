@@ -192,8 +192,15 @@ impl Prefilter {
     }
 }
 
-/// Splits `code` (literals blanked, so offsets match the condition) at top-level `&&`, or
-/// returns `None` when the top level has `||`, `;`, unbalanced brackets or statements.
+/// Splits `code` (literals and comments blanked, so offsets match the condition and brackets
+/// in a comment are not counted) at top-level `&&`, or returns `None` when the top level has
+/// an operator that binds looser than `&&` or as loosely without short-circuiting (`||`,
+/// `|`, `^`, `&`), `;`, unbalanced brackets or statements.
+///
+/// With Rhai's precedence `a && b | c` is `(a && b) | c`: a record that fails `a` can still
+/// make the condition true through `c`, so only a condition that is nothing but `&&` at its
+/// top level may be cut at a false conjunct. `a && b & c` is `(a && b) & c`, which evaluates
+/// `c` even when `a` is false (and `c` may fail or be not evaluable).
 fn conjuncts(code: &str) -> Option<Vec<(usize, usize)>> {
     let b = code.as_bytes();
     let mut depth = 0i32;
@@ -205,12 +212,13 @@ fn conjuncts(code: &str) -> Option<Vec<(usize, usize)>> {
             b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' | b'}' => depth -= 1,
             b';' if depth == 0 => return None,
-            b'|' if depth == 0 && b.get(i + 1) == Some(&b'|') => return None,
+            b'|' | b'^' if depth == 0 => return None,
             b'&' if depth == 0 && b.get(i + 1) == Some(&b'&') => {
                 parts.push((start, i));
                 start = i + 2;
                 i += 1;
             }
+            b'&' if depth == 0 => return None,
             _ => {}
         }
         if depth < 0 {
@@ -355,18 +363,7 @@ mod tests {
         let mut params = EffectiveParams::new();
         params.insert("n".into(), ParamValue::Int(30));
         params.insert("list".into(), ParamValue::Strings(vec![]));
-        // Blank literals the way script::code_only does (same length).
-        let mut code = String::new();
-        let mut in_str = false;
-        for c in cond.chars() {
-            if c == '"' {
-                in_str = !in_str;
-                code.push(' ');
-            } else {
-                code.push(if in_str { ' ' } else { c });
-            }
-        }
-        extract(cond, &code, scope, &params)
+        extract(cond, &crate::rules::refs::code_only(cond), scope, &params)
     }
 
     #[test]
@@ -429,6 +426,40 @@ mod tests {
         assert_eq!(p.atoms[0], Atom::Const(false));
         let p = ex("!p.list.is_empty() && x", RuleScope::Key).unwrap();
         assert_eq!(p.atoms[0], Atom::Const(false));
+    }
+
+    #[test]
+    fn operators_looser_than_and_are_refused() {
+        // `a && b | c` is `(a && b) | c`: a record failing `a` may still pass through `c`.
+        for cond in [
+            "key.never_used && key.age_days > 30 | true",
+            "key.never_used && key.age_days > 30 ^ true",
+            "key.never_used | key.age_days > 30",
+            // `&` does not short-circuit: `c` runs (and may fail) even when `a` is false.
+            "key.never_used && key.age_days > 30 & x",
+        ] {
+            assert_eq!(ex(cond, RuleScope::Key), None, "{cond}");
+        }
+        // Inside brackets they are the conjunct's own business.
+        let p = ex("key.never_used && (x | y)", RuleScope::Key).unwrap();
+        assert_eq!(p.atoms.len(), 1);
+        assert!(!p.complete);
+    }
+
+    #[test]
+    fn comments_do_not_count() {
+        // A bracket or quote in a block comment must not hide a top-level `||`.
+        for cond in [
+            "key.never_used && key.age_days > 3 /* ( */ || true /* ) */",
+            "key.never_used && key.age_days > 3 /* \" */ || true /* \" */",
+            "key.never_used && key.age_days > 3 /* /* ( */ */ || true",
+            "key.never_used && key.age_days > 3 // (\n || true",
+        ] {
+            assert_eq!(ex(cond, RuleScope::Key), None, "{cond}");
+        }
+        // A `||` in a comment is no operator.
+        let p = ex("key.never_used && x /* || */", RuleScope::Key).unwrap();
+        assert_eq!(p.atoms.len(), 1);
     }
 
     #[test]

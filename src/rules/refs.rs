@@ -15,7 +15,8 @@ pub(crate) fn refs_regex() -> &'static Regex {
     })
 }
 
-/// Removes string literals and comments so references are found only in code.
+/// Removes string literals and comments (`//` and nested `/* */`) so references are found
+/// only in code, and brackets and operators only where they count.
 pub(crate) fn code_only(src: &str) -> String {
     // Length-preserving (byte for byte), so offsets in the result are offsets in `src`.
     let blank = |out: &mut String, c: char| out.extend(std::iter::repeat_n(' ', c.len_utf8()));
@@ -39,6 +40,36 @@ pub(crate) fn code_only(src: &str) -> String {
                     } else if d == quote {
                         break;
                     }
+                }
+            }
+            // Block comments, nested as Rhai nests them.
+            '/' if chars.peek() == Some(&'*') => {
+                blank(&mut out, c);
+                let mut depth = 0usize;
+                let mut prev = '/';
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        out.push('\n');
+                    } else {
+                        blank(&mut out, d);
+                    }
+                    match (prev, d) {
+                        ('/', '*') => {
+                            depth += 1;
+                            prev = ' ';
+                            continue;
+                        }
+                        ('*', '/') => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                            prev = ' ';
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    prev = d;
                 }
             }
             '/' if chars.peek() == Some(&'/') => {
@@ -112,5 +143,18 @@ mod tests {
             vec!["user.password_enabled", "p.recent_days", "key.age_days"]
         );
         assert_eq!(param_refs(src), BTreeSet::from(["recent_days".to_string()]));
+    }
+
+    #[test]
+    fn block_comments_are_blanked_nested_and_in_place() {
+        let src = "a /* x \" /* ( */ ) */ && b /**/ || c /* open";
+        let code = code_only(src);
+        assert_eq!(code.len(), src.len());
+        assert_eq!(
+            code.split_whitespace().collect::<Vec<_>>(),
+            ["a", "&&", "b", "||", "c"]
+        );
+        assert_eq!(code_only("\"/* x\" + y").trim_start(), "+ y");
+        assert_eq!(field_refs("/* key.fake */ user.name"), vec!["user.name"]);
     }
 }

@@ -48,6 +48,57 @@ pub const MAX_LIMIT_HITS: u32 = 2;
 /// Longest error text kept from a failed evaluation (a condition can `throw` 64 kB on every
 /// record).
 pub const MAX_ERROR_CHARS: usize = 500;
+/// Variables a condition may have in scope at once (the scope's own three or fewer, `p`, and
+/// its `let`s and loop variables; the stock packs need at most 11).
+pub const MAX_VARIABLES: usize = 32;
+/// Functions a condition may define (the stock packs define none).
+pub const MAX_FUNCTIONS: usize = 8;
+/// Nested function calls (the stock packs nest native calls 2 deep).
+pub const MAX_CALL_LEVELS: usize = 8;
+/// Nesting of expressions, and of expressions in function bodies.
+pub const MAX_EXPR_DEPTHS: (usize, usize) = (32, 16);
+/// Longest string a condition may build (names are at most 64 characters, tag values 256;
+/// message values are cut at 1 kB anyway).
+pub const MAX_STRING_BYTES: usize = 16 * 1024;
+/// Largest array a condition may build: `users` of the `username` scope has one entry per
+/// account holding the name, so a rule that filters it needs as many as the organization has
+/// accounts (10,000 at the scale this tool is built for).
+pub const MAX_ARRAY_SIZE: usize = 10_000;
+/// Largest map a condition may build: `uniform-key-ages` counts accounts by key creation
+/// date, one entry per day on which a key of the name was created (up to some 6,000 days of
+/// IAM so far).
+pub const MAX_MAP_SIZE: usize = 10_000;
+/// Default of `--rule-budget-ops`: operations one rule may spend over a whole run. The stock
+/// and cis-aws rules spend at most ~20 per user or key of the inventory (measured on the
+/// example inventory and a generated one, `tests/rule_engine.rs`), so on a 10,000-account
+/// organization of 100 users with 2 keys each (3 M users and keys) a rule spends some 60 M:
+/// a sixteenth of this. A rule that spends the per-evaluation limit on every record reaches it
+/// after 5,000 records.
+pub const DEFAULT_RULE_BUDGET_OPS: u64 = 1_000_000_000;
+/// Largest `--rule-budget-ops` accepted: at tens of millions of operations per second and
+/// core, hours of one rule.
+pub const MAX_RULE_BUDGET_OPS: u64 = 1_000_000_000_000;
+
+/// Parses a rule budget (`--rule-budget-ops`, `rule_budget_ops`): a whole number from 1 to
+/// [`MAX_RULE_BUDGET_OPS`], `_` allowed between digits.
+pub fn parse_rule_budget_ops(s: &str) -> Result<u64, String> {
+    let digits: String = s.trim().chars().filter(|c| *c != '_').collect();
+    let n: u64 = digits.parse().map_err(|_| {
+        format!("`{s}` is not a whole number of operations (e.g. {DEFAULT_RULE_BUDGET_OPS})")
+    })?;
+    if n == 0 {
+        return Err(format!(
+            "`{s}`: a budget of 0 would stop every rule; the default is {DEFAULT_RULE_BUDGET_OPS}"
+        ));
+    }
+    if n > MAX_RULE_BUDGET_OPS {
+        return Err(format!(
+            "`{s}` is above the largest budget, {MAX_RULE_BUDGET_OPS} (hours of one rule); the \
+             default is {DEFAULT_RULE_BUDGET_OPS}"
+        ));
+    }
+    Ok(n)
+}
 
 /// Effective params as a condition sees them (`p.name`), shared, never copied per record.
 #[derive(Clone)]
@@ -115,13 +166,13 @@ pub fn build_engine() -> Engine {
         .set_optimization_level(OptimizationLevel::Full)
         .set_strict_variables(true)
         .set_max_operations(MAX_OPERATIONS)
-        .set_max_expr_depths(64, 32)
-        .set_max_call_levels(16)
-        .set_max_string_size(64 * 1024)
-        .set_max_array_size(10_000)
-        .set_max_map_size(10_000)
-        .set_max_variables(256)
-        .set_max_functions(32)
+        .set_max_expr_depths(MAX_EXPR_DEPTHS.0, MAX_EXPR_DEPTHS.1)
+        .set_max_call_levels(MAX_CALL_LEVELS)
+        .set_max_string_size(MAX_STRING_BYTES)
+        .set_max_array_size(MAX_ARRAY_SIZE)
+        .set_max_map_size(MAX_MAP_SIZE)
+        .set_max_variables(MAX_VARIABLES)
+        .set_max_functions(MAX_FUNCTIONS)
         .on_print(|_| {})
         .on_debug(|_, _, _| {});
     // Not available: a condition that uses them does not compile.
@@ -129,6 +180,7 @@ pub fn build_engine() -> Engine {
         engine.disable_symbol(symbol);
     }
     start_clock();
+    quiet_rule_panics();
     engine.on_progress(|ops| {
         // Every fourth operation: a quarter of the cost, and an overrun of at most three
         // operations.
@@ -631,6 +683,8 @@ pub struct Evaluator<'e> {
     caches: Vec<rhai::Caches>,
     /// Per slot: evaluations that exceeded a sandbox limit, and the first such error.
     limit_hits: Vec<(u32, String)>,
+    /// Operations the last evaluation spent.
+    last_operations: u64,
 }
 
 impl<'e> Evaluator<'e> {
@@ -641,13 +695,20 @@ impl<'e> Evaluator<'e> {
             global: engine.new_global_runtime_state(),
             caches: (0..slots).map(|_| rhai::Caches::new()).collect(),
             limit_hits: vec![(0, String::new()); slots],
+            last_operations: 0,
         }
+    }
+
+    /// Operations the last call of [`Evaluator::eval`] spent (0 when it did not run).
+    pub fn last_operations(&self) -> u64 {
+        self.last_operations
     }
 
     /// Evaluates `ast` in `scope` with the cache of `slot`. Once evaluations of a slot have
     /// exceeded a sandbox limit [`MAX_LIMIT_HITS`] times, it fails at once instead. Errors
     /// are cut to [`MAX_ERROR_CHARS`].
     pub fn eval(&mut self, slot: usize, scope: &mut Scope, ast: &AST) -> RhaiResult<Dynamic> {
+        self.last_operations = 0;
         let (hits, first) = &self.limit_hits[slot];
         if *hits >= MAX_LIMIT_HITS {
             let first = first.strip_prefix("Runtime error: ").unwrap_or(first);
@@ -661,7 +722,16 @@ impl<'e> Evaluator<'e> {
             )
             .into());
         }
-        let result = self.eval_raw(slot, scope, ast).map_err(|mut e| {
+        let result = match catch_rule_panic(|| self.eval_raw(slot, scope, ast)) {
+            Ok(result) => result,
+            Err(message) => {
+                // The run-time state may be half-updated: start afresh.
+                self.global = self.engine.new_global_runtime_state();
+                self.caches[slot] = rhai::Caches::new();
+                Err(panicked(&message).into())
+            }
+        };
+        let result = result.map_err(|mut e| {
             bound_error(&mut e);
             e
         });
@@ -691,8 +761,57 @@ impl<'e> Evaluator<'e> {
             .engine
             .eval_statements_raw(global, caches, scope, ast.statements());
         global.lib.clear();
+        self.last_operations = global.num_operations;
         result
     }
+}
+
+/// The rule error of an evaluation that panicked.
+pub fn panicked(message: &str) -> EvalAltResult {
+    let message: String = message.chars().take(MAX_ERROR_CHARS).collect();
+    EvalAltResult::ErrorRuntime(
+        format!("{PANICKED}: {message} (the record is left unevaluated; the run goes on)").into(),
+        Position::NONE,
+    )
+}
+
+/// Start of the error of an evaluation that panicked.
+pub const PANICKED: &str = "evaluation aborted by a panic";
+
+thread_local! {
+    /// Set while a rule is evaluated on this thread: a panic there is the rule's error,
+    /// caught and reported, not a crash to print.
+    static IN_RULE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` (one evaluation of a rule), turning a panic inside it (a native function given
+/// values it cannot handle, such as `sort()` of an array with NaN) into its message.
+pub fn catch_rule_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let outer = IN_RULE.with(|c| c.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    IN_RULE.with(|c| c.set(outer));
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string())
+    })
+}
+
+/// Installs, once, a panic hook that stays silent for panics inside a rule's evaluation
+/// (they are caught and reported as rule errors) and leaves every other panic to the hook
+/// that was there before.
+fn quiet_rule_panics() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_RULE.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// Whether an evaluation failed on a sandbox limit (as opposed to an error of its logic).
