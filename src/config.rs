@@ -55,9 +55,9 @@ pub struct RawConfig {
     /// Waivers file, relative to this file.
     #[serde(default)]
     pub waivers: Option<PathBuf>,
-    /// Days to remediate by severity.
+    /// Days to remediate by severity, each 1 to 36500.
     #[serde(default)]
-    #[schemars(with = "Option<SlaDays>")]
+    #[schemars(with = "Option<SlaDaysSchema>")]
     pub sla_days: Option<BTreeMap<String, Spanned<String>>>,
     /// Rhai operations one rule may spend over the whole run (default 1,000,000,000).
     #[serde(default)]
@@ -127,6 +127,41 @@ impl Problems<'_> {
         let (line, column) = line_col(at);
         self.list
             .push(InputError::new(self.path, message).at(line, Some(column)));
+    }
+}
+
+/// The most days `sla_days` gives a severity (100 years): a due date is `as_of` plus these
+/// days, which must stay a date.
+pub const MAX_SLA_DAYS: u32 = 36_500;
+
+// The schema of `sla_days`: what this file accepts for `SlaDays`, each severity 1 to
+// `MAX_SLA_DAYS` days.
+/// Days to remediate, by severity: each a whole number from 1 to 36500 (defaults: critical 1,
+/// high 30, medium 60, low 90); a less severe severity never fewer than a more severe one.
+#[derive(JsonSchema, serde::Serialize)]
+#[schemars(rename = "SlaDays", deny_unknown_fields)]
+#[serde(default)]
+#[allow(dead_code)] // a schema only
+struct SlaDaysSchema {
+    #[schemars(range(min = 1, max = 36500))]
+    critical: u32,
+    #[schemars(range(min = 1, max = 36500))]
+    high: u32,
+    #[schemars(range(min = 1, max = 36500))]
+    medium: u32,
+    #[schemars(range(min = 1, max = 36500))]
+    low: u32,
+}
+
+impl Default for SlaDaysSchema {
+    fn default() -> Self {
+        let d = SlaDays::default();
+        SlaDaysSchema {
+            critical: d.critical,
+            high: d.high,
+            medium: d.medium,
+            low: d.low,
+        }
     }
 }
 
@@ -216,17 +251,24 @@ impl RawConfig {
                     );
                     continue;
                 };
-                match value.value.trim().parse::<u32>() {
-                    Ok(n) => match severity {
+                match value
+                    .value
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=MAX_SLA_DAYS).contains(n))
+                {
+                    Some(n) => match severity {
                         Severity::Critical => sla.critical = n,
                         Severity::High => sla.high = n,
                         Severity::Medium => sla.medium = n,
                         _ => sla.low = n,
                     },
-                    Err(_) => problems.at(
+                    None => problems.at(
                         &value.referenced,
                         format!(
-                            "sla_days.{key}: `{}` is not a whole number of days",
+                            "sla_days.{key}: `{}` is not a whole number of days from 1 to \
+                             {MAX_SLA_DAYS}",
                             value.value
                         ),
                     ),
@@ -400,7 +442,7 @@ mod tests {
         );
         assert_eq!(
             err[3],
-            "dir/c.yaml:5:9: sla_days.high: `soon` is not a whole number of days"
+            "dir/c.yaml:5:9: sla_days.high: `soon` is not a whole number of days from 1 to 36500"
         );
         assert_eq!(
             err[4],

@@ -103,6 +103,26 @@ pub fn parse(display: &str, text: &str) -> Result<Vec<Located>, WaiversError> {
     }
 }
 
+/// Warnings about waivers that are valid but wider than they may look: one that names only a
+/// user (no `account`, no `key`) covers a user of that name in every account, those added
+/// later included. Each names the waiver's `file:line`.
+pub fn warnings(waivers: &[Located]) -> Vec<String> {
+    waivers
+        .iter()
+        .filter(|w| w.waiver.account.is_none() && w.waiver.key.is_none())
+        .filter_map(|w| {
+            w.waiver.user.as_deref().map(|user| {
+                format!(
+                    "{}: waiver of `{}` names only `user: {user}`: it covers a user of that name \
+                     in every account of the Organization (and in any account added later); \
+                     add `account` to limit it to one",
+                    w.at, w.waiver.rule
+                )
+            })
+        })
+        .collect()
+}
+
 /// What applying waivers did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -246,6 +266,20 @@ waivers:
             .stale
             .iter()
             .any(|w| w.waiver.rule == "old-key-in-use"));
+    }
+
+    #[test]
+    fn a_waiver_naming_only_a_user_is_warned_about() {
+        let ws = parse("w.yaml", FILE).unwrap();
+        let warnings = warnings(&ws);
+        // two-active-keys (line 10) and zombie-user (line 15) name only a user.
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("w.yaml:10: waiver of `two-active-keys` names only `user: ci`"),
+            "{warnings:?}"
+        );
+        assert!(warnings[0].contains("every account"), "{warnings:?}");
+        assert!(warnings[1].starts_with("w.yaml:15: "), "{warnings:?}");
     }
 
     #[test]

@@ -87,3 +87,39 @@ fn flags_win_over_a_valid_file() {
     // The findings JSON and the inventory JSON, not the CSVs the file asks for.
     assert_eq!(written, 2, "{stderr}");
 }
+
+#[test]
+fn sla_days_out_of_range_are_named_at_their_line_and_column_never_a_panic() {
+    for severity in ["critical", "high", "medium", "low"] {
+        for value in [
+            "0",
+            "-1",
+            "36501",
+            "4294967295",
+            "18446744073709551615",
+            "99999999999999999999",
+            "1e30",
+        ] {
+            let (code, stderr, written, file) = run(
+                &format!("sla_days:\n  {severity}: {value}\n"),
+                &["evaluate", EXAMPLE_JSON, "--quiet"],
+            );
+            assert_eq!(code, Some(2), "{severity}: {value}: {stderr}");
+            assert_eq!(written, 0, "{stderr}");
+            let column = severity.len() + 5;
+            let located = format!(
+                "{file}:2:{column}: sla_days.{severity}: `{value}` is not a whole number of days \
+                 from 1 to 36500"
+            );
+            assert!(stderr.contains(&located), "no `{located}` in:\n{stderr}");
+        }
+    }
+    // Every severity at u32::MAX: the due dates would overflow a date.
+    let (code, stderr, _, _) = run(
+        "sla_days: {critical: 4294967295, high: 4294967295, medium: 4294967295, \
+         low: 4294967295}\n",
+        &["evaluate", EXAMPLE_JSON, "--quiet"],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -51,13 +51,16 @@ fn the_example_workflow_is_wired_as_documented() {
         "--format csv,json,sarif,html,md",
         "--fail-on critical",
         "--waivers waivers.yaml",
-        "--external-id",
         ".accounts.incomplete | length",
         // The run history, kept in the cached folder between runs.
         "--history baseline/history.jsonl",
     ] {
         assert!(scan.contains(part), "scan step lacks `{part}`");
     }
+    // The external id comes from the environment, not the command line (which `ps` shows).
+    let scan_step = step(steps, "Scan");
+    assert!(scan_step["env"]["IAM_AUDIT_EXTERNAL_ID"].is_string());
+    assert!(!scan.contains("--external-id"), "{scan}");
     // The Markdown report becomes the job summary; every output is kept as an artifact.
     let summary = step(steps, "Job summary")["run"].as_str().unwrap();
     assert!(summary.contains("out/report_*.md") && summary.contains("$GITHUB_STEP_SUMMARY"));

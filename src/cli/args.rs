@@ -171,11 +171,18 @@ pub struct ScanArgs {
     /// AWS profile (else the default credential chain: environment, SSO, instance role).
     #[arg(long)]
     pub profile: Option<String>,
-    /// Role assumed in each member account.
-    #[arg(long, default_value = "OrganizationAccountAccessRole")]
+    /// Role assumed in each member account: the least-privilege audit role of `deploy/`.
+    #[arg(long, default_value = "IamAuditRole")]
     pub role_name: String,
-    /// External id required by the role's trust policy.
-    #[arg(long)]
+    /// External id required by the role's trust policy (2-1224 characters: letters, digits
+    /// and `+=,.@:/_-`). Prefer the environment variable: a command line shows in `ps` and
+    /// in shell history.
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "IAM_AUDIT_EXTERNAL_ID",
+        hide_env_values = true
+    )]
     pub external_id: Option<String>,
     /// Session name of the assumed roles, as CloudTrail records it in each member account
     /// (2-64 characters: letters, digits and `+=,.@_-`).
@@ -190,12 +197,15 @@ pub struct ScanArgs {
     /// Only accounts under this OU (id or name).
     #[arg(long)]
     pub ou: Option<String>,
-    /// Accounts collected at once.
-    #[arg(long, default_value_t = 8)]
+    /// Accounts collected at once, at most 64 (the caller's STS and Organizations rate limits
+    /// are shared by every account).
+    #[arg(long, value_name = "N", default_value_t = 8, allow_negative_numbers = true,
+          value_parser = parse_concurrency)]
     pub concurrency: usize,
-    /// Days of CloudTrail history: at most 90 with LookupEvents (its maximum); with
-    /// --cloudtrail-s3, as many as the trail's bucket keeps.
-    #[arg(long, default_value_t = 90)]
+    /// Days of CloudTrail history, 1 to 36500: at most 90 are read with LookupEvents (its
+    /// maximum); with --cloudtrail-s3, as many as the trail's bucket keeps.
+    #[arg(long, value_name = "DAYS", default_value_t = 90, allow_negative_numbers = true,
+          value_parser = parse_days)]
     pub cloudtrail_days: u32,
     /// Read CloudTrail from the organization trail's bucket instead of LookupEvents:
     /// s3://BUCKET/PREFIX (the trail's S3 key prefix, before /AWSLogs/). Only the log files of
@@ -218,21 +228,64 @@ pub struct ScanArgs {
     #[arg(long, value_parser = parse_region)]
     pub region: Option<String>,
     /// Seconds to wait for an account's credential report before falling back to per-user
-    /// calls.
-    #[arg(long, default_value_t = 120)]
+    /// calls (1 to 86400).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120, allow_negative_numbers = true,
+          value_parser = parse_deadline)]
     pub report_deadline: u64,
-    /// Seconds each data source of one account (and the role assumption) may take; past it that
-    /// source is reported as not finished and what the others read is kept.
-    #[arg(long, default_value_t = 900)]
+    /// Seconds each data source of one account (and the role assumption) may take, 1 to
+    /// 86400; past it that source is reported as not finished and what the others read is kept.
+    #[arg(long, value_name = "SECONDS", default_value_t = 900, allow_negative_numbers = true,
+          value_parser = parse_deadline)]
     pub account_deadline: u64,
-    /// Seconds one attempt of an AWS call may take (a call with its retries: six times that).
-    #[arg(long, default_value_t = 30)]
+    /// Seconds one attempt of an AWS call may take, 1 to 3600 (a call with its retries: six
+    /// times that).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, allow_negative_numbers = true,
+          value_parser = parse_call_timeout)]
     pub call_timeout: u64,
     /// Send every AWS call to this endpoint (the SDK's AWS_ENDPOINT_URL* variables work too).
     #[arg(long)]
     pub endpoint_url: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// The largest `--concurrency`: accounts collected at once.
+pub const MAX_CONCURRENCY: u64 = 64;
+/// The largest number of days a flag or the config file accepts (`--cloudtrail-days`,
+/// `--history-keep`, `sla_days`): 100 years.
+pub const MAX_DAYS: u64 = 36_500;
+/// The largest `--call-timeout`, in seconds: an hour.
+pub const MAX_CALL_TIMEOUT: u64 = 3_600;
+/// The largest `--report-deadline` and `--account-deadline`, in seconds: a day.
+pub const MAX_DEADLINE: u64 = 86_400;
+
+/// A whole number from 1 to `max` (no sign, no exponent, no fraction); the error names the
+/// range (clap names the flag).
+fn whole(s: &str, max: u64, unit: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number {unit}from 1 to {max}")),
+    }
+}
+
+/// `--concurrency`: 1 to [`MAX_CONCURRENCY`].
+fn parse_concurrency(s: &str) -> Result<usize, String> {
+    whole(s, MAX_CONCURRENCY, "").and_then(|n| usize::try_from(n).map_err(|e| e.to_string()))
+}
+
+/// A number of days: 1 to [`MAX_DAYS`].
+fn parse_days(s: &str) -> Result<u32, String> {
+    whole(s, MAX_DAYS, "of days ").and_then(|n| u32::try_from(n).map_err(|e| e.to_string()))
+}
+
+/// `--call-timeout`: 1 to [`MAX_CALL_TIMEOUT`] seconds.
+fn parse_call_timeout(s: &str) -> Result<u64, String> {
+    whole(s, MAX_CALL_TIMEOUT, "of seconds ")
+}
+
+/// `--report-deadline`, `--account-deadline`: 1 to [`MAX_DEADLINE`] seconds.
+fn parse_deadline(s: &str) -> Result<u64, String> {
+    whole(s, MAX_DEADLINE, "of seconds ")
 }
 
 /// An IAM role ARN (`arn:PARTITION:iam::ACCOUNT:role/PATH/NAME`).
@@ -342,8 +395,10 @@ pub struct CommonArgs {
     /// missing; safe with two runs at once): what `trend` and time-to-remediate read.
     #[arg(long, value_name = "HISTORY.jsonl")]
     pub history: Option<PathBuf>,
-    /// With --history: drop lines older than this many days before this run's as_of.
-    #[arg(long, value_name = "DAYS", requires = "history")]
+    /// With --history: drop lines older than this many days before this run's as_of (1 to
+    /// 36500).
+    #[arg(long, value_name = "DAYS", requires = "history", allow_negative_numbers = true,
+          value_parser = parse_days)]
     pub history_keep: Option<u32>,
     /// Rhai operations one rule may spend over the whole run; a rule over it is stopped and
     /// reported as a rule error (exit 2) [default: 1000000000]

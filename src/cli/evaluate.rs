@@ -119,7 +119,13 @@ pub fn settings(common: &CommonArgs) -> Result<Settings, Error> {
             .clone()
             .or_else(|| cfg.and_then(|c| c.waivers.clone()))
         {
-            Some(path) => Some(crate::waivers::load(&path)?),
+            Some(path) => {
+                let waivers = crate::waivers::load(&path)?;
+                for warning in crate::waivers::warnings(&waivers) {
+                    tracing::warn!("{warning}");
+                }
+                Some(waivers)
+            }
             None => None,
         },
         sarif: match &common.sarif_include {

@@ -28,6 +28,22 @@ fn ids(list: &[String]) -> Result<BTreeSet<String>, Error> {
         .collect()
 }
 
+/// The external id as STS takes it (2-1224 characters of `[\w+=,.@:/-]`). The error never
+/// shows the value: it is a secret.
+fn external_id(id: Option<&str>) -> Result<Option<String>, Error> {
+    let Some(id) = id else { return Ok(None) };
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || "+=,.@:/_-".contains(c);
+    if (2..=1224).contains(&id.len()) && id.chars().all(ok_char) {
+        Ok(Some(id.to_string()))
+    } else {
+        Err(Error::Usage(
+            "--external-id (or IAM_AUDIT_EXTERNAL_ID): expected 2 to 1224 characters, each a \
+             letter, a digit or one of +=,.@:/_- (the value is not shown)"
+                .into(),
+        ))
+    }
+}
+
 /// Runs the scan, prints the summary, returns the outcome.
 pub fn run(args: &ScanArgs, quiet: bool) -> Result<Outcome, Error> {
     if args.common.as_of.is_some() {
@@ -47,25 +63,27 @@ pub fn run(args: &ScanArgs, quiet: bool) -> Result<Outcome, Error> {
         profile: args.profile.clone(),
         endpoint_url: args.endpoint_url.clone(),
         role_name: args.role_name.clone(),
-        external_id: args.external_id.clone(),
+        external_id: external_id(args.external_id.as_deref())?,
         session_name: args.session_name.clone(),
         accounts: ids(&args.accounts)?,
         exclude_accounts: ids(&args.exclude_accounts)?,
         ou: args.ou.clone(),
-        concurrency: args.concurrency.max(1),
+        // The numbers were checked as the command line was parsed (`cli::args`): each is
+        // within its range, so no duration or date below can overflow.
+        concurrency: args.concurrency,
         // LookupEvents keeps 90 days; the trail's bucket what its lifecycle keeps.
         cloudtrail_days: if cloudtrail_s3.is_some() {
-            args.cloudtrail_days.clamp(1, 36_500)
+            args.cloudtrail_days
         } else {
-            args.cloudtrail_days.clamp(1, 90)
+            args.cloudtrail_days.min(90)
         },
         cloudtrail_s3,
         cloudtrail_role: args.cloudtrail_role.clone(),
         cloudtrail_regions: args.cloudtrail_regions.clone(),
         region: args.region.clone(),
-        report_deadline: std::time::Duration::from_secs(args.report_deadline.max(1)),
-        account_deadline: std::time::Duration::from_secs(args.account_deadline.max(1)),
-        call_timeout: std::time::Duration::from_secs(args.call_timeout.max(1)),
+        report_deadline: std::time::Duration::from_secs(args.report_deadline),
+        account_deadline: std::time::Duration::from_secs(args.account_deadline),
+        call_timeout: std::time::Duration::from_secs(args.call_timeout),
         ..ScanOptions::default()
     };
     if opts.cloudtrail_s3.is_none() && args.cloudtrail_days > 90 {

@@ -26,7 +26,8 @@ pub async fn load_config(opts: &ScanOptions) -> Result<SdkConfig, ScanError> {
         .timeout_config(
             TimeoutConfig::builder()
                 .operation_attempt_timeout(opts.call_timeout)
-                .operation_timeout(opts.call_timeout * 6)
+                // Saturating: a library caller's huge timeout never overflows.
+                .operation_timeout(opts.call_timeout.saturating_mul(6))
                 .build(),
         );
     if let Some(p) = &opts.profile {

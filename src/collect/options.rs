@@ -54,7 +54,7 @@ impl Default for ScanOptions {
         ScanOptions {
             profile: None,
             endpoint_url: None,
-            role_name: "OrganizationAccountAccessRole".into(),
+            role_name: "IamAuditRole".into(),
             external_id: None,
             session_name: "iam-audit".into(),
             accounts: BTreeSet::new(),

@@ -138,12 +138,16 @@ impl Moto {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
-    /// The `scan` arguments that point the binary at this emulator.
+    /// The `scan` arguments that point the binary at this emulator, through the role the seed
+    /// makes in each member (`audit_role_name`: by default the role AWS Organizations creates
+    /// in the accounts it creates; the scan's own default is the `IamAuditRole` of `deploy/`).
     pub fn scan_args(&self, out: &Path) -> Vec<String> {
         vec![
             "scan".into(),
             "--endpoint-url".into(),
             format!("http://127.0.0.1:{}", self.port),
+            "--role-name".into(),
+            "OrganizationAccountAccessRole".into(),
             "--out".into(),
             out.to_str().unwrap().into(),
         ]
