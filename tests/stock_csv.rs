@@ -1445,7 +1445,15 @@ fn generated_inventory(seed: u64) -> Inventory {
 
 #[test]
 fn generated_inventories_round_trip() {
-    for seed in [1, 0xDEAD_BEEF, 42_424_242] {
+    // Three seeds that once found bugs, then more (`ROUND_TRIP_SEEDS` for a longer run).
+    let more: u64 = std::env::var("ROUND_TRIP_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
+    let seeds = [1, 0xDEAD_BEEF, 42_424_242]
+        .into_iter()
+        .chain((0..more).map(|i| 0x5EED_0000 + i * 7919));
+    for seed in seeds {
         let inv = generated_inventory(seed);
         assert!(inv.user_count() >= 300);
         let report = report_bytes(&inv, false);
