@@ -4,6 +4,8 @@
 //! per Organization, the centralized root access features (ListOrganizationsFeatures).
 
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -14,7 +16,7 @@ use crate::collect::needs::{Needs, Principal};
 use crate::collect::options::ScanOptions;
 use crate::collect::pages::Pages;
 use crate::collect::source::chrono_time;
-use crate::collect::source::{AccountContext, AccountSource, Collected, SourceFuture};
+use crate::collect::source::{join_all, AccountContext, AccountSource, Collected, SourceFuture};
 use crate::input::credential_report::{self, ListedKey};
 use crate::inventory::{Collection, DataSource, KeyStatus, MfaDevice, MfaType, Password, User};
 
@@ -270,97 +272,140 @@ pub(crate) async fn collect_iam(
         }
     }
 
-    let mut users = Vec::new();
-    for d in &details {
-        let name = d.user_name().unwrap_or_default().to_string();
-        let row = by_name.get(name.as_str()).copied();
-        let mut user = User {
-            id: d.user_id().map(str::to_string),
-            arn: d.arn().map(str::to_string),
-            created: d.create_date().and_then(chrono_time),
-            tags: d
-                .tags()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .collect(),
-            ..User::named(name.clone())
-        };
-        // Keys: listed for every user. The report names no key ids, and a report served
-        // from AWS's cache (up to 4 hours old) lacks every key created since: no key may be
-        // missing, so no user is skipped.
-        let listed = list_keys(iam, &name).await?;
-        let row_vouches = row.filter(|_| vouched);
-        user.password = if let Some(r) = row_vouches {
-            Password {
-                enabled: r.password_enabled,
-                // AWS keeps the last sign-in after a password is removed.
-                last_used: r.password_last_used,
-                last_used_unknown: r.password_last_used_unknown(),
-                last_changed: r.password_last_changed.filter(|_| r.password_enabled),
-            }
-        } else {
-            let used = password_used.get(&name).copied().flatten();
-            let mut p = per_user_password(iam, &name, used).await?;
-            // The report's last change is newer than the login profile's creation.
-            if let Some(changed) = row
-                .filter(|r| r.password_enabled && p.enabled)
-                .and_then(|r| r.password_last_changed)
-            {
-                p.last_changed = Some(changed);
-            }
-            p
-        };
-        user.access_keys = match row {
-            Some(r) => {
-                let m = credential_report::match_keys(&name, r, &listed);
-                collection.notes.extend(m.notes);
-                m.keys
-            }
-            None => listed
-                .into_iter()
-                .map(|k| crate::inventory::AccessKey {
-                    id: k.id,
-                    status: k.status,
-                    created: k.created,
-                    last_used_unknown: true,
-                    ..Default::default()
-                })
-                .collect(),
-        };
-        // A key the report cannot speak for (none of its slots, or no report): its last use
-        // from GetAccessKeyLastUsed.
-        for key in user.access_keys.iter_mut().filter(|k| k.last_used_unknown) {
-            key_last_used(iam, key).await?;
+    // Per-user calls, `user_concurrency` users at a time, in the listing's order.
+    let shared = PerUser {
+        iam,
+        by_name: &by_name,
+        vouched,
+        password_used: &password_used,
+        virtual_serials: &virtual_serials,
+    };
+    let mut users = Vec::with_capacity(details.len());
+    for chunk in details.chunks(opts.user_concurrency.max(1)) {
+        let futures: Vec<Pin<Box<dyn Future<Output = _> + Send + '_>>> = chunk
+            .iter()
+            .map(|d| Box::pin(collect_user(&shared, d)) as _)
+            .collect();
+        for done in join_all(futures).await {
+            let (user, notes) = done?;
+            collection.notes.extend(notes);
+            users.push(user);
         }
-        // MFA devices: only users a vouching report says have MFA; everyone otherwise.
-        if row_vouches.is_none_or(|r| r.mfa_active) {
-            let out = iam
-                .list_mfa_devices()
-                .user_name(&name)
-                .send()
-                .await
-                .map_err(|e| {
-                    CollectError::call(DataSource::Iam, format!("ListMFADevices {name}"), &e)
-                })?;
-            for d in out.mfa_devices() {
-                let serial = d.serial_number().to_string();
-                let kind = if virtual_serials.contains(&serial) {
-                    MfaType::Virtual
-                } else if serial.contains(":u2f/") {
-                    MfaType::Fido
-                } else {
-                    MfaType::Hardware
-                };
-                user.mfa_devices.push(MfaDevice {
-                    serial: Some(serial),
-                    kind,
-                    enabled_at: chrono_time(d.enable_date()),
-                });
-            }
-        }
-        users.push(user);
     }
     Ok((users, root))
+}
+
+/// What every user's calls share.
+struct PerUser<'a> {
+    iam: &'a aws_sdk_iam::Client,
+    by_name: &'a HashMap<&'a str, &'a credential_report::ReportRow>,
+    vouched: bool,
+    password_used: &'a HashMap<String, Option<DateTime<Utc>>>,
+    virtual_serials: &'a BTreeSet<String>,
+}
+
+/// One user: keys, password, MFA devices, as far as the report does not vouch for them; the
+/// notes its key matching made.
+async fn collect_user(
+    cx: &PerUser<'_>,
+    d: &aws_sdk_iam::types::UserDetail,
+) -> Result<(User, Vec<String>), CollectError> {
+    let (iam, by_name, vouched, password_used, virtual_serials) = (
+        cx.iam,
+        cx.by_name,
+        cx.vouched,
+        cx.password_used,
+        cx.virtual_serials,
+    );
+    let mut notes = Vec::new();
+
+    let name = d.user_name().unwrap_or_default().to_string();
+    let row = by_name.get(name.as_str()).copied();
+    let mut user = User {
+        id: d.user_id().map(str::to_string),
+        arn: d.arn().map(str::to_string),
+        created: d.create_date().and_then(chrono_time),
+        tags: d
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect(),
+        ..User::named(name.clone())
+    };
+    // Keys: listed for every user. The report names no key ids, and a report served
+    // from AWS's cache (up to 4 hours old) lacks every key created since: no key may be
+    // missing, so no user is skipped.
+    let listed = list_keys(iam, &name).await?;
+    let row_vouches = row.filter(|_| vouched);
+    user.password = if let Some(r) = row_vouches {
+        Password {
+            enabled: r.password_enabled,
+            // AWS keeps the last sign-in after a password is removed.
+            last_used: r.password_last_used,
+            last_used_unknown: r.password_last_used_unknown(),
+            last_changed: r.password_last_changed.filter(|_| r.password_enabled),
+        }
+    } else {
+        let used = password_used.get(&name).copied().flatten();
+        let mut p = per_user_password(iam, &name, used).await?;
+        // The report's last change is newer than the login profile's creation.
+        if let Some(changed) = row
+            .filter(|r| r.password_enabled && p.enabled)
+            .and_then(|r| r.password_last_changed)
+        {
+            p.last_changed = Some(changed);
+        }
+        p
+    };
+    user.access_keys = match row {
+        Some(r) => {
+            let m = credential_report::match_keys(&name, r, &listed);
+            notes.extend(m.notes);
+            m.keys
+        }
+        None => listed
+            .into_iter()
+            .map(|k| crate::inventory::AccessKey {
+                id: k.id,
+                status: k.status,
+                created: k.created,
+                last_used_unknown: true,
+                ..Default::default()
+            })
+            .collect(),
+    };
+    // A key the report cannot speak for (none of its slots, or no report): its last use
+    // from GetAccessKeyLastUsed.
+    for key in user.access_keys.iter_mut().filter(|k| k.last_used_unknown) {
+        key_last_used(iam, key).await?;
+    }
+    // MFA devices: only users a vouching report says have MFA; everyone otherwise.
+    if row_vouches.is_none_or(|r| r.mfa_active) {
+        let out = iam
+            .list_mfa_devices()
+            .user_name(&name)
+            .send()
+            .await
+            .map_err(|e| {
+                CollectError::call(DataSource::Iam, format!("ListMFADevices {name}"), &e)
+            })?;
+        for d in out.mfa_devices() {
+            let serial = d.serial_number().to_string();
+            let kind = if virtual_serials.contains(&serial) {
+                MfaType::Virtual
+            } else if serial.contains(":u2f/") {
+                MfaType::Fido
+            } else {
+                MfaType::Hardware
+            };
+            user.mfa_devices.push(MfaDevice {
+                serial: Some(serial),
+                kind,
+                enabled_at: chrono_time(d.enable_date()),
+            });
+        }
+    }
+    Ok((user, notes))
 }
 
 /// Every access key of one user (ListAccessKeys, paginated).

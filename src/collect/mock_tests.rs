@@ -106,10 +106,12 @@ fn iam_error(code: &str, message: &str) -> String {
 const ACCOUNT: &str = "111111111111";
 const AS_OF: &str = "2026-03-06 12:00:00";
 
+/// One user at a time: the IAM client's rules list the calls in order.
 fn opts() -> ScanOptions {
     ScanOptions {
         report_deadline: Duration::from_secs(5),
         cloudtrail_rps: 1000.0,
+        user_concurrency: 1,
         ..ScanOptions::default()
     }
 }

@@ -21,6 +21,9 @@ pub struct ScanOptions {
     /// Only accounts under an OU with this id or name (anywhere in the path).
     pub ou: Option<String>,
     pub concurrency: usize,
+    /// Users of one account whose per-user calls (keys, and when no report vouches for them,
+    /// password and MFA devices) run at once.
+    pub user_concurrency: usize,
     /// Days of CloudTrail history: at most 90 with LookupEvents, any with `cloudtrail_s3`.
     pub cloudtrail_days: u32,
     pub event_names: Vec<String>,
@@ -61,6 +64,7 @@ impl Default for ScanOptions {
             exclude_accounts: BTreeSet::new(),
             ou: None,
             concurrency: 8,
+            user_concurrency: 8,
             cloudtrail_days: 90,
             event_names: DEFAULT_EVENTS
                 .iter()
