@@ -722,15 +722,14 @@ impl<'e> Evaluator<'e> {
             )
             .into());
         }
-        let result = match catch_rule_panic(|| self.eval_raw(slot, scope, ast)) {
-            Ok(result) => result,
-            Err(message) => {
-                // The run-time state may be half-updated: start afresh.
-                self.global = self.engine.new_global_runtime_state();
-                self.caches[slot] = rhai::Caches::new();
-                Err(panicked(&message).into())
-            }
-        };
+        let len = scope.len();
+        let mut result = self.eval_caught(slot, scope, ast);
+        if result.as_ref().is_err_and(|e| wall_clock(e)) {
+            // Once more: a thread the machine left waiting (a loaded CI runner) is not a slow
+            // rule; a slow rule is stopped again, and the same inputs give the same result.
+            scope.rewind(len);
+            result = self.eval_caught(slot, scope, ast);
+        }
         let result = result.map_err(|mut e| {
             bound_error(&mut e);
             e
@@ -745,6 +744,19 @@ impl<'e> Evaluator<'e> {
             }
         }
         result
+    }
+
+    /// [`Evaluator::eval_raw`] with a panic turned into the rule's error.
+    fn eval_caught(&mut self, slot: usize, scope: &mut Scope, ast: &AST) -> RhaiResult<Dynamic> {
+        match catch_rule_panic(|| self.eval_raw(slot, scope, ast)) {
+            Ok(result) => result,
+            Err(message) => {
+                // The run-time state may be half-updated: start afresh.
+                self.global = self.engine.new_global_runtime_state();
+                self.caches[slot] = rhai::Caches::new();
+                Err(panicked(&message).into())
+            }
+        }
     }
 
     fn eval_raw(&mut self, slot: usize, scope: &mut Scope, ast: &AST) -> RhaiResult<Dynamic> {
@@ -824,6 +836,17 @@ fn exceeds_limit(e: &EvalAltResult) -> bool {
         | E::ErrorDataTooLarge(..)
         | E::ErrorTooManyVariables(_) => true,
         E::ErrorRuntime(v, _) => v
+            .read_lock::<ImmutableString>()
+            .is_some_and(|s| s.starts_with(WALL_CLOCK)),
+        _ => false,
+    }
+}
+
+/// Whether an evaluation was stopped by the wall-clock limit.
+fn wall_clock(e: &EvalAltResult) -> bool {
+    match e {
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => wall_clock(inner),
+        EvalAltResult::ErrorRuntime(v, _) => v
             .read_lock::<ImmutableString>()
             .is_some_and(|s| s.starts_with(WALL_CLOCK)),
         _ => false,
