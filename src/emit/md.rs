@@ -270,17 +270,7 @@ pub fn render(run: &RunReport) -> String {
             .take(MAX_FINDING_ROWS)
             .map(|&i| &run.findings[i])
         {
-            let sub = &f.subject;
-            let _ = write!(
-                s,
-                "| {} | {} | {} | {} | {} | {} |",
-                f.severity,
-                esc(&f.rule.id),
-                esc(sub.account_id.as_deref().unwrap_or("")),
-                esc(sub.username.as_deref().unwrap_or("")),
-                esc(sub.access_key_id.as_deref().unwrap_or("")),
-                esc(&f.message)
-            );
+            s.push_str(&row(f, &f.message));
             if baseline {
                 let _ = write!(
                     s,
@@ -313,21 +303,9 @@ pub fn render(run: &RunReport) -> String {
             .take(MAX_FINDING_ROWS)
             .map(|&i| &run.findings[i])
         {
-            let sub = &f.subject;
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} | {} |",
-                f.severity,
-                esc(&f.rule.id),
-                esc(sub.account_id.as_deref().unwrap_or("")),
-                esc(sub.username.as_deref().unwrap_or("")),
-                esc(sub.access_key_id.as_deref().unwrap_or("")),
-                esc(&f
-                    .remediated_by
-                    .as_deref()
-                    .map(RemediatedBy::describe)
-                    .unwrap_or_default())
-            );
+            let fixed = f.remediated_by.as_deref().map(RemediatedBy::describe);
+            s.push_str(&row(f, &fixed.unwrap_or_default()));
+            s.push('\n');
         }
         if v.remediated.len() > MAX_FINDING_ROWS {
             let _ = writeln!(
@@ -341,6 +319,20 @@ pub fn render(run: &RunReport) -> String {
         progress(&mut s, p);
     }
     s
+}
+
+/// A finding's row: severity, rule, account, user, key, and `last`, escaped (no line end).
+fn row(f: &crate::finding::Finding, last: &str) -> String {
+    let sub = &f.subject;
+    format!(
+        "| {} | {} | {} | {} | {} | {} |",
+        f.severity,
+        esc(&f.rule.id),
+        esc(sub.account_id.as_deref().unwrap_or("")),
+        esc(sub.username.as_deref().unwrap_or("")),
+        esc(sub.access_key_id.as_deref().unwrap_or("")),
+        esc(last)
+    )
 }
 
 fn progress(s: &mut String, p: &crate::analysis::progress::Progress) {
