@@ -41,6 +41,24 @@ pub fn read(path: &Path) -> Result<History, InputError> {
     Ok(parse(&read_bytes(path)?).0)
 }
 
+/// [`read`], saying on stderr which damaged lines were skipped.
+///
+/// # Errors
+///
+/// As [`read`].
+pub fn read_warned(path: &Path) -> Result<History, InputError> {
+    let history = read(path)?;
+    for d in &history.damaged {
+        tracing::warn!(
+            "{}:{}: damaged history line skipped: {}",
+            path.display(),
+            d.line,
+            d.reason
+        );
+    }
+    Ok(history)
+}
+
 /// The bytes of the history at `path`; none when it does not exist.
 fn read_bytes(path: &Path) -> Result<Vec<u8>, InputError> {
     match std::fs::read(path) {

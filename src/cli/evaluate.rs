@@ -293,15 +293,7 @@ fn baseline_from_history(
     as_of: DateTime<Utc>,
     compiled: &crate::rules::CompiledRules,
 ) -> Result<crate::wire::FindingsV1, Error> {
-    let history = crate::history::read(path)?;
-    for d in &history.damaged {
-        tracing::warn!(
-            "{}:{}: damaged history line skipped: {}",
-            path.display(),
-            d.line,
-            d.reason
-        );
-    }
+    let history = crate::history::read_warned(path)?;
     let line = history
         .lines
         .iter()

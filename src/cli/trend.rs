@@ -25,15 +25,7 @@ pub fn run(a: &TrendArgs) -> Result<Outcome, Error> {
         )
         .into());
     }
-    let history = crate::history::read(path)?;
-    for d in &history.damaged {
-        tracing::warn!(
-            "{}:{}: damaged history line skipped: {}",
-            path.display(),
-            d.line,
-            d.reason
-        );
-    }
+    let history = crate::history::read_warned(path)?;
     if history.lines.is_empty() {
         let why = if history.damaged.is_empty() {
             "the history is empty".to_string()
