@@ -62,9 +62,8 @@ impl AccountSource for Iam {
         out: &'a mut Collected,
     ) -> SourceFuture<'a> {
         Box::pin(async move {
-            // Throttling is per account in AWS: each account gets its own retry quota and
-            // adaptive rate limiter, so one throttled account does not slow or starve the
-            // others.
+            // Throttling is per account in AWS: each account gets its own retry quota, so
+            // one throttled account does not starve the others.
             let iam = aws_sdk_iam::Client::from_conf(
                 aws_sdk_iam::config::Builder::from(cx.config)
                     .retry_partition(aws_sdk_iam::config::retry::RetryPartition::new(format!(
