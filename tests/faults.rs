@@ -211,12 +211,19 @@ fn faulted(rules: &[Value]) -> (Scan, Value) {
     }
     let s = scan(&moto, &seeded);
     let calls = moto.call("GET", "/iam-audit/calls?log=1", None);
+    let reasons: Vec<&str> = s
+        .stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("Accounts not fully audited"))
+        .take_while(|l| !l.is_empty())
+        .collect();
     eprintln!(
-        "faults {rules:?}: exit {} in {:.1} s (reference {:.1} s), fired {}",
+        "faults {rules:?}: exit {} in {:.1} s (reference {:.1} s), fired {}\n{}",
         s.code,
         s.elapsed.as_secs_f64(),
         reference.elapsed.as_secs_f64(),
-        calls["faults_fired"]
+        calls["faults_fired"],
+        reasons.join("\n")
     );
     (s, calls)
 }
@@ -598,6 +605,22 @@ fn a_credential_report_stuck_in_progress() {
     );
     assert_eq!(s.code, reference().code, "{}", s.stderr);
     assert_healthy_identical(&s, &[PROD]);
+    // Prod's users are as in the reference, but for what only the report has: the fallback
+    // takes a password's age from its login profile's creation, and the root user (a row of
+    // the report only) is unknown, which the note says.
+    let notes = prod["collection"]["notes"].to_string();
+    assert!(notes.contains("root user's credentials"), "{notes}");
+    assert!(prod["root"].is_null(), "{}", prod["root"]);
+    let rows = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with(PROD))
+            .map(|l| l.split(',').take(3).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    assert_eq!(
+        rows(reference().file("iam_audit_report.csv")),
+        rows(s.file("iam_audit_report.csv"))
+    );
 }
 
 #[test]

@@ -225,7 +225,7 @@ pub(crate) async fn collect_iam(
         }
         Err(e) => {
             collection.notes.push(format!(
-                "credential report unavailable ({e}); collected with per-user calls instead"
+                "credential report unavailable ({e}); collected with per-user calls instead; the root user's credentials (MFA, access keys, last sign-in) are unknown without it"
             ));
             None
         }

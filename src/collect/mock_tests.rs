@@ -794,7 +794,7 @@ async fn credential_report_never_ready_falls_back_to_per_user_calls() {
     assert_eq!(
         collection.notes,
         vec![
-            "credential report unavailable (the credential report was not ready within 1.0 s); collected with per-user calls instead"
+            "credential report unavailable (the credential report was not ready within 1.0 s); collected with per-user calls instead; the root user's credentials (MFA, access keys, last sign-in) are unknown without it"
                 .to_string()
         ]
     );
