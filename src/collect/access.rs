@@ -19,10 +19,10 @@ pub const NEEDS: Needs = Needs {
 };
 
 /// Loads the AWS configuration the way the AWS CLI does (profile, environment, SSO, instance
-/// role), with adaptive retries for throttling and timeouts per call.
+/// role), with retries for throttling and transient errors and timeouts per call.
 pub async fn load_config(opts: &ScanOptions) -> Result<SdkConfig, ScanError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::adaptive().with_max_attempts(10))
+        .retry_config(retry_config())
         .timeout_config(
             TimeoutConfig::builder()
                 .operation_attempt_timeout(opts.call_timeout)
@@ -48,6 +48,17 @@ pub async fn load_config(opts: &ScanOptions) -> Result<SdkConfig, ScanError> {
             Err(e) => Err(ScanError::NoCredentials(describe(&e))),
         },
     }
+}
+
+/// Standard retries (exponential backoff with jitter, up to 10 attempts), not the SDK's
+/// adaptive mode: its client-side rate limiter, once a few requests are throttled, lets a
+/// partition's requests out at the rate it measured from this bursty client (down to one
+/// every two seconds), and a call waiting for it counts against the call's timeout. With 20%
+/// of requests throttled a scan took 20 times as long, and with tighter timeouts healthy
+/// accounts were reported as not audited (tests/faults.rs). Throttling is still backed off
+/// from, per call, and LookupEvents has its own rate limit.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(10)
 }
 
 /// Who is calling, from STS GetCallerIdentity, with the partition of its ARN.
@@ -126,4 +137,18 @@ pub(crate) async fn assume(
         .to_builder()
         .credentials_provider(SharedCredentialsProvider::new(creds))
         .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_are_standard_without_a_client_side_rate_limiter() {
+        // The adaptive mode's rate limiter turned 20% throttling into a scan 20 times as long
+        // and healthy accounts past their timeouts (tests/faults.rs).
+        let retry = retry_config();
+        assert_eq!(retry.mode(), aws_config::retry::RetryMode::Standard);
+        assert_eq!(retry.max_attempts(), 10);
+    }
 }

@@ -64,9 +64,8 @@ impl AccountSource for Iam {
         out: &'a mut Collected,
     ) -> SourceFuture<'a> {
         Box::pin(async move {
-            // Throttling is per account in AWS: each account gets its own retry quota and
-            // adaptive rate limiter, so one throttled account does not slow or starve the
-            // others.
+            // Throttling is per account in AWS: each account gets its own retry quota, so
+            // one throttled account does not starve the others.
             let iam = aws_sdk_iam::Client::from_conf(
                 aws_sdk_iam::config::Builder::from(cx.config)
                     .retry_partition(aws_sdk_iam::config::retry::RetryPartition::new(format!(
@@ -228,7 +227,7 @@ pub(crate) async fn collect_iam(
         }
         Err(e) => {
             collection.notes.push(format!(
-                "credential report unavailable ({e}); collected with per-user calls instead"
+                "credential report unavailable ({e}); collected with per-user calls instead; the root user's credentials (MFA, access keys, last sign-in) are unknown without it"
             ));
             None
         }

@@ -34,9 +34,7 @@ fn sdk_time(s: &str) -> aws_smithy_types::DateTime {
     aws_smithy_types::DateTime::from_secs_and_nanos(t.timestamp(), t.timestamp_subsec_nanos())
 }
 
-/// Retries with a small budget and backoffs of a few ms. Standard mode, not the adaptive mode
-/// of `load_config`: the adaptive client rate limiter needs a clock that moves, and the test
-/// defaults of the clients pin a static one (a throttled client would then wait forever).
+/// Retries with a small budget and backoffs of a few ms (standard mode, as `load_config`).
 fn retry() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(3)
@@ -798,7 +796,7 @@ async fn credential_report_never_ready_falls_back_to_per_user_calls() {
     assert_eq!(
         collection.notes,
         vec![
-            "credential report unavailable (the credential report was not ready within 1.0 s); collected with per-user calls instead"
+            "credential report unavailable (the credential report was not ready within 1.0 s); collected with per-user calls instead; the root user's credentials (MFA, access keys, last sign-in) are unknown without it"
                 .to_string()
         ]
     );

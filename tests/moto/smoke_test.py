@@ -12,6 +12,8 @@ import csv
 import io
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 import time
@@ -611,6 +613,79 @@ def _faults(h: Harness, ctx: dict[str, Any]) -> None:
     h.ok("POST", "/iam-audit/reset")
     assert h.ok("GET", "/iam-audit/calls")["total"] == 0
     assert h.ok("GET", "/iam-audit/faults")["rules"] == []
+
+
+@check("faults: throttling at a rate, connection reset mid-answer, repeated page tokens, an SCP's deny")
+def _faults_more(h: Harness, ctx: dict[str, Any]) -> None:
+    h.ok("POST", "/iam-audit/reset")
+    iam = client(h, "iam", ctx["prod"])
+    # every: the 3rd, 6th, ... matching request (deterministic), until reset.
+    h.ok("POST", "/iam-audit/faults", {"throttle": {"match": "iam:*", "every": 3}})
+    outcomes = []
+    for _ in range(7):
+        try:
+            iam.list_users()
+            outcomes.append("ok")
+        except ClientError as err:
+            outcomes.append(err.response["Error"]["Code"])
+    assert outcomes == ["ok", "ok", "Throttling"] * 2 + ["ok"], outcomes
+    rule = h.ok("GET", "/iam-audit/faults")["rules"][0]
+    assert rule["every"] == 3 and rule["seen"] == 7 and rule["fired"] == 2 and "remaining" not in rule, rule
+    h.ok("POST", "/iam-audit/reset")
+    # reset: the status line, the headers and half the body, then the connection is closed.
+    h.ok("POST", "/iam-audit/faults", {"reset": {"match": "iam:ListUsers"}})
+    sock = socket.create_connection(("127.0.0.1", h.port))
+    body = "Action=ListUsers&Version=2010-05-08"
+    sock.sendall((
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        "Authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20240101/us-east-1/iam/aws4_request, "
+        f"SignedHeaders=host, Signature=0\r\nContent-Length: {len(body)}\r\n\r\n{body}"
+    ).encode())
+    sock.settimeout(10)
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    sock.close()
+    head, _, partial = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+    assert 0 < len(partial) < length, (len(partial), length)
+    # botocore sees the broken answer (and retries it: the rule fired once).
+    assert client(h, "iam", ctx["prod"], attempts=3).list_users()["Users"]
+    calls = h.ok("GET", "/iam-audit/calls?log=1")
+    assert calls["log"][0]["fault"] == "reset", calls["log"][0]
+    h.ok("POST", "/iam-audit/reset")
+    # repeat_token: the listing's second page answers the token sent (cycle 1), or the one
+    # answered before it (cycle 2); botocore's paginator refuses both.
+    ct = client(h, "cloudtrail", ctx["prod"])
+    for cycle in (1, 2):
+        h.ok("POST", "/iam-audit/faults", {"repeat_token": {"match": "cloudtrail:LookupEvents", "cycle": cycle}})
+        first = ct.lookup_events()
+        tokens = [first["NextToken"]]
+        for _ in range(cycle):
+            tokens.append(ct.lookup_events(NextToken=tokens[-1]).get("NextToken"))
+        assert tokens[-1] == tokens[-1 - cycle] and len(set(tokens)) == cycle, (cycle, tokens)
+        assert ct.lookup_events(NextToken=tokens[-1])["Events"] is not None  # spent: the real listing
+        h.ok("POST", "/iam-audit/reset")
+    h.ok("POST", "/iam-audit/faults", {"repeat_token": {"match": "iam:ListUsers"}})
+    marker = iam.list_users()["Marker"]
+    assert iam.list_users(Marker=marker)["Marker"] == marker
+    assert "Marker" not in iam.list_users(Marker=marker)
+    h.ok("POST", "/iam-audit/reset")
+    # deny with scp: AWS's wording for an explicit deny in a service control policy.
+    h.ok("POST", "/iam-audit/faults", {"deny": {"match": "cloudtrail:LookupEvents", "account": DEV, "scp": True}})
+    try:
+        client(h, "cloudtrail", ctx["dev"]).lookup_events()
+        raise AssertionError("expected AccessDeniedException")
+    except ClientError as err:
+        assert err.response["Error"]["Code"] == "AccessDeniedException", err.response
+        assert err.response["Error"]["Message"].endswith(
+            "is not authorized to perform: cloudtrail:LookupEvents with an explicit deny in a service control policy"
+        ), err.response["Error"]["Message"]
+    h.ok("POST", "/iam-audit/reset")
 
 
 @check("auth: least-privilege principals, stacks, trust policies and LookupEvents checked")

@@ -18,6 +18,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import socket
+import struct
 import threading
 import time
 import traceback
@@ -33,7 +35,7 @@ from moto.iam.models import get_account_id_from, iam_backends
 from moto.sts.models import sts_backends
 
 from . import access, changes, cloudtrail, org, patches, report, seed, trail
-from .faults import JSON_PAGED, Reply, error_reply, parse_faults, reply_for_rule
+from .faults import ANSWERED_KINDS, JSON_PAGED, Reply, Rule, error_reply, parse_faults, reply_for_rule
 from .state import STATE
 from .util import SpecError, decode_token, encode_token, nonce
 
@@ -49,6 +51,7 @@ TARGET_SERVICES = {
     "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101": "cloudtrail",
 }
 EMPTY_TOKEN_PREFIX = "iam-audit-empty:"
+MARKER_RE = re.compile(rb"<Marker>([^<]*)</Marker>")  # an IAM page's next marker
 ERROR_CODE_RES = (
     re.compile(rb"<Code>([^<]+)</Code>"),  # query protocol (IAM, STS) and moto's XML errors
     re.compile(rb'"__type"\s*:\s*"(?:[^"#]*#)?([^"]+)"'),  # JSON protocol
@@ -206,6 +209,75 @@ def _json_reply(status: int, payload: Any, content_type: str = "application/json
     return Reply(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))], body)
 
 
+class Fault:
+    """A fired rule of ANSWERED_KINDS: the request is answered, then the answer altered."""
+
+    def __init__(self, environ: dict[str, Any], rule: Rule, req: AwsRequest) -> None:
+        self.environ = environ
+        self.rule = rule
+        # The listing a page belongs to (repeat_token): account, operation, parameters but
+        # the token; and the token the request sent (before an empty page's is restored).
+        if req.json is not None:
+            params = {k: v for k, v in req.json.items() if k != "NextToken"}
+            self.sent = req.json.get("NextToken")
+        else:
+            params = {k: v for k, v in req.form.items() if k != "Marker"}
+            self.sent = req.form.get("Marker")
+        self.listing = json.dumps([req.account, req.op, params], sort_keys=True, default=str)
+
+    def repeat_token(self, reply: Reply, entry: dict[str, Any]) -> Reply:
+        """repeat_token: the page's next token replaced by one answered before (Rule.repeat)."""
+        if self.rule.kind != "repeat_token" or reply.status != 200:
+            return reply
+        answered = _next_token(reply.body)
+        if answered is None:
+            return reply
+        with STATE.lock:
+            token = self.rule.repeat(self.listing, self.sent, answered)
+            entry["fault"] = "repeat_token" if token is not None else "repeat_token_lead_in"
+            if token is None:
+                return reply
+            STATE.faults_fired[f"repeat_token:{entry['op']}"] += 1
+        body = _with_next_token(reply.body, token)
+        headers = [(k, str(len(body)) if k.lower() == "content-length" else v) for k, v in reply.headers]
+        return Reply(reply.status, headers, body)
+
+    def cut(self, body: bytes) -> Iterable[bytes]:
+        """reset: the status line, the headers (with the whole Content-Length) and the first
+        half of the body are sent, then the connection is closed under the client (shut down:
+        it reads end of file mid-body; SO_LINGER 0: the close sends a TCP RST)."""
+        sock = self.environ.get("werkzeug.socket")
+        yield body[: len(body) // 2]
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        # werkzeug takes a ConnectionError as the client gone: no 500, no traceback.
+        raise ConnectionResetError("reset fault: connection closed mid-answer")
+
+
+def _next_token(body: bytes) -> str | None:
+    """The next-page token of a paged answer: JSON `NextToken` or an IAM `<Marker>`."""
+    if body.lstrip().startswith(b"{"):
+        try:
+            token = json.loads(body).get("NextToken")
+        except (ValueError, AttributeError):
+            return None
+        return token if isinstance(token, str) and token else None
+    match = MARKER_RE.search(body)
+    return match.group(1).decode() if match and match.group(1) else None
+
+
+def _with_next_token(body: bytes, token: str) -> bytes:
+    if body.lstrip().startswith(b"{"):
+        payload = json.loads(body)
+        payload["NextToken"] = token
+        return json.dumps(payload).encode()
+    return MARKER_RE.sub(lambda _m: b"<Marker>" + token.encode() + b"</Marker>", body, count=1)
+
+
 class HarnessApp:
     """WSGI app: the middleware around moto's DomainDispatcherApplication."""
 
@@ -245,13 +317,16 @@ class HarnessApp:
             time.sleep(delay / 1000.0)
 
         rule = STATE.fire(req.op, req.account, detail)
-        if rule is not None and rule.kind != "empty_page":
+        if rule is not None and rule.kind not in ANSWERED_KINDS:
             entry["fault"] = rule.kind
             reply = reply_for_rule(rule, req.service, req.op, req.account, _principal(req), f"{entry['seq']}")
             return self._send(reply, start_response, entry)
-        empty_page = rule is not None
-        if empty_page:
-            entry["fault"] = "empty_page"
+        # Answered, then altered: cut mid-body (reset), an empty page (empty_page), an empty
+        # page whose token was answered before (repeat_token).
+        fault = Fault(environ, rule, req) if rule is not None else None
+        empty_page = rule is not None and rule.kind in ("empty_page", "repeat_token")
+        if rule is not None and rule.kind != "repeat_token":
+            entry["fault"] = rule.kind
 
         route = "pass"
         if req.service == "organizations":
@@ -273,7 +348,7 @@ class HarnessApp:
             self._restore_empty_token(req, environ)
         special = self._special(environ, req, entry, empty_page)
         if special is not None:
-            return self._send(special, start_response, entry)
+            return self._send(special, start_response, entry, fault)
 
         if route == "management":
             with STATE.lock:
@@ -299,6 +374,9 @@ class HarnessApp:
         translated = access.translate_moto_error(req.service, status, body, str(entry["seq"]))
         if translated is not None:
             return self._send(translated, start_response, entry)
+        if fault is not None:
+            return self._send(Reply(status, list(answered["headers"]), body), start_response, entry, fault,
+                              status_line=str(answered["status"]))
         entry["status"] = status
         _record_error(entry, status, body)
         start_response(answered["status"], answered["headers"], *answered["args"])
@@ -384,15 +462,22 @@ class HarnessApp:
         _set_body(environ, json.dumps(restored).encode())
 
     @staticmethod
-    def _send(reply: Reply, start_response: StartResponse, entry: dict[str, Any] | None = None) -> list[bytes]:
+    def _send(reply: Reply, start_response: StartResponse, entry: dict[str, Any] | None = None,
+              fault: Fault | None = None, status_line: str | None = None) -> Iterable[bytes]:
+        if fault is not None and entry is not None:
+            reply = fault.repeat_token(reply, entry)
         if entry is not None:
             entry["status"] = reply.status
             _record_error(entry, reply.status, reply.body)
-        try:
-            reason = HTTPStatus(reply.status).phrase
-        except ValueError:
-            reason = "Error"
-        start_response(f"{reply.status} {reason}", reply.headers)
+        if status_line is None:
+            try:
+                reason = HTTPStatus(reply.status).phrase
+            except ValueError:
+                reason = "Error"
+            status_line = f"{reply.status} {reason}"
+        start_response(status_line, reply.headers)
+        if fault is not None and fault.rule.kind == "reset":
+            return fault.cut(reply.body)
         return [reply.body]
 
     # --- /iam-audit/* ---------------------------------------------------------------------

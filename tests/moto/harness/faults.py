@@ -1,10 +1,12 @@
-"""Fault rules (throttling, 5xx, AccessDenied, arbitrary errors, empty pages, latency) and the
+"""Fault rules (throttling, 5xx, AccessDenied, arbitrary errors, a credential report in
+progress, connections reset mid-answer, empty pages, repeated page tokens, latency) and the
 AWS error wire formats, per protocol, that the AWS SDKs parse.
 
 A rule matches a request by `service:Operation` (fnmatch pattern, case-sensitive: "iam:List*",
 "*") and optionally by the account of the calling credentials and by the call log's `detail`
 (fnmatch: an S3 call's "key=..." or "prefix=...", a LookupEvents' "EventName=..."). Rules with a count fire that many
-times, then are spent; rules without a count fire until /iam-audit/reset.
+times, then are spent; rules without a count fire until /iam-audit/reset. A rule with `every: n`
+fires on every n-th request it matches (deterministic: a rate without randomness).
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ from xml.sax.saxutils import escape
 from .util import SpecError, stable_uuid
 
 # Kinds of rules, in the order they are tried for one request (the first that fires wins).
-KINDS = ("deny", "throttle", "error5xx", "error", "report_pending", "empty_page")
+KINDS = ("deny", "throttle", "error5xx", "error", "report_pending", "reset", "empty_page", "repeat_token")
+# Kinds whose request is still answered by moto (or the harness), then altered: the answer is
+# cut mid-body (reset), served as an empty page (empty_page), or as an empty page whose token
+# is one the client was given before (repeat_token).
+ANSWERED_KINDS = ("reset", "empty_page", "repeat_token")
 
 # JSON list operations that can serve an injected empty page: operation -> result list
 JSON_PAGED = {
@@ -38,7 +44,7 @@ IAM_PAGED = {
     "iam:ListUserTags",
     "iam:GetAccountAuthorizationDetails",
 }
-# empty_page rules fire only for these operations.
+# empty_page and repeat_token rules fire only for these operations.
 EMPTY_PAGE_OPS = set(JSON_PAGED) | IAM_PAGED | {"cloudtrail:LookupEvents"}
 
 # awsQuery protocol services (form body, XML answers) and the XML namespace of their errors.
@@ -82,7 +88,13 @@ class Rule:
     code: str | None = None
     message: str | None = None
     detail: str | None = None
+    every: int | None = None  # fires on every n-th matching request
+    cycle: int | None = None  # repeat_token: 1 (the token sent) or 2 (the one before it)
+    scp: bool | None = None  # deny: the message of an explicit deny in an SCP
     fired: int = field(default=0)
+    seen: int = field(default=0)  # matching requests (with `every`)
+    # repeat_token: per listing (account, operation, parameters), the tokens it answered.
+    history: dict[str, list[str]] = field(default_factory=dict)
 
     def matches(self, op: str, account: str | None, detail: str | None = None) -> bool:
         if self.count is not None and self.fired >= self.count:
@@ -91,12 +103,36 @@ class Rule:
             return False
         if self.detail is not None and not fnmatch.fnmatchcase(detail or "", self.detail):
             return False
-        if self.kind == "empty_page" and op not in EMPTY_PAGE_OPS:
+        if self.kind in ("empty_page", "repeat_token") and op not in EMPTY_PAGE_OPS:
             return False
         return fnmatch.fnmatchcase(op, self.match)
 
+    def due(self) -> bool:
+        """Counts a matching request; whether the rule fires on it (`every`: the n-th only)."""
+        if self.every is None:
+            return True
+        self.seen += 1
+        return self.seen % self.every == 0
+
+    def repeat(self, listing: str, sent: str | None, answered: str) -> str | None:
+        """repeat_token (under the state lock): the token to answer instead of `answered`, one
+        this listing was answered before (`cycle` 1: the token just sent; 2: the one before
+        it), or None for a lead-in page (its token is remembered). A request without a token
+        starts the listing afresh."""
+        tokens = self.history.setdefault(listing, [])
+        if not sent:
+            tokens.clear()
+        cycle = self.cycle or 1
+        if sent and len(tokens) >= cycle:
+            self.fired += 1
+            return tokens[-cycle]
+        tokens.append(answered)
+        return None
+
     def describe(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if v is not None}
+        out = {k: v for k, v in asdict(self).items() if v is not None and k not in ("history", "seen")}
+        if self.every is not None:
+            out["seen"] = self.seen
         if self.count is not None:
             out["remaining"] = max(self.count - self.fired, 0)
         return out
@@ -151,10 +187,26 @@ def _parse_rule(kind: str, item: Any) -> Rule:
         # GetCredentialReport ReportInProgress (404); forever unless a count is given.
         _only(item, {"account", "count"}, kind)
         item = {**item, "match": "iam:*CredentialReport"}
-    _only(item, {"match", "account", "count", "status", "code", "message", "detail"}, kind)
+    allowed = {"match", "account", "count", "status", "code", "message", "detail", "every"}
+    if kind == "repeat_token":
+        allowed = {"match", "account", "count", "detail", "cycle"}
+    elif kind == "reset":
+        allowed = {"match", "account", "count", "detail", "every"}
+    elif kind == "deny":
+        allowed = allowed | {"scp"}
+    _only(item, allowed, kind)
+    every = item.get("every")
+    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+        raise SpecError(f"{kind}.every: expected a positive integer")
+    cycle = item.get("cycle")
+    if kind == "repeat_token" and cycle not in (None, 1, 2):
+        raise SpecError("repeat_token.cycle: expected 1 (the token sent) or 2 (the one before it)")
+    scp = item.get("scp")
+    if scp is not None and not isinstance(scp, bool):
+        raise SpecError("deny.scp: expected true or false")
     count = item.get("count")
-    if count is None and kind in ("throttle", "error5xx", "empty_page"):
-        count = 1  # a transient fault is once unless told otherwise
+    if count is None and every is None and kind in ("throttle", "error5xx", "empty_page", "reset", "repeat_token"):
+        count = 1  # a transient fault is once unless told otherwise (a rate: until reset)
     if count is not None and (not isinstance(count, int) or count < 0):
         raise SpecError(f"{kind}.count: expected a non-negative integer")
     status = item.get("status")
@@ -173,6 +225,9 @@ def _parse_rule(kind: str, item: Any) -> Rule:
         code=item.get("code"),
         message=item.get("message"),
         detail=item.get("detail"),
+        every=every,
+        cycle=cycle if kind == "repeat_token" else None,
+        scp=scp or None,
     )
 
 
@@ -242,7 +297,7 @@ def error_reply(service: str, status: int, code: str, message: str, request_key:
 
 
 def reply_for_rule(rule: Rule, service: str, op: str, account: str, principal: str, key: str) -> Reply:
-    """The answer of a fired rule (empty_page is answered elsewhere)."""
+    """The answer of a fired rule (ANSWERED_KINDS are answered elsewhere)."""
     if rule.kind == "report_pending":
         if op == "iam:GenerateCredentialReport":
             request_id = stable_uuid("report", key)
@@ -274,10 +329,13 @@ def reply_for_rule(rule: Rule, service: str, op: str, account: str, principal: s
         code = rule.code or DENY_CODES.get(service, "AccessDeniedException")
         status = rule.status or (403 if service in QUERY_NAMESPACES or service in REST_XML else 400)
         action = f"{service}:{op.split(':', 1)[-1]}"
-        message = rule.message or (
-            f"User: {principal} is not authorized to perform: {action} "
-            f"because no identity-based policy allows the {action} action"
+        # AWS's two wordings: no Allow in the caller's policies, or a Deny in an SCP.
+        why = (
+            "with an explicit deny in a service control policy"
+            if rule.scp
+            else f"because no identity-based policy allows the {action} action"
         )
+        message = rule.message or f"User: {principal} is not authorized to perform: {action} {why}"
         return error_reply(service, status, code, message, key)
     # kind == "error": exactly what the rule says
     return error_reply(service, int(rule.status or 400), str(rule.code), rule.message or str(rule.code), key)

@@ -56,9 +56,10 @@ class HarnessState:
         with self.lock:
             for kind in KINDS:
                 for rule in self.rules:
-                    if rule.kind == kind and rule.matches(op, account, detail):
-                        rule.fired += 1
-                        self.faults_fired[f"{kind}:{op}"] += 1
+                    if rule.kind == kind and rule.matches(op, account, detail) and rule.due():
+                        if kind != "repeat_token":  # counted when it repeats (Rule.repeat)
+                            rule.fired += 1
+                            self.faults_fired[f"{kind}:{op}"] += 1
                         return rule
             return None
 
