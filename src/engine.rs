@@ -91,6 +91,8 @@ pub struct Report {
     pub production: Vec<bool>,
     /// Each account's metrics (rules read them), in the order of `inventory.accounts`.
     pub account_metrics: Vec<Metrics>,
+    /// The events indexed by key and user, when a rule's field built it.
+    pub lifecycle: Option<Arc<crate::analysis::lifecycle::Lifecycle>>,
 }
 
 #[derive(Default)]
@@ -275,14 +277,17 @@ pub fn evaluate(inv: Arc<Inventory>, compiled: &CompiledRules, opts: &EvalOption
         total = total.merge(part);
     }
     let (production, account_metrics) = (ctx.production.clone(), ctx.metrics.clone());
-    finish(
-        inv,
-        compiled,
-        total,
-        &budget,
-        (production, account_metrics),
-        opts.as_of,
-    )
+    Report {
+        lifecycle: ctx.built_lifecycle(),
+        ..finish(
+            inv,
+            compiled,
+            total,
+            &budget,
+            (production, account_metrics),
+            opts.as_of,
+        )
+    }
 }
 
 fn key_ids(inv: &Inventory) -> Vec<(u32, u32, u32)> {
@@ -812,5 +817,6 @@ fn finish(
         runs,
         production,
         account_metrics,
+        lifecycle: None,
     }
 }

@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+
 use crate::inventory::{Event, Inventory};
 
 type Index = HashMap<String, HashMap<String, Vec<u32>>>;
@@ -69,6 +71,22 @@ impl Lifecycle {
     /// The events (indexes into `inv.events`) that acted on user `user` of `account`.
     pub fn user(&self, account: &str, user: &str) -> &[u32] {
         get(&self.by_user, account, user)
+    }
+
+    /// The last of `events` (a list of this index) named one of `names`, at or before
+    /// `until`: which of a fix and its undoing came last by then.
+    pub fn last<'a>(
+        inv: &'a Inventory,
+        events: &[u32],
+        names: &[&str],
+        until: DateTime<Utc>,
+    ) -> Option<&'a Event> {
+        events
+            .iter()
+            .rev()
+            .map(|&e| &inv.events[e as usize])
+            .filter(|e| e.time <= until)
+            .find(|e| names.contains(&e.name.as_str()))
     }
 
     /// The `CreateAccessKey` event that created key `key` of `account`, if the events have it.

@@ -20,6 +20,7 @@
 //! the collection time; an inventory that says neither (the stock CSVs) cannot have seen a call
 //! that contradicts what it lists, so a call at or before `as_of` counts.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -29,42 +30,77 @@ use crate::finding::{Finding, RemediatedBy};
 use crate::inventory::{Event, Inventory, KeyStatus};
 use crate::vocab::{Severity, Status};
 
-/// When the inventory saw `account`: the earlier of its credential report's time and the
+/// When the inventory saw each account: the earlier of its credential report's time and the
 /// inventory's collection time, when either is known.
-pub fn observed_at(inv: &Inventory, account: &str) -> Option<DateTime<Utc>> {
-    let report = inv
-        .accounts
+fn observed_at(inv: &Inventory) -> HashMap<&str, Option<DateTime<Utc>>> {
+    inv.accounts
         .iter()
-        .find(|a| a.id == account)
-        .and_then(|a| a.collection.credential_report_generated_at);
-    match (report, inv.collected_at) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+        .map(|a| {
+            let seen = match (
+                a.collection.credential_report_generated_at,
+                inv.collected_at,
+            ) {
+                (Some(r), Some(c)) => Some(r.min(c)),
+                (r, c) => r.or(c),
+            };
+            (a.id.as_str(), seen)
+        })
+        .collect()
 }
 
-/// The last of the events `names` in `events` (time order).
-fn last_of<'a>(inv: &'a Inventory, events: &[u32], names: &[&str]) -> Option<&'a Event> {
-    events
-        .iter()
-        .rev()
-        .map(|&e| &inv.events[e as usize])
-        .find(|e| names.contains(&e.name.as_str()))
+/// What the cross-reference reads of the inventory, gathered in one pass.
+struct Seen<'a> {
+    inv: &'a Inventory,
+    life: &'a Lifecycle,
+    as_of: DateTime<Utc>,
+    observed: HashMap<&'a str, Option<DateTime<Utc>>>,
+    /// (account, key id) of the keys the inventory lists active.
+    active: HashSet<(&'a str, &'a str)>,
 }
 
 /// Marks the open findings that an event fixed since the inventory saw them; returns how
-/// many. Info findings (good practice, not a problem) are left alone.
-pub fn cross_reference(findings: &mut [Finding], inv: &Inventory, as_of: DateTime<Utc>) -> usize {
+/// many. Info findings (good practice, not a problem) are left alone. `life` is the index the
+/// engine built, if a rule read it; else it is built here.
+pub fn cross_reference(
+    findings: &mut [Finding],
+    inv: &Inventory,
+    as_of: DateTime<Utc>,
+    life: Option<&Lifecycle>,
+) -> usize {
     if inv.events.is_empty() {
         return 0;
     }
-    let life = Lifecycle::of(inv);
+    let built;
+    let life = if let Some(l) = life {
+        l
+    } else {
+        built = Lifecycle::of(inv);
+        &built
+    };
+    let seen = Seen {
+        inv,
+        life,
+        as_of,
+        observed: observed_at(inv),
+        active: inv
+            .accounts
+            .iter()
+            .flat_map(|a| {
+                a.users.iter().flat_map(move |u| {
+                    u.access_keys
+                        .iter()
+                        .filter(|k| k.status == KeyStatus::Active)
+                        .map(move |k| (a.id.as_str(), k.id.as_str()))
+                })
+            })
+            .collect(),
+    };
     let mut marked = 0;
     for f in findings.iter_mut() {
         if f.status != Status::Open || f.severity <= Severity::Info {
             continue;
         }
-        if let Some(e) = fix_of(f, inv, &life, as_of) {
+        if let Some(e) = seen.fix_of(f) {
             f.status = Status::Remediated;
             f.remediated_by = Some(Arc::new(RemediatedBy {
                 time: e.time,
@@ -79,55 +115,48 @@ pub fn cross_reference(findings: &mut [Finding], inv: &Inventory, as_of: DateTim
     marked
 }
 
-/// The first call that fixed what `f` is about, if any.
-fn fix_of<'a>(
-    f: &Finding,
-    inv: &'a Inventory,
-    life: &Lifecycle,
-    as_of: DateTime<Utc>,
-) -> Option<&'a Event> {
-    let account = f.subject.account_id.as_deref()?;
-    let observed = observed_at(inv, account);
-    let counts = |e: &Event| e.time <= as_of && observed.is_none_or(|o| e.time > o);
-    let fixes = |name: &str| f.rule.remediated_by.iter().any(|n| n == name);
-    let mut found: Vec<&Event> = Vec::new();
-    if let Some(key) = f.subject.access_key_id.as_deref() {
-        let events = life.key(account, key);
-        if fixes("DeleteAccessKey") {
-            found.extend(last_of(inv, events, &["DeleteAccessKey"]).filter(|e| counts(e)));
-        }
-        if fixes("UpdateAccessKey") && listed_active(inv, account, key) {
-            found.extend(
-                last_of(inv, events, &["UpdateAccessKey"])
-                    .filter(|e| e.key_status.as_deref() == Some("Inactive") && counts(e)),
-            );
-        }
-    }
-    if let Some(user) = f.subject.username.as_deref() {
-        let events = life.user(account, user);
-        for (fix, undo) in [
-            ("DeleteUser", "CreateUser"),
-            ("DeleteLoginProfile", "CreateLoginProfile"),
-            ("EnableMFADevice", "DeactivateMFADevice"),
-        ] {
-            if fixes(fix) {
+impl<'a> Seen<'a> {
+    /// The first call that fixed what `f` is about, if any.
+    fn fix_of(&self, f: &Finding) -> Option<&'a Event> {
+        let (inv, as_of) = (self.inv, self.as_of);
+        let account = f.subject.account_id.as_deref()?;
+        let observed = self.observed.get(account).copied().flatten();
+        let after = |e: &&Event| observed.is_none_or(|o| e.time > o);
+        let fixes = |name: &str| f.rule.remediated_by.iter().any(|n| n == name);
+        let mut found: Vec<&Event> = Vec::new();
+        if let Some(key) = f.subject.access_key_id.as_deref() {
+            let events = self.life.key(account, key);
+            if fixes("DeleteAccessKey") {
                 found.extend(
-                    last_of(inv, events, &[fix, undo]).filter(|e| e.name == fix && counts(e)),
+                    Lifecycle::last(inv, events, &["DeleteAccessKey"], as_of).filter(after),
+                );
+            }
+            if fixes("UpdateAccessKey") && self.active.contains(&(account, key)) {
+                found.extend(
+                    Lifecycle::last(inv, events, &["UpdateAccessKey"], as_of)
+                        .filter(|e| e.key_status.as_deref() == Some("Inactive"))
+                        .filter(after),
                 );
             }
         }
+        if let Some(user) = f.subject.username.as_deref() {
+            let events = self.life.user(account, user);
+            for (fix, undo) in [
+                ("DeleteUser", "CreateUser"),
+                ("DeleteLoginProfile", "CreateLoginProfile"),
+                ("EnableMFADevice", "DeactivateMFADevice"),
+            ] {
+                if fixes(fix) {
+                    found.extend(
+                        Lifecycle::last(inv, events, &[fix, undo], as_of)
+                            .filter(|e| e.name == fix)
+                            .filter(after),
+                    );
+                }
+            }
+        }
+        found.into_iter().min_by_key(|e| (e.time, e.name.as_str()))
     }
-    found.into_iter().min_by_key(|e| (e.time, e.name.as_str()))
-}
-
-/// Whether the inventory lists key `key` of `account` as active.
-fn listed_active(inv: &Inventory, account: &str, key: &str) -> bool {
-    inv.accounts
-        .iter()
-        .filter(|a| a.id == account)
-        .flat_map(|a| &a.users)
-        .flat_map(|u| &u.access_keys)
-        .any(|k| k.id == key && k.status == KeyStatus::Active)
 }
 
 #[cfg(test)]
@@ -201,7 +230,7 @@ mod tests {
     }
 
     fn status(inv: &Inventory, mut f: Finding, as_of: DateTime<Utc>) -> (Status, Option<String>) {
-        cross_reference(std::slice::from_mut(&mut f), inv, as_of);
+        cross_reference(std::slice::from_mut(&mut f), inv, as_of, None);
         (f.status, f.remediated_by.map(|r| r.event.clone()))
     }
 

@@ -575,6 +575,35 @@ fn too_large() -> String {
     )
 }
 
+/// Before a member or an element: `true` at the closing `close` (consumed); else the `,` that
+/// must separate it from the one before (consumed), none before the first. A syntax error
+/// names the record it follows, in an array of records.
+fn closed<R: Read>(
+    src: &mut Source<R>,
+    close: u8,
+    first: &mut bool,
+    after_record: Option<u64>,
+) -> Result<bool, Stop> {
+    match src.next_non_space()?.ok_or(Stop::Eof)? {
+        c if c == close => {
+            src.consume(1);
+            return Ok(true);
+        }
+        b',' if !*first => src.consume(1),
+        _ if *first => {}
+        c => {
+            let after = after_record.map_or(String::new(), |n| format!(" after record {n}"));
+            return Err(Stop::Syntax(format!(
+                "expected `,` or `{}`{after}, found `{}`",
+                char::from(close),
+                char::from(c).escape_default()
+            )));
+        }
+    }
+    *first = false;
+    Ok(false)
+}
+
 /// The members of a log file or lookup-events output (after its `{`): `Records` and `Events`
 /// read record by record, the others skipped.
 fn container<R: Read>(
@@ -586,21 +615,9 @@ fn container<R: Read>(
 ) -> Result<(), Stop> {
     let mut first = true;
     loop {
-        match src.next_non_space()?.ok_or(Stop::Eof)? {
-            b'}' => {
-                src.consume(1);
-                return Ok(());
-            }
-            b',' if !first => src.consume(1),
-            _ if first => {}
-            c => {
-                return Err(Stop::Syntax(format!(
-                    "expected `,` or `}}`, found `{}`",
-                    char::from(c).escape_default()
-                )))
-            }
+        if closed(src, b'}', &mut first, None)? {
+            return Ok(());
         }
-        first = false;
         if src.next_non_space()? != Some(b'"') {
             return Err(Stop::Syntax("expected a member name".into()));
         }
@@ -626,22 +643,9 @@ fn elements<R: Read>(
 ) -> Result<(), Stop> {
     let mut first = true;
     loop {
-        match src.next_non_space()?.ok_or(Stop::Eof)? {
-            b']' => {
-                src.consume(1);
-                return Ok(());
-            }
-            b',' if !first => src.consume(1),
-            _ if first => {}
-            c => {
-                return Err(Stop::Syntax(format!(
-                    "expected `,` or `]` after record {}, found `{}`",
-                    out.records,
-                    char::from(c).escape_default()
-                )))
-            }
+        if closed(src, b']', &mut first, Some(out.records))? {
+            return Ok(());
         }
-        first = false;
         let n = out.records + 1;
         if src.value(record, MAX_RECORD_BYTES)? {
             if lookup {

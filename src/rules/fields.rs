@@ -13,6 +13,7 @@ use std::any::TypeId;
 use chrono::{DateTime, Utc};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Position};
 
+use crate::analysis::lifecycle::Lifecycle;
 use crate::inventory::time::{age_days, format_stock};
 use crate::inventory::{
     AccessKey, CollectionStatus, Event, Field, KeyStatus, Password, RootAccessFeatures,
@@ -442,14 +443,13 @@ fn creation_text(r: &KeyRec) -> String {
 /// `CreateLoginProfile` (at or before `as_of`) undid; fields reading it need [`Field::Events`].
 fn console_removed(r: &UserRec) -> Option<&Event> {
     let ctx = &r.ctx;
-    ctx.lifecycle()
-        .user(&r.account().id, &r.user().name)
-        .iter()
-        .rev()
-        .map(|&e| &ctx.inv.events[e as usize])
-        .filter(|e| e.time <= ctx.as_of)
-        .find(|e| e.name == "DeleteLoginProfile" || e.name == "CreateLoginProfile")
-        .filter(|e| e.name == "DeleteLoginProfile")
+    Lifecycle::last(
+        &ctx.inv,
+        ctx.lifecycle().user(&r.account().id, &r.user().name),
+        &["DeleteLoginProfile", "CreateLoginProfile"],
+        ctx.as_of,
+    )
+    .filter(|e| e.name == "DeleteLoginProfile")
 }
 
 /// The user's keys the inventory lists Active that no successful call at or before `as_of`
@@ -464,14 +464,12 @@ fn keys_left_active(r: &UserRec) -> RhaiResult<usize> {
         if key.status != KeyStatus::Active {
             continue;
         }
-        let last = ctx
-            .lifecycle()
-            .key(account, &key.id)
-            .iter()
-            .rev()
-            .map(|&e| &ctx.inv.events[e as usize])
-            .filter(|e| e.time <= ctx.as_of)
-            .find(|e| e.name == "DeleteAccessKey" || e.name == "UpdateAccessKey");
+        let last = Lifecycle::last(
+            &ctx.inv,
+            ctx.lifecycle().key(account, &key.id),
+            &["DeleteAccessKey", "UpdateAccessKey"],
+            ctx.as_of,
+        );
         let active = match last {
             None => true,
             Some(e) if e.name == "DeleteAccessKey" => false,

@@ -25,7 +25,7 @@ pub struct EvalCtx {
     pub metrics: Vec<Metrics>,
     /// The events indexed by key and user, built by the first field that reads it (once per
     /// run, whichever thread gets there first).
-    lifecycle: OnceLock<Lifecycle>,
+    lifecycle: OnceLock<Arc<Lifecycle>>,
 }
 
 impl EvalCtx {
@@ -48,7 +48,13 @@ impl EvalCtx {
 
     /// What the events say happened to each key and user (see [`Lifecycle`]).
     pub(crate) fn lifecycle(&self) -> &Lifecycle {
-        self.lifecycle.get_or_init(|| Lifecycle::of(&self.inv))
+        self.lifecycle
+            .get_or_init(|| Arc::new(Lifecycle::of(&self.inv)))
+    }
+
+    /// The index, if a field built it during the run (the run's cross-reference reuses it).
+    pub fn built_lifecycle(&self) -> Option<Arc<Lifecycle>> {
+        self.lifecycle.get().cloned()
     }
 
     pub(crate) fn days(&self, t: &DateTime<Utc>) -> f64 {

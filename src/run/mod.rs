@@ -252,7 +252,12 @@ pub fn run(inv: Inventory, compiled: &CompiledRules, s: &RunSettings) -> RunRepo
     });
     // After the waivers: a finding an event fixed is reported `remediated` (the next run
     // confirms it); a waived one stays waived.
-    crate::analysis::remediated::cross_reference(&mut findings, &inventory, s.as_of);
+    crate::analysis::remediated::cross_reference(
+        &mut findings,
+        &inventory,
+        s.as_of,
+        report.lifecycle.as_deref(),
+    );
     let baseline = s
         .baseline
         .as_ref()
