@@ -330,6 +330,26 @@ mod tests {
     }
 
     #[test]
+    fn an_undoing_call_after_as_of_has_not_happened_yet() {
+        let console = finding(
+            Scope::User,
+            Severity::Critical,
+            Some(&["DeleteLoginProfile"]),
+        );
+        let inv = inventory(
+            KeyStatus::Active,
+            vec![
+                event(at(3, 9), "DeleteLoginProfile"),
+                event(at(7, 9), "CreateLoginProfile"),
+            ],
+        );
+        assert_eq!(
+            status(&inv, console, at(6, 0)),
+            (Status::Remediated, Some("DeleteLoginProfile".into()))
+        );
+    }
+
+    #[test]
     fn info_and_waived_findings_are_left_alone() {
         let inv = inventory(KeyStatus::Active, vec![event(at(3, 9), "DeleteAccessKey")]);
         let info = finding(Scope::Key, Severity::Info, None);
